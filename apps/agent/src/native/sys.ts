@@ -1,0 +1,149 @@
+// Checked system calls: each returns its result or throws a SyscallError naming the call, its
+// target and the errno. Nothing here allocates more than a small buffer, so the spawner's
+// forked children can use it between fork and exec.
+import koffi from 'koffi';
+import { libc, RLimit, WinSize } from './libc.js';
+import { SyscallError } from './errors.js';
+import { SYS, SIG_SETMASK, TIOC, PR, O, MADV_DOFORK, CLOSE_RANGE_CLOEXEC, WNOHANG } from './constants.js';
+import { readFileSync } from 'node:fs';
+
+function check(name: string, ret: number | bigint, what?: string): number {
+  const n = Number(ret);
+  if (n < 0) throw new SyscallError(name, koffi.errno(), what);
+  return n;
+}
+
+export const sys = {
+  fork: () => check('fork', libc.fork()),
+  exit: (code: number): never => {
+    libc._exit(code);
+    throw new Error('unreachable');
+  },
+  getpid: (): number => libc.getpid(),
+  getppid: (): number => libc.getppid(),
+  kill: (pid: number, sig: number) => check('kill', libc.kill(pid, sig), `pid ${pid}`),
+  /** waitpid(pid, WNOHANG): null while the child runs, else its raw wait status. */
+  waitNoHang(pid: number): { pid: number; status: number } | null {
+    const st = new Int32Array(1);
+    const r = check('waitpid', libc.waitpid(pid, st, WNOHANG), `pid ${pid}`);
+    return r === 0 ? null : { pid: r, status: st[0]! };
+  },
+  waitBlocking(pid: number): number {
+    const st = new Int32Array(1);
+    for (;;) {
+      const r = libc.waitpid(pid, st, 0);
+      if (r >= 0) return st[0]!;
+      if (koffi.errno() !== koffi.os.errno.EINTR) throw new SyscallError('waitpid', koffi.errno(), `pid ${pid}`);
+    }
+  },
+  execve(path: string, argv: string[], env: string[]): never {
+    libc.execve(path, [...argv, null], [...env, null]);
+    throw new SyscallError('execve', koffi.errno(), path);
+  },
+  setsid: () => check('setsid', libc.setsid()),
+  prctl: (what: string, option: number, arg: number) =>
+    check('prctl', libc.prctl(option, 'unsigned long', arg, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), what),
+  setPdeathsig: (sig: number) => sys.prctl('PR_SET_PDEATHSIG', PR.SET_PDEATHSIG, sig),
+  setSignalDefault(sig: number, ignore = false) {
+    const r = libc.signal(sig, ignore ? 1 : 0);
+    if (Number(r) === -1) throw new SyscallError('signal', koffi.errno(), `signal ${sig}`);
+  },
+  unblockAllSignals: () => check('sigprocmask', libc.sigprocmask(SIG_SETMASK, new Uint8Array(128), null)),
+  setrlimit: (resource: number, cur: number, max: number) =>
+    check('setrlimit', libc.setrlimit(resource, { cur: BigInt(cur), max: BigInt(max) }), `resource ${resource}`),
+
+  unshare: (flags: number, what: string) => check('unshare', libc.unshare(flags), what),
+  setns: (fd: number, nstype: number, what: string) => check('setns', libc.setns(fd, nstype), what),
+  sethostname(name: string) {
+    const b = Buffer.from(name);
+    check('sethostname', libc.sethostname(name, b.length), name);
+  },
+  setresuid: (id: number) => check('setresuid', libc.setresuid(id, id, id), `uid ${id}`),
+  setresgid: (id: number) => check('setresgid', libc.setresgid(id, id, id), `gid ${id}`),
+  clearGroups: () => check('setgroups', libc.setgroups(0, null), 'clear supplementary groups'),
+
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null) {
+    check('mount', libc.mount(source, target, fstype, flags, data), `${fstype ?? source ?? ''} on ${target}`);
+  },
+  umount2: (target: string, flags: number) => check('umount2', libc.umount2(target, flags), target),
+  pivotRoot: (newRoot: string, putOld: string) =>
+    check('pivot_root', libc.syscall(SYS.pivot_root, 'const char *', newRoot, 'const char *', putOld), newRoot),
+  chdir: (path: string) => check('chdir', libc.chdir(path), path),
+
+  open: (path: string, flags: number, mode = 0o644) => check('open', libc.open(path, flags, 'unsigned int', mode), path),
+  close: (fd: number) => check('close', libc.close(fd), `fd ${fd}`),
+  read(fd: number, buf: Uint8Array, len = buf.length): number {
+    return check('read', libc.read(fd, buf, len), `fd ${fd}`);
+  },
+  /** read() that returns -errno instead of throwing: for non-blocking loops (EAGAIN, EIO). */
+  readRaw(fd: number, buf: Uint8Array, len = buf.length): number {
+    const r = Number(libc.read(fd, buf, len));
+    return r < 0 ? -koffi.errno() : r;
+  },
+  write(fd: number, data: Uint8Array, what = `fd ${fd}`): number {
+    return check('write', libc.write(fd, data, data.length), what);
+  },
+  writeRaw(fd: number, data: Uint8Array): number {
+    const r = Number(libc.write(fd, data, data.length));
+    return r < 0 ? -koffi.errno() : r;
+  },
+  dup2: (from: number, to: number) => check('dup2', libc.dup2(from, to), `${from} -> ${to}`),
+  pipe(): [number, number] {
+    const fds = new Int32Array(2);
+    check('pipe2', libc.pipe2(fds, O.CLOEXEC));
+    return [fds[0]!, fds[1]!];
+  },
+  ioctlInt: (fd: number, req: number, arg: number, what: string) =>
+    check('ioctl', libc.ioctl(fd, req, 'unsigned long', arg), what),
+  ioctlPtr: (fd: number, req: number, arg: Uint8Array, what: string) =>
+    check('ioctl', libc.ioctl(fd, req, 'uint8_t *', arg), what),
+  setWinSize(fd: number, cols: number, rows: number) {
+    const ws = Buffer.alloc(koffi.sizeof(WinSize));
+    ws.writeUInt16LE(rows, 0);
+    ws.writeUInt16LE(cols, 2);
+    check('ioctl', libc.ioctl(fd, TIOC.SWINSZ, 'uint8_t *', ws), 'TIOCSWINSZ');
+  },
+  socket: (domain: number, type: number) => check('socket', libc.socket(domain, type, 0)),
+
+  posixOpenpt: (flags: number) => check('posix_openpt', libc.posix_openpt(flags)),
+  grantpt: (fd: number) => check('grantpt', libc.grantpt(fd)),
+  unlockpt: (fd: number) => check('unlockpt', libc.unlockpt(fd)),
+  ptsNumber(fd: number): number {
+    const b = new Uint8Array(4);
+    check('ioctl', libc.ioctl(fd, TIOC.GPTN, 'uint8_t *', b), 'TIOCGPTN');
+    return new DataView(b.buffer).getUint32(0, true);
+  },
+
+  pidfdOpen: (pid: number) => check('pidfd_open', libc.syscall(SYS.pidfd_open, 'int', pid, 'unsigned int', 0), `pid ${pid}`),
+  /** Mark every fd from `from` upwards close-on-exec. */
+  cloexecFrom: (from: number) =>
+    check('close_range', libc.syscall(SYS.close_range, 'unsigned int', from, 'unsigned int', 0xffffffff, 'unsigned int', CLOSE_RANGE_CLOEXEC)),
+
+  /**
+   * Node marks V8's heap MADV_DONTFORK; a forked child that touches it faults. Undo that over
+   * the whole address space just before fork (errors on special mappings are expected and ignored).
+   */
+  markAllDoFork() {
+    const maps = readFileSync('/proc/self/maps', 'latin1');
+    let start = 0;
+    while (start < maps.length) {
+      let end = maps.indexOf('\n', start);
+      if (end < 0) end = maps.length;
+      const dash = maps.indexOf('-', start);
+      const space = maps.indexOf(' ', dash);
+      if (dash > start && space > dash && space < end) {
+        const lo = BigInt('0x' + maps.slice(start, dash));
+        const hi = BigInt('0x' + maps.slice(dash + 1, space));
+        libc.madvise(lo, hi - lo, MADV_DOFORK);
+      }
+      start = end + 1;
+    }
+  },
+};
+
+/** Decode a raw wait status. */
+export function decodeWaitStatus(status: number): { exitCode: number | null; signal: number | null } {
+  const sig = status & 0x7f;
+  if (sig === 0) return { exitCode: (status >> 8) & 0xff, signal: null };
+  return { exitCode: null, signal: sig };
+}

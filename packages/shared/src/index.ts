@@ -1,0 +1,3 @@
+export * from './namespaces.js';
+export * from './lessons.js';
+export * from './protocol.js';
