@@ -26,6 +26,11 @@ export const MS = {
 
 export const MNT_DETACH = 2;
 
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const MFD_CLOEXEC = 1;
+
 export const O = {
   RDONLY: 0,
   WRONLY: 1,
@@ -35,6 +40,7 @@ export const O = {
   NONBLOCK: 0o4000,
   DIRECTORY: 0o200000,
   CLOEXEC: 0o2000000,
+  NOFOLLOW: 0o400000,
 } as const;
 
 export const SIG = {

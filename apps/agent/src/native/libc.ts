@@ -42,6 +42,7 @@ export const libc = {
   mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
   umount2: lib.func('int umount2(const char *target, int flags)'),
   chdir: lib.func('int chdir(const char *path)'),
+  fchdir: lib.func('int fchdir(int fd)'),
 
   // files
   open: lib.func('int open(const char *path, int flags, ...)'),
@@ -49,6 +50,11 @@ export const libc = {
   read: lib.func('long read(int fd, uint8_t *buf, size_t count)'),
   write: lib.func('long write(int fd, const uint8_t *buf, size_t count)'),
   dup2: lib.func('int dup2(int oldfd, int newfd)'),
+  fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
+  openat: lib.func('int openat(int dirfd, const char *path, int flags, ...)'),
+  fchownat: lib.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+  memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+  lseek: lib.func('long lseek(int fd, long offset, int whence)'),
   pipe2: lib.func('int pipe2(int *fds, int flags)'),
   ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
   socket: lib.func('int socket(int domain, int type, int protocol)'),

@@ -4,7 +4,7 @@
 import koffi from 'koffi';
 import { libc, RLimit, WinSize } from './libc.js';
 import { SyscallError } from './errors.js';
-import { SYS, SIG_SETMASK, TIOC, PR, O, MADV_DOFORK, CLOSE_RANGE_CLOEXEC, WNOHANG } from './constants.js';
+import { SYS, SIG_SETMASK, TIOC, PR, O, MADV_DOFORK, CLOSE_RANGE_CLOEXEC, WNOHANG, F_GETFL, F_SETFL, AT_SYMLINK_NOFOLLOW, MFD_CLOEXEC } from './constants.js';
 import { readFileSync } from 'node:fs';
 
 function check(name: string, ret: number | bigint, what?: string): number {
@@ -69,6 +69,7 @@ export const sys = {
   pivotRoot: (newRoot: string, putOld: string) =>
     check('pivot_root', libc.syscall(SYS.pivot_root, 'const char *', newRoot, 'const char *', putOld), newRoot),
   chdir: (path: string) => check('chdir', libc.chdir(path), path),
+  fchdir: (fd: number, what: string) => check('fchdir', libc.fchdir(fd), what),
 
   open: (path: string, flags: number, mode = 0o644) => check('open', libc.open(path, flags, 'unsigned int', mode), path),
   close: (fd: number) => check('close', libc.close(fd), `fd ${fd}`),
@@ -88,10 +89,27 @@ export const sys = {
     return r < 0 ? -koffi.errno() : r;
   },
   dup2: (from: number, to: number) => check('dup2', libc.dup2(from, to), `${from} -> ${to}`),
+  /** A close-on-exec pipe: [read end, write end]. */
   pipe(): [number, number] {
     const fds = new Int32Array(2);
     check('pipe2', libc.pipe2(fds, O.CLOEXEC));
     return [fds[0]!, fds[1]!];
+  },
+  setNonBlocking(fd: number) {
+    const fl = check('fcntl', libc.fcntl(fd, F_GETFL, 'int', 0), `F_GETFL fd ${fd}`);
+    check('fcntl', libc.fcntl(fd, F_SETFL, 'int', fl | O.NONBLOCK), `F_SETFL fd ${fd}`);
+  },
+  openat: (dirfd: number, path: string, flags: number, mode = 0) =>
+    check('openat', libc.openat(dirfd, path, flags, 'unsigned int', mode), path),
+  fchownatNoFollow: (dirfd: number, path: string, uid: number, gid: number) =>
+    check('fchownat', libc.fchownat(dirfd, path, uid, gid, AT_SYMLINK_NOFOLLOW), path),
+  /** An anonymous in-memory file holding `data`, positioned at its start. */
+  memfdWith(name: string, data: Uint8Array): number {
+    const fd = check('memfd_create', libc.memfd_create(name, MFD_CLOEXEC), name);
+    let off = 0;
+    while (off < data.length) off += sys.write(fd, data.subarray(off), `memfd ${name}`);
+    check('lseek', libc.lseek(fd, 0, 0), `memfd ${name}`);
+    return fd;
   },
   ioctlInt: (fd: number, req: number, arg: number, what: string) =>
     check('ioctl', libc.ioctl(fd, req, 'unsigned long', arg), what),
@@ -123,8 +141,13 @@ export const sys = {
    * Node marks V8's heap MADV_DONTFORK; a forked child that touches it faults. Undo that over
    * the whole address space just before fork (errors on special mappings are expected and ignored).
    */
-  markAllDoFork() {
-    const maps = readFileSync('/proc/self/maps', 'latin1');
+  markAllDoFork(mapsFd?: number) {
+    let maps: string;
+    if (mapsFd === undefined) maps = readFileSync('/proc/self/maps', 'latin1');
+    else {
+      check('lseek', libc.lseek(mapsFd, 0, 0), '/proc/self/maps');
+      maps = readFileSync(mapsFd, 'latin1');
+    }
     let start = 0;
     while (start < maps.length) {
       let end = maps.indexOf('\n', start);

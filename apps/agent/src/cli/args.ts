@@ -1,0 +1,189 @@
+// Command-line parsing for `nslab`. Pure: argv in, a Command out, or a UsageError (exit code 2).
+import { LESSON_IDS, isLessonId, type LessonId } from '@nslab/shared';
+import { UsageError } from './errors.js';
+
+export type Command =
+  | { kind: 'help'; topic?: CommandName }
+  | { kind: 'lessons' }
+  | { kind: 'open'; lesson: LessonId }
+  | { kind: 'ls' }
+  | { kind: 'close'; lab: string }
+  | { kind: 'exec'; lab: string; pane: string; argv: string[] }
+  | { kind: 'attach'; lab: string; pane: string };
+
+export type CommandName = 'lessons' | 'open' | 'ls' | 'close' | 'exec' | 'attach' | 'help';
+
+interface CommandSpec {
+  synopsis: string;
+  summary: string;
+  details?: string;
+}
+
+export const COMMANDS: Record<CommandName, CommandSpec> = {
+  lessons: { synopsis: 'nslab lessons', summary: 'list the lessons, one per line: id<TAB>title' },
+  open: { synopsis: 'nslab open <lesson>', summary: 'open a lab for a lesson and print its id' },
+  ls: { synopsis: 'nslab ls', summary: 'list the open labs and the state of their panes' },
+  exec: {
+    synopsis: 'nslab exec <lab> <pane> -- <cmd> [args...]',
+    summary: "run a command in a pane; exit with the command's status",
+    details: [
+      "The command's stdout and stderr are passed through byte for byte. The exit status is the",
+      "command's own, 128+N if a signal N killed it, and 124 if it timed out. When nslab's stdin is",
+      'not a terminal it is read to the end and given to the command as its stdin.',
+    ].join('\n'),
+  },
+  attach: {
+    synopsis: 'nslab attach <lab> <pane>',
+    summary: "connect this terminal to a pane's shell (Ctrl-] detaches)",
+    details: [
+      'Keys go to the pane, its output comes to this terminal, and the pane follows the size of the',
+      'terminal. Press Ctrl-] to detach and leave the pane running. nslab exits when the pane exits',
+      "(with the pane's exit status) or when the connection to the agent drops (status 1).",
+    ].join('\n'),
+  },
+  close: { synopsis: 'nslab close <lab>', summary: 'close a lab and everything running in it' },
+  help: { synopsis: 'nslab help [command]', summary: 'show this help, or the help for one command' },
+};
+
+const ORDER: CommandName[] = ['lessons', 'open', 'ls', 'exec', 'attach', 'close', 'help'];
+
+export function usageText(): string {
+  const width = Math.max(...ORDER.map((c) => COMMANDS[c].synopsis.length)) + 2;
+  const lines = ORDER.map((c) => `  ${COMMANDS[c].synopsis.padEnd(width)}${COMMANDS[c].summary}`);
+  return [
+    'nslab: the command-line client for the nslab agent',
+    '',
+    'Usage:',
+    ...lines,
+    '',
+    `Lessons: ${LESSON_IDS.join(', ')}`,
+    '',
+    'Environment:',
+    '  NSLAB_URL    where the agent listens (default http://127.0.0.1:3000)',
+    '  NSLAB_TOKEN  the agent token (default: the contents of /run/nslab/token)',
+    '',
+    "Exit status: 0 on success, 1 on an error, 2 on a usage error; exec exits with the command's",
+    'status (128+N if killed by signal N, 124 if it timed out).',
+    '',
+  ].join('\n');
+}
+
+export function commandHelpText(name: CommandName): string {
+  const spec = COMMANDS[name];
+  return [`Usage: ${spec.synopsis}`, '', `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`, ...(spec.details ? ['', spec.details] : []), ''].join('\n');
+}
+
+// Same shapes the protocol accepts (packages/shared/src/protocol.ts); checked here so a typo is a
+// usage error with a helpful message rather than a schema error from the agent.
+const LAB_ID = /^[a-z0-9]{6,32}$/;
+const PANE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+function isCommandName(s: string): s is CommandName {
+  return Object.prototype.hasOwnProperty.call(COMMANDS, s);
+}
+
+function isHelpFlag(s: string): boolean {
+  return s === '-h' || s === '--help';
+}
+
+function checkLab(s: string): string {
+  if (!LAB_ID.test(s)) throw new UsageError(`'${s}' is not a lab id (6 to 32 lowercase letters or digits; see nslab ls)`);
+  return s;
+}
+
+function checkPane(s: string): string {
+  if (!PANE_NAME.test(s)) throw new UsageError(`'${s}' is not a pane name (a lowercase word such as host or container)`);
+  return s;
+}
+
+function checkLesson(s: string): LessonId {
+  if (!isLessonId(s)) throw new UsageError(`unknown lesson '${s}' (lessons: ${LESSON_IDS.join(', ')})`);
+  return s;
+}
+
+/**
+ * Collect exactly `names.length` positional arguments for `command`. `--` ends option parsing;
+ * -h/--help anywhere before it asks for the command's help.
+ */
+function positionals(command: CommandName, rest: string[], names: string[]): string[] | 'help' {
+  const out: string[] = [];
+  let optionsDone = false;
+  for (const arg of rest) {
+    if (!optionsDone && arg === '--') {
+      optionsDone = true;
+    } else if (!optionsDone && isHelpFlag(arg)) {
+      return 'help';
+    } else if (!optionsDone && arg.startsWith('-') && arg !== '-') {
+      throw new UsageError(`${command}: unknown option '${arg}' (usage: ${COMMANDS[command].synopsis})`);
+    } else {
+      out.push(arg);
+    }
+  }
+  if (out.length < names.length) {
+    throw new UsageError(`${command}: missing ${names.slice(out.length).map((n) => `<${n}>`).join(' ')} (usage: ${COMMANDS[command].synopsis})`);
+  }
+  if (out.length > names.length) {
+    throw new UsageError(`${command}: unexpected argument '${out[names.length]}' (usage: ${COMMANDS[command].synopsis})`);
+  }
+  return out;
+}
+
+/** exec: `<lab> <pane> [--] <cmd> [args...]`; everything after the pane (or after `--`) is the command, verbatim. */
+function parseExec(rest: string[]): Command {
+  const synopsis = COMMANDS.exec.synopsis;
+  const ids: string[] = [];
+  let i = 0;
+  for (; i < rest.length && ids.length < 2; i++) {
+    const arg = rest[i]!;
+    if (arg === '--') {
+      throw new UsageError(`exec: missing ${ids.length === 0 ? '<lab> <pane>' : '<pane>'} before -- (usage: ${synopsis})`);
+    }
+    if (isHelpFlag(arg)) return { kind: 'help', topic: 'exec' };
+    if (arg.startsWith('-')) throw new UsageError(`exec: unknown option '${arg}' (usage: ${synopsis})`);
+    ids.push(arg);
+  }
+  if (ids.length < 2) throw new UsageError(`exec: missing ${ids.length === 0 ? '<lab> <pane>' : '<pane>'} (usage: ${synopsis})`);
+  if (rest[i] === '--') i++;
+  const argv = rest.slice(i);
+  if (argv.length === 0) throw new UsageError(`exec: missing the command to run (usage: ${synopsis})`);
+  if (argv[0] === '') throw new UsageError('exec: the command name is empty');
+  return { kind: 'exec', lab: checkLab(ids[0]!), pane: checkPane(ids[1]!), argv };
+}
+
+export function parseArgs(argv: readonly string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new UsageError('missing command (run nslab --help for usage)');
+  if (isHelpFlag(first) || first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined || isHelpFlag(topic)) return { kind: 'help' };
+    if (!isCommandName(topic)) throw new UsageError(`help: unknown command '${topic}' (run nslab --help for usage)`);
+    if (rest.length > 1) throw new UsageError(`help: unexpected argument '${rest[1]}' (usage: ${COMMANDS.help.synopsis})`);
+    return { kind: 'help', topic };
+  }
+  if (first.startsWith('-')) throw new UsageError(`unknown option '${first}' (run nslab --help for usage)`);
+  if (!isCommandName(first)) throw new UsageError(`unknown command '${first}' (run nslab --help for usage)`);
+
+  if (first === 'exec') return parseExec(rest);
+
+  const specs: Record<Exclude<CommandName, 'exec' | 'help'>, string[]> = {
+    lessons: [],
+    ls: [],
+    open: ['lesson'],
+    close: ['lab'],
+    attach: ['lab', 'pane'],
+  };
+  const got = positionals(first, rest, specs[first]);
+  if (got === 'help') return { kind: 'help', topic: first };
+  switch (first) {
+    case 'lessons':
+      return { kind: 'lessons' };
+    case 'ls':
+      return { kind: 'ls' };
+    case 'open':
+      return { kind: 'open', lesson: checkLesson(got[0]!) };
+    case 'close':
+      return { kind: 'close', lab: checkLab(got[0]!) };
+    case 'attach':
+      return { kind: 'attach', lab: checkLab(got[0]!), pane: checkPane(got[1]!) };
+  }
+}

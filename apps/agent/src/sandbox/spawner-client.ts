@@ -1,0 +1,115 @@
+// The agent's handle on its spawner process: starts it, sends requests, routes replies and events.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { SpawnerReply, type LabSpec, type SpawnSpec } from '../spawner/protocol.js';
+import { locateBundle } from '../paths.js';
+
+export class SpawnError extends Error {
+  constructor(message: string, readonly step?: string, readonly code?: string) {
+    super(step ? `${message} (while: ${step})` : message);
+    this.name = 'SpawnError';
+  }
+}
+
+type Pending = { resolve: (v: { anchorPid?: number; initPid?: number; pid?: number }) => void; reject: (e: Error) => void };
+
+export interface SpawnerEvents {
+  exit: [pid: number, exitCode: number | null, signal: number | null];
+  out: [pid: number, fd: 1 | 2, data: Buffer];
+  eof: [pid: number, fd: 1 | 2];
+  log: [level: string, msg: string];
+  died: [reason: string];
+}
+
+export class SpawnerClient extends EventEmitter<SpawnerEvents> {
+  private proc: ChildProcess | null = null;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private alive = false;
+
+  /** Start the spawner and wait until it answers. */
+  async start(): Promise<void> {
+    const bundle = locateBundle('spawner.cjs');
+    if (!existsSync(bundle)) throw new Error(`the spawner bundle is missing (${bundle}); run \`npm run build\``);
+    const proc = spawn(process.execPath, ['--single-threaded', '--jitless', '--no-expose-wasm', '--max-old-space-size=64', bundle], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, NSLAB_AGENT_PID: String(process.pid) },
+    });
+    this.proc = proc;
+    this.alive = true;
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on('line', (line) => this.onLine(line));
+    proc.on('exit', (code, signal) => {
+      this.alive = false;
+      const reason = `the spawner exited (${signal ?? code})`;
+      for (const p of this.pending.values()) p.reject(new SpawnError(reason));
+      this.pending.clear();
+      this.emit('died', reason);
+    });
+    proc.stdin!.on('error', () => {});
+    await this.request({ op: 'ping' });
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  makeLab(spec: LabSpec): Promise<{ anchorPid: number; initPid: number }> {
+    return this.request({ op: 'lab', spec }) as Promise<{ anchorPid: number; initPid: number }>;
+  }
+
+  spawn(spec: SpawnSpec): Promise<number> {
+    return this.request({ op: 'spawn', spec }).then((r) => r.pid!);
+  }
+
+  async kill(pid: number, signal: number): Promise<void> {
+    await this.request({ op: 'kill', pid, signal });
+  }
+
+  stop() {
+    if (this.proc && this.alive) this.proc.kill('SIGKILL');
+  }
+
+  private request(body: Record<string, unknown>): Promise<{ anchorPid?: number; initPid?: number; pid?: number }> {
+    if (!this.proc || !this.alive) return Promise.reject(new SpawnError('the spawner is not running'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.proc!.stdin!.write(JSON.stringify({ id, ...body }) + '\n');
+    });
+  }
+
+  private onLine(line: string) {
+    let msg: SpawnerReply;
+    try {
+      msg = SpawnerReply.parse(JSON.parse(line));
+    } catch (err) {
+      this.emit('log', 'error', `unreadable spawner message: ${line.slice(0, 200)}`);
+      return;
+    }
+    if ('ev' in msg) {
+      switch (msg.ev) {
+        case 'exit':
+          this.emit('exit', msg.pid, msg.exitCode, msg.signal);
+          break;
+        case 'out':
+          this.emit('out', msg.pid, msg.fd, Buffer.from(msg.data, 'base64'));
+          break;
+        case 'eof':
+          this.emit('eof', msg.pid, msg.fd);
+          break;
+        case 'log':
+          this.emit('log', msg.level, msg.msg);
+          break;
+      }
+      return;
+    }
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg);
+    else p.reject(new SpawnError(msg.error, msg.step, msg.code));
+  }
+}

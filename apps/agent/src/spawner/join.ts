@@ -1,0 +1,117 @@
+// Starting a process inside a lab, as `nsenter` + `unshare` would, in one ordered sequence:
+//
+//   spawner ── fork ──> joiner (joins the target's namespaces, makes the pane's own, forks, exits)
+//                          └─ fork ──> the pane's shell or the exec'd command (PID 1 of a new PID
+//                                      namespace when the pane has one); adopted by the spawner,
+//                                      which is a child subreaper, once the joiner exits.
+import { accessSync, constants as fsc } from 'node:fs';
+import { sys } from '../native/sys.js';
+import { CLONE, O, PR, TIOC } from '../native/constants.js';
+import type { SpawnSpec } from './protocol.js';
+import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
+
+export interface ChildStdio {
+  /** Set when the process has no tty: fds to become its stdin, stdout and stderr. */
+  stdin?: number;
+  stdout?: number;
+  stderr?: number;
+}
+
+/** Runs in the joiner (first child). Never returns. */
+export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: number): never {
+  const s = new Sequence(new Reporter(reportFd));
+  return s.run(() => {
+    let mapsFd = -1;
+    s.step('hold /proc/self/maps', () => {
+      mapsFd = sys.open('/proc/self/maps', O.RDONLY | O.CLOEXEC);
+    });
+    s.step('join the cgroup', () => joinCgroups(spec.cgroupProcs));
+    s.step('drop supplementary groups', () => sys.clearGroups());
+    s.step('join the namespaces', () => {
+      const pidfd = sys.pidfdOpen(spec.targetPid);
+      try {
+        sys.setns(pidfd, spec.joinFlags, `namespaces of pid ${spec.targetPid}`);
+      } finally {
+        sys.close(pidfd);
+      }
+    });
+    s.step('take the credentials', () => {
+      sys.setresgid(spec.gid);
+      sys.setresuid(spec.uid);
+    });
+    if (spec.unshareFlags & CLONE.NEWUSER) {
+      const id = spec.nestedUserId ?? 1000;
+      s.step('make a nested user namespace', () => {
+        sys.setresgid(id);
+        sys.setresuid(id);
+        sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
+        sys.unshare(spec.unshareFlags, 'nested namespaces');
+        writeFile('/proc/self/setgroups', 'deny');
+        writeFile('/proc/self/uid_map', `0 ${id} 1\n`);
+        writeFile('/proc/self/gid_map', `0 ${id} 1\n`);
+      });
+    } else if (spec.unshareFlags) {
+      s.step('make the pane namespaces', () => sys.unshare(spec.unshareFlags, 'pane namespaces'));
+    }
+    if (spec.timeOffsets && spec.unshareFlags & CLONE.NEWTIME) {
+      s.step('write time offsets', () => writeFile('/proc/self/timens_offsets', timeOffsetsText(spec.timeOffsets!)));
+    }
+    if (spec.hostname && spec.unshareFlags & CLONE.NEWUTS) {
+      s.step('set the hostname', () => sys.sethostname(spec.hostname!));
+    }
+    let pid = 0;
+    s.step('fork the process', () => {
+      pid = forkInto(() => startProcess(spec, stdio, reportFd), mapsFd);
+    });
+    s.report.send({ t: 'pid', pid });
+  });
+}
+
+function startProcess(spec: SpawnSpec, stdio: ChildStdio, reportFd: number): never {
+  const s = new Sequence(new Reporter(reportFd));
+  return s.run(() => {
+    s.step('start a session', () => sys.setsid());
+    if (spec.tty) {
+      s.step('take the terminal', () => {
+        const fd = sys.open(spec.tty!.path, O.RDWR | O.CLOEXEC);
+        sys.ioctlInt(fd, TIOC.SCTTY, 0, 'TIOCSCTTY');
+        for (const target of [0, 1, 2]) sys.dup2(fd, target);
+      });
+    } else {
+      s.step('wire stdio', () => {
+        const stdin = stdio.stdin ?? sys.open('/dev/null', O.RDONLY | O.CLOEXEC);
+        sys.dup2(stdin, 0);
+        sys.dup2(stdio.stdout!, 1);
+        sys.dup2(stdio.stderr!, 2);
+      });
+    }
+    s.step('enter the working directory', () => {
+      try {
+        sys.chdir(spec.cwd);
+      } catch {
+        sys.chdir('/');
+      }
+    });
+    const path = resolveCommand(spec.argv[0]!, spec.env);
+    s.step('reset signals', () => resetSignals());
+    s.step(`exec ${spec.argv[0]}`, () => {
+      sys.cloexecFrom(3);
+      sys.execve(path, spec.argv, spec.env);
+    });
+  });
+}
+
+function resolveCommand(cmd: string, env: string[]): string {
+  if (cmd.includes('/')) return cmd;
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/bin:/usr/bin:/bin';
+  for (const dir of pathVar.split(':')) {
+    const candidate = `${dir || '.'}/${cmd}`;
+    try {
+      accessSync(candidate, fsc.X_OK);
+      return candidate;
+    } catch {
+      /* next */
+    }
+  }
+  throw new Error(`${cmd}: command not found`);
+}

@@ -1,0 +1,210 @@
+// Making a lab, in the order bubblewrap and runc's nsenter would: the root filesystem is
+// assembled by host root in a private mount namespace, then the lab's user namespace is joined
+// and every other namespace is made inside it, so the learner is root there and only there.
+//
+//   spawner ── fork ──> anchor (host pid ns; ends as `sleep`, dies with the spawner)
+//                         └─ fork ──> init, PID 1 of the lab (mounts /proc, pivots, ends as `sleep`)
+import { mkdirSync, writeFileSync, existsSync, lstatSync, symlinkSync, chownSync } from 'node:fs';
+import { sys } from '../native/sys.js';
+import { CLONE, MS, MNT_DETACH, O, PR, SIG, AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOC, IFF_UP, RLIMIT } from '../native/constants.js';
+import type { LabSpec } from './protocol.js';
+import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
+
+const LAB_NAMESPACES = CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+/** Runs in the anchor (first child). Never returns. */
+export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): never {
+  const s = new Sequence(new Reporter(reportFd));
+  const root = `${spec.stageDir}/root`;
+  return s.run(() => {
+    s.step('join the lab cgroup', () => joinCgroups(spec.cgroupProcs));
+    s.step('drop supplementary groups', () => sys.clearGroups());
+    s.step('unshare a host-side mount namespace', () => sys.unshare(CLONE.NEWNS, 'mount namespace'));
+    s.step('make every mount private', () => sys.mount(null, '/', null, MS.REC | MS.PRIVATE, null));
+    s.step('assemble the root filesystem', () => assembleRoot(spec, root));
+    s.step('join a new user namespace', () => enterNewUserNamespace(spec));
+    s.step('become root in the lab', () => {
+      sys.setresgid(0);
+      sys.setresuid(0);
+      // A credential change clears "dumpable", which would leave /proc/self owned by host root.
+      sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
+    });
+    s.step('unshare the lab namespaces', () => sys.unshare(LAB_NAMESPACES, 'mnt uts ipc net cgroup pid time'));
+    s.step('set the hostname', () => sys.sethostname(spec.hostname));
+    s.step('bring up loopback', () => loopbackUp());
+    s.step('write time offsets', () => writeFile('/proc/self/timens_offsets', timeOffsetsText(spec.timeOffsets)));
+    s.step('set resource limits', () => {
+      sys.setrlimit(RLIMIT.CORE, 0, 0);
+      sys.setrlimit(RLIMIT.NOFILE, spec.rlimits.nofile, spec.rlimits.nofile);
+      if (spec.rlimits.nproc !== null) sys.setrlimit(RLIMIT.NPROC, spec.rlimits.nproc, spec.rlimits.nproc);
+    });
+    s.step('die with the spawner', () => {
+      sys.setPdeathsig(SIG.KILL);
+      if (sys.getppid() !== spawnerPid) throw new Error('the spawner went away');
+    });
+    let initPid = 0;
+    s.step('fork the lab init', () => {
+      initPid = forkInto(() => labInit(root, reportFd));
+    });
+    s.report.send({ t: 'pid', pid: initPid });
+    s.step('exec the anchor', () => {
+      resetSignals();
+      sys.setsid();
+      quietStdio();
+      execSleep('nslab-anchor');
+    });
+  });
+}
+
+/** Runs as PID 1 of the lab. Never returns. */
+function labInit(root: string, reportFd: number): never {
+  const s = new Sequence(new Reporter(reportFd));
+  return s.run(() => {
+    s.step('die with the anchor', () => sys.setPdeathsig(SIG.KILL));
+    // The tree host root assembled is locked in this namespace (its mounts cannot be undone from
+    // inside, which keeps the masks in place), and pivot_root refuses a locked mount: bind the
+    // whole tree onto itself to get a top mount of the lab's own, and work from inside it.
+    s.step('bind the root onto itself', () => sys.mount(root, root, null, MS.BIND | MS.REC, null));
+    s.step('enter the new root', () => sys.chdir(root));
+    // Relative paths from here: the new root is the working directory.
+    s.step('mount /proc', () => sys.mount('proc', 'proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
+    s.step('mount /sys read-only', () => sys.mount('sysfs', 'sys', 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
+    s.step('mount /dev/pts', () =>
+      sys.mount('devpts', 'dev/pts', 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'),
+    );
+    s.step('mount /dev/shm', () => sys.mount('shm', 'dev/shm', 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777,size=16m'));
+    s.step('mount /dev/mqueue', () => sys.mount('mqueue', 'dev/mqueue', 'mqueue', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
+    s.step('pivot into the lab root', () => {
+      sys.pivotRoot('.', '.');
+      sys.umount2('.', MNT_DETACH);
+      sys.chdir('/');
+    });
+    s.step('become a quiet init', () => {
+      resetSignals();
+      // Ignoring SIGCHLD makes the kernel reap the orphans this init adopts (it survives exec).
+      sys.setSignalDefault(SIG.CHLD, true);
+      sys.setsid();
+      quietStdio();
+    });
+    s.step('exec the lab init', () => execSleep('nslab-init'));
+  });
+}
+
+function quietStdio() {
+  const devnull = sys.open('/dev/null', O.RDWR | O.CLOEXEC);
+  for (const fd of [0, 1, 2]) sys.dup2(devnull, fd);
+}
+
+/** Exec `sleep infinity` under another name; signal dispositions are the caller's choice. */
+function execSleep(name: string): never {
+  for (const path of ['/usr/bin/sleep', '/bin/sleep']) {
+    if (existsSync(path)) {
+      sys.cloexecFrom(3);
+      sys.execve(path, [name, 'infinity'], []);
+    }
+  }
+  throw new Error('no sleep binary in the lab root');
+}
+
+function assembleRoot(spec: LabSpec, root: string) {
+  const st = spec.stageDir;
+  const labRoot = spec.uidBase;
+  sys.mount('nslab-root', st, 'tmpfs', MS.NOSUID | MS.NODEV, `size=${spec.rootSizeMb}m,mode=0711`);
+  for (const d of ['upper', 'work', 'root']) mkdirSync(`${st}/${d}`, { mode: 0o755 });
+  chownSync(`${st}/upper`, labRoot, labRoot);
+  sys.mount('overlay', root, 'overlay', MS.NOSUID | MS.NODEV, `lowerdir=${spec.lowerDir},upperdir=${st}/upper,workdir=${st}/work`);
+
+  const tmpfs = (target: string, opts: string, flags = MS.NOSUID | MS.NODEV) => {
+    if (!existsSync(target)) mkdirSync(target, { recursive: true });
+    sys.mount('tmpfs', target, 'tmpfs', flags, opts);
+  };
+  const own = `uid=${labRoot},gid=${labRoot}`;
+
+  // A minimal /dev: device nodes bound from the host, everything else made fresh by the lab init.
+  tmpfs(`${root}/dev`, `mode=0755,size=1m,${own}`, MS.NOSUID | MS.NOEXEC);
+  for (const name of DEVICES) {
+    writeFileSync(`${root}/dev/${name}`, '');
+    sys.mount(`/dev/${name}`, `${root}/dev/${name}`, null, MS.BIND, null);
+  }
+  for (const d of ['pts', 'shm', 'mqueue']) mkdirSync(`${root}/dev/${d}`);
+  symlinkSync('pts/ptmx', `${root}/dev/ptmx`);
+  symlinkSync('/proc/self/fd', `${root}/dev/fd`);
+  symlinkSync('/proc/self/fd/0', `${root}/dev/stdin`);
+  symlinkSync('/proc/self/fd/1', `${root}/dev/stdout`);
+  symlinkSync('/proc/self/fd/2', `${root}/dev/stderr`);
+
+  tmpfs(`${root}/tmp`, `mode=1777,size=${spec.tmpSizeMb}m`);
+  tmpfs(`${root}/run`, `mode=0755,size=8m,${own}`);
+  tmpfs(`${root}/root`, `mode=0700,size=${spec.tmpSizeMb}m,${own}`);
+
+  // Masks: host secrets and the agent's own files are not readable from the lab.
+  for (const file of spec.maskFiles) {
+    const target = `${root}${file}`;
+    if (!isKind(target, 'file')) continue;
+    sys.mount('/dev/null', target, null, MS.BIND, null);
+    sys.mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null);
+  }
+  for (const dir of spec.maskDirs) {
+    const target = `${root}${dir}`;
+    if (!isKind(target, 'dir')) continue;
+    sys.mount('nslab-mask', target, 'tmpfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'size=4k,mode=0555');
+  }
+}
+
+function isKind(path: string, kind: 'file' | 'dir'): boolean {
+  try {
+    const st = lstatSync(path);
+    return kind === 'dir' ? st.isDirectory() : st.isFile() || st.isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A process cannot write its own id map beyond its own uid, so a helper child makes the user
+ * namespace, this process (host root) writes its maps, joins it, and the helper is discarded.
+ */
+function enterNewUserNamespace(spec: LabSpec) {
+  const [readyR, readyW] = sys.pipe();
+  const [holdR, holdW] = sys.pipe();
+  const helper = forkInto(() => {
+    try {
+      sys.close(holdW);
+      sys.close(readyR);
+      sys.unshare(CLONE.NEWUSER, 'user namespace');
+      sys.write(readyW, Buffer.from('1'));
+      sys.read(holdR, new Uint8Array(1)); // until the parent is done with us
+    } finally {
+      sys.exit(0);
+    }
+  });
+  try {
+    sys.close(readyW);
+    if (sys.read(readyR, new Uint8Array(1)) !== 1) throw new Error('the user-namespace helper died');
+    writeFile(`/proc/${helper}/uid_map`, `0 ${spec.uidBase} ${spec.idCount}\n`);
+    writeFile(`/proc/${helper}/setgroups`, 'deny');
+    writeFile(`/proc/${helper}/gid_map`, `0 ${spec.uidBase} ${spec.idCount}\n`);
+    const userns = sys.open(`/proc/${helper}/ns/user`, O.RDONLY | O.CLOEXEC);
+    sys.setns(userns, CLONE.NEWUSER, 'the lab user namespace');
+    sys.close(userns);
+  } finally {
+    sys.close(holdW);
+    sys.waitBlocking(helper);
+    sys.close(readyR);
+    sys.close(holdR);
+  }
+}
+
+function loopbackUp() {
+  const fd = sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC);
+  try {
+    const ifr = Buffer.alloc(40);
+    ifr.write('lo', 0, 'latin1');
+    sys.ioctlPtr(fd, SIOC.GIFFLAGS, ifr, 'SIOCGIFFLAGS lo');
+    ifr.writeUInt16LE(ifr.readUInt16LE(16) | IFF_UP, 16);
+    sys.ioctlPtr(fd, SIOC.SIFFLAGS, ifr, 'SIOCSIFFLAGS lo');
+  } finally {
+    sys.close(fd);
+  }
+}

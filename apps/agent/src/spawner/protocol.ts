@@ -1,0 +1,72 @@
+// Messages between the agent and its spawner process (JSON lines over the spawner's stdin/stdout).
+// The spec shapes read like Go's SysProcAttr: which namespaces, id maps, hostname, tty, cgroup.
+import { z } from 'zod';
+
+const TimeOffsets = z.object({ monotonic: z.number().int(), boottime: z.number().int() });
+
+/** Everything needed to make a lab: its namespaces, root filesystem, limits and first process. */
+export const LabSpec = z.object({
+  labId: z.string(),
+  /** Host uid/gid that the lab's root maps to; the lab owns [uidBase, uidBase + idCount). */
+  uidBase: z.number().int().min(1),
+  idCount: z.number().int().min(1),
+  hostname: z.string().min(1).max(64),
+  /** A host directory, private to this lab, where its root filesystem is assembled. */
+  stageDir: z.string(),
+  /** The read-only lower layer of the lab's root filesystem. */
+  lowerDir: z.string(),
+  rootSizeMb: z.number().int().min(1),
+  tmpSizeMb: z.number().int().min(1),
+  /** Files hidden behind an empty read-only file, directories behind an empty read-only tmpfs. */
+  maskFiles: z.array(z.string()),
+  maskDirs: z.array(z.string()),
+  /** cgroup.procs files the lab's processes join (one per hierarchy on cgroup v1). */
+  cgroupProcs: z.array(z.string()),
+  timeOffsets: TimeOffsets,
+  rlimits: z.object({ nproc: z.number().int().nullable(), nofile: z.number().int() }),
+});
+export type LabSpec = z.infer<typeof LabSpec>;
+
+/** A process started inside a lab: a pane's shell or an exec'd command. */
+export const SpawnSpec = z.object({
+  /** Join every namespace of this (host) pid: the lab's init for a pane, a pane's shell for exec. */
+  targetPid: z.number().int().min(1),
+  /** Namespaces to join, as CLONE_* flags. */
+  joinFlags: z.number().int(),
+  cgroupProcs: z.array(z.string()),
+  /** Credentials inside the joined user namespace. */
+  uid: z.number().int().min(0),
+  gid: z.number().int().min(0),
+  /** New namespaces made for this process after joining (CLONE_* flags). */
+  unshareFlags: z.number().int(),
+  /** With CLONE_NEWUSER in unshareFlags: the id the new namespace's root maps to, in the joined one. */
+  nestedUserId: z.number().int().min(1).optional(),
+  timeOffsets: TimeOffsets.optional(),
+  hostname: z.string().max(64).optional(),
+  /** A terminal: the slave's path inside the lab (its devpts instance). */
+  tty: z.object({ path: z.string().regex(/^\/dev\/pts\/\d+$/) }).optional(),
+  /** Without a tty: capture stdout and stderr; stdin from these bytes (base64) or /dev/null. */
+  stdin: z.string().optional(),
+  argv: z.array(z.string()).min(1),
+  env: z.array(z.string()),
+  cwd: z.string(),
+});
+export type SpawnSpec = z.infer<typeof SpawnSpec>;
+
+export const SpawnerRequest = z.discriminatedUnion('op', [
+  z.object({ id: z.number().int(), op: z.literal('lab'), spec: LabSpec }),
+  z.object({ id: z.number().int(), op: z.literal('spawn'), spec: SpawnSpec }),
+  z.object({ id: z.number().int(), op: z.literal('kill'), pid: z.number().int().min(2), signal: z.number().int() }),
+  z.object({ id: z.number().int(), op: z.literal('ping') }),
+]);
+export type SpawnerRequest = z.infer<typeof SpawnerRequest>;
+
+export const SpawnerReply = z.union([
+  z.object({ id: z.number(), ok: z.literal(true), anchorPid: z.number().optional(), initPid: z.number().optional(), pid: z.number().optional() }),
+  z.object({ id: z.number(), ok: z.literal(false), error: z.string(), step: z.string().optional(), code: z.string().optional() }),
+  z.object({ ev: z.literal('exit'), pid: z.number(), exitCode: z.number().nullable(), signal: z.number().nullable() }),
+  z.object({ ev: z.literal('out'), pid: z.number(), fd: z.union([z.literal(1), z.literal(2)]), data: z.string() }),
+  z.object({ ev: z.literal('eof'), pid: z.number(), fd: z.union([z.literal(1), z.literal(2)]) }),
+  z.object({ ev: z.literal('log'), level: z.string(), msg: z.string() }),
+]);
+export type SpawnerReply = z.infer<typeof SpawnerReply>;

@@ -1,0 +1,93 @@
+// The child side of a fork: an explicit, ordered list of named steps, each checked. A failure is
+// written to the report pipe as one JSON line naming the step, then the child exits; it never
+// returns into the spawner's event loop.
+import { sys } from '../native/sys.js';
+import { SyscallError } from '../native/errors.js';
+import { SIG } from '../native/constants.js';
+
+export class Reporter {
+  constructor(private readonly fd: number) {}
+  send(msg: Record<string, unknown>) {
+    // One line under PIPE_BUF is written atomically even with several writers.
+    sys.writeRaw(this.fd, Buffer.from(JSON.stringify(msg).slice(0, 3800) + '\n'));
+  }
+}
+
+export class Sequence {
+  private current = 'start';
+  constructor(readonly report: Reporter) {}
+
+  step(name: string, fn: () => void) {
+    this.current = name;
+    fn();
+  }
+
+  /** Run the body; on any error report it and exit. The body must end in exec or exit. */
+  run(body: (s: Sequence) => void): never {
+    try {
+      body(this);
+      sys.exit(0);
+    } catch (err) {
+      const e = err as Error;
+      this.report.send({
+        t: 'err',
+        step: this.current,
+        msg: e?.message ?? String(err),
+        code: err instanceof SyscallError ? err.code : undefined,
+      });
+      return sys.exit(126);
+    }
+  }
+}
+
+/**
+ * Fork; run `body` in the child (which never returns); give the parent the child's pid.
+ * `mapsFd`: this process's /proc/self/maps opened earlier, for callers whose /proc is no
+ * longer their own (after joining a lab's mount namespace).
+ */
+export function forkInto(body: () => never, mapsFd?: number): number {
+  sys.markAllDoFork(mapsFd);
+  const pid = sys.fork();
+  if (pid === 0) {
+    try {
+      body();
+    } finally {
+      sys.exit(127);
+    }
+  }
+  return pid;
+}
+
+/** Signals back to their defaults and none blocked: what a freshly exec'd program expects. */
+export function resetSignals() {
+  for (let sig = 1; sig < 32; sig++) {
+    if (sig === SIG.KILL || sig === SIG.STOP) continue;
+    sys.setSignalDefault(sig);
+  }
+  sys.unblockAllSignals();
+}
+
+/** Move the calling process into each cgroup (a cgroup.procs path per hierarchy). */
+export function joinCgroups(procsFiles: string[]) {
+  for (const file of procsFiles) {
+    const fd = sys.open(file, 1 /* O_WRONLY */);
+    try {
+      sys.write(fd, Buffer.from('0'), file);
+    } finally {
+      sys.close(fd);
+    }
+  }
+}
+
+export function writeFile(path: string, text: string) {
+  const fd = sys.open(path, 1 /* O_WRONLY */);
+  try {
+    sys.write(fd, Buffer.from(text), path);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+export function timeOffsetsText(o: { monotonic: number; boottime: number }): string {
+  return `monotonic ${o.monotonic} 0\nboottime ${o.boottime} 0\n`;
+}

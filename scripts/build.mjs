@@ -1,0 +1,39 @@
+// Bundles the agent's entry points with esbuild into apps/agent/dist (CommonJS, Node 20).
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'apps/agent/src');
+const out = join(root, 'apps/agent/dist');
+
+export const ENTRIES = {
+  'main.cjs': 'main.ts',
+  'spawner.cjs': 'spawner/main.ts',
+  'cli.cjs': 'cli/main.ts',
+  'bench.cjs': 'bench/main.ts',
+};
+
+export async function buildAgent(entries = ENTRIES) {
+  await Promise.all(
+    Object.entries(entries).map(([outfile, entry]) =>
+      build({
+        entryPoints: [join(src, entry)],
+        outfile: join(out, outfile),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        sourcemap: 'linked',
+        logLevel: 'warning',
+        external: ['koffi', 'next', 'react', 'react-dom', 'pino', 'prom-client', 'playwright-core'],
+      }),
+    ),
+  );
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const only = process.argv.slice(2);
+  const entries = only.length ? Object.fromEntries(Object.entries(ENTRIES).filter(([k]) => only.includes(k))) : ENTRIES;
+  await buildAgent(entries);
+}
