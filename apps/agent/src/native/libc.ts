@@ -53,6 +53,7 @@ export const libc = {
   fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
   openat: lib.func('int openat(int dirfd, const char *path, int flags, ...)'),
   fchownat: lib.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+  readlinkat: lib.func('long readlinkat(int dirfd, const char *path, uint8_t *buf, size_t len)'),
   memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
   lseek: lib.func('long lseek(int fd, long offset, int whence)'),
   pipe2: lib.func('int pipe2(int *fds, int flags)'),

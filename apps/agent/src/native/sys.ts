@@ -103,6 +103,11 @@ export const sys = {
     check('openat', libc.openat(dirfd, path, flags, 'unsigned int', mode), path),
   fchownatNoFollow: (dirfd: number, path: string, uid: number, gid: number) =>
     check('fchownat', libc.fchownat(dirfd, path, uid, gid, AT_SYMLINK_NOFOLLOW), path),
+  readlinkat(dirfd: number, path: string): string {
+    const buf = Buffer.alloc(256);
+    const n = check('readlinkat', libc.readlinkat(dirfd, path, buf, buf.length), path);
+    return buf.subarray(0, n).toString();
+  },
   /** An anonymous in-memory file holding `data`, positioned at its start. */
   memfdWith(name: string, data: Uint8Array): number {
     const fd = check('memfd_create', libc.memfd_create(name, MFD_CLOEXEC), name);

@@ -1,11 +1,15 @@
 // Starting a process inside a lab, as `nsenter` + `unshare` would, in one ordered sequence:
 //
 //   spawner ── fork ──> joiner (joins the target's namespaces, makes the pane's own, forks, exits)
-//                          └─ fork ──> the pane's shell or the exec'd command (PID 1 of a new PID
-//                                      namespace when the pane has one); adopted by the spawner,
-//                                      which is a child subreaper, once the joiner exits.
+//                          └─ fork ──> the pane's shell or the exec'd command; adopted by the
+//                                      spawner (a child subreaper) once the joiner exits.
+//
+// A pane with its own PID namespace needs one more fork: the kernel refuses unshare(NEWPID)
+// from a process whose PID namespace for children was set by setns. The middle process makes
+// the pane's namespaces and forks the shell, which is PID 1 there; the shell then belongs to
+// the lab's init, so the spawner watches it through a pidfd.
 import { accessSync, constants as fsc } from 'node:fs';
-import { sys } from '../native/sys.js';
+import { sys, decodeWaitStatus } from '../native/sys.js';
 import { CLONE, O, PR, TIOC } from '../native/constants.js';
 import type { SpawnSpec } from './protocol.js';
 import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
@@ -19,11 +23,14 @@ export interface ChildStdio {
 
 /** Runs in the joiner (first child). Never returns. */
 export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: number): never {
-  const s = new Sequence(new Reporter(reportFd));
+  const report = new Reporter(reportFd);
+  const s = new Sequence(report);
   return s.run(() => {
     let mapsFd = -1;
-    s.step('hold /proc/self/maps', () => {
+    let hostProc = -1;
+    s.step('hold /proc/self/maps and the host /proc', () => {
       mapsFd = sys.open('/proc/self/maps', O.RDONLY | O.CLOEXEC);
+      hostProc = sys.open('/proc', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     });
     s.step('join the cgroup', () => joinCgroups(spec.cgroupProcs));
     s.step('drop supplementary groups', () => sys.clearGroups());
@@ -39,37 +46,68 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
       sys.setresgid(spec.gid);
       sys.setresuid(spec.uid);
     });
-    if (spec.unshareFlags & CLONE.NEWUSER) {
-      const id = spec.nestedUserId ?? 1000;
-      s.step('make a nested user namespace', () => {
-        sys.setresgid(id);
-        sys.setresuid(id);
-        sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
-        sys.unshare(spec.unshareFlags, 'nested namespaces');
-        writeFile('/proc/self/setgroups', 'deny');
-        writeFile('/proc/self/uid_map', `0 ${id} 1\n`);
-        writeFile('/proc/self/gid_map', `0 ${id} 1\n`);
+    if (spec.unshareFlags & CLONE.NEWPID) {
+      let middle = 0;
+      s.step('fork into the lab PID namespace', () => {
+        middle = forkInto(() =>
+          new Sequence(report).run((s2) => {
+            makePaneNamespaces(s2, spec);
+            s2.step('fork PID 1 of the pane', () => {
+              forkInto(() => startProcess(spec, stdio, report, hostProc), mapsFd);
+            });
+          }),
+        mapsFd);
       });
-    } else if (spec.unshareFlags) {
-      s.step('make the pane namespaces', () => sys.unshare(spec.unshareFlags, 'pane namespaces'));
+      s.step('wait for the middle process', () => {
+        const st = decodeWaitStatus(sys.waitBlocking(middle));
+        if (st.exitCode !== 0) throw new Error('the middle process failed');
+      });
+      return;
     }
-    if (spec.timeOffsets && spec.unshareFlags & CLONE.NEWTIME) {
-      s.step('write time offsets', () => writeFile('/proc/self/timens_offsets', timeOffsetsText(spec.timeOffsets!)));
-    }
-    if (spec.hostname && spec.unshareFlags & CLONE.NEWUTS) {
-      s.step('set the hostname', () => sys.sethostname(spec.hostname!));
-    }
+    makePaneNamespaces(s, spec);
     let pid = 0;
     s.step('fork the process', () => {
-      pid = forkInto(() => startProcess(spec, stdio, reportFd), mapsFd);
+      pid = forkInto(() => startProcess(spec, stdio, report, -1), mapsFd);
     });
-    s.report.send({ t: 'pid', pid });
+    report.send({ t: 'pid', pid });
   });
 }
 
-function startProcess(spec: SpawnSpec, stdio: ChildStdio, reportFd: number): never {
-  const s = new Sequence(new Reporter(reportFd));
+function makePaneNamespaces(s: Sequence, spec: SpawnSpec) {
+  if (spec.unshareFlags & CLONE.NEWUSER) {
+    const id = spec.nestedUserId ?? 1000;
+    s.step('make a nested user namespace', () => {
+      // An unprivileged process may map the new namespace's root to its own id: become that id,
+      // then unshare and write the maps (setgroups denied first, as the kernel requires).
+      sys.setresgid(id);
+      sys.setresuid(id);
+      sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
+      sys.unshare(spec.unshareFlags, 'nested namespaces');
+      writeFile('/proc/self/setgroups', 'deny');
+      writeFile('/proc/self/uid_map', `0 ${id} 1\n`);
+      writeFile('/proc/self/gid_map', `0 ${id} 1\n`);
+    });
+  } else if (spec.unshareFlags) {
+    s.step('make the pane namespaces', () => sys.unshare(spec.unshareFlags, 'pane namespaces'));
+  }
+  if (spec.timeOffsets && spec.unshareFlags & CLONE.NEWTIME) {
+    s.step('write time offsets', () => writeFile('/proc/self/timens_offsets', timeOffsetsText(spec.timeOffsets!)));
+  }
+  if (spec.hostname && spec.unshareFlags & CLONE.NEWUTS) {
+    s.step('set the hostname', () => sys.sethostname(spec.hostname!));
+  }
+}
+
+/** The final process. `hostProc` >= 0: report our own host pid (we are not the joiner's child). */
+function startProcess(spec: SpawnSpec, stdio: ChildStdio, report: Reporter, hostProc: number): never {
+  const s = new Sequence(report);
   return s.run(() => {
+    if (hostProc >= 0) {
+      s.step('report the host pid', () => {
+        // The host /proc instance resolves "self" in the host's PID namespace.
+        report.send({ t: 'pid', pid: Number(sys.readlinkat(hostProc, 'self')), foreign: true });
+      });
+    }
     s.step('start a session', () => sys.setsid());
     if (spec.tty) {
       s.step('take the terminal', () => {
@@ -92,7 +130,10 @@ function startProcess(spec: SpawnSpec, stdio: ChildStdio, reportFd: number): nev
         sys.chdir('/');
       }
     });
-    const path = resolveCommand(spec.argv[0]!, spec.env);
+    let path = '';
+    s.step('find the program', () => {
+      path = spec.file ?? resolveCommand(spec.argv[0]!, spec.env);
+    });
     s.step('reset signals', () => resetSignals());
     s.step(`exec ${spec.argv[0]}`, () => {
       sys.cloexecFrom(3);

@@ -50,7 +50,7 @@ function watch(pid: number) {
   } else watched.add(pid);
 }
 
-/** A process we do not parent (a lab's init): its pidfd turns readable when it exits. */
+/** A process we do not parent (a lab's init, a pane's PID 1): its pidfd turns readable when it exits. */
 function watchForeign(pid: number) {
   let fd: number;
   try {
@@ -62,7 +62,8 @@ function watchForeign(pid: number) {
   const h = koffi.node.poll(fd, { readable: true }, () => {
     h.close();
     sys.close(fd);
-    send({ ev: 'exit', pid, exitCode: null, signal: SIG.KILL });
+    // Its parent reaps it, so the status is not ours to read.
+    send({ ev: 'exit', pid, exitCode: null, signal: null });
   });
 }
 
@@ -109,13 +110,15 @@ function finishOutputs(pid: number, then: () => void) {
 
 interface SetupResult {
   pids: number[];
+  /** The reported process is not our child (a pane's PID 1, adopted by the lab's init). */
+  foreign: boolean;
   error?: { msg: string; step?: string; code?: string };
 }
 
 /** Collect the JSON lines children write until every copy of the pipe closes (all exec'd). */
 function collectReports(readFd: number, children: number[], done: (r: SetupResult) => void) {
   sys.setNonBlocking(readFd);
-  const result: SetupResult = { pids: [] };
+  const result: SetupResult = { pids: [], foreign: false };
   let text = '';
   const buf = Buffer.alloc(8192);
   let finished = false;
@@ -150,7 +153,10 @@ function collectReports(readFd: number, children: number[], done: (r: SetupResul
         text = text.slice(nl + 1);
         try {
           const m = JSON.parse(line);
-          if (m.t === 'pid') result.pids.push(m.pid);
+          if (m.t === 'pid') {
+            result.pids.push(m.pid);
+            if (m.foreign) result.foreign = true;
+          }
           else if (m.t === 'err') result.error ??= { msg: m.msg, step: m.step, code: m.code };
         } catch {
           result.error ??= { msg: `unreadable report: ${line.slice(0, 200)}` };
@@ -214,7 +220,8 @@ function spawnIn(id: number, spec: SpawnSpec) {
       captureOutput(pid, parentEnds[1]!, 2);
     }
     send({ id, ok: true, pid });
-    watch(pid);
+    if (res.foreign) watchForeign(pid);
+    else watch(pid);
   });
 }
 

@@ -47,6 +47,8 @@ export const SpawnSpec = z.object({
   tty: z.object({ path: z.string().regex(/^\/dev\/pts\/\d+$/) }).optional(),
   /** Without a tty: capture stdout and stderr; stdin from these bytes (base64) or /dev/null. */
   stdin: z.string().optional(),
+  /** The program to exec; default: argv[0] looked up in PATH inside the lab. */
+  file: z.string().optional(),
   argv: z.array(z.string()).min(1),
   env: z.array(z.string()),
   cwd: z.string(),

@@ -26,7 +26,7 @@ export class Sequence {
   run(body: (s: Sequence) => void): never {
     try {
       body(this);
-      sys.exit(0);
+      return sys.exit(0);
     } catch (err) {
       const e = err as Error;
       this.report.send({
@@ -45,7 +45,7 @@ export class Sequence {
  * `mapsFd`: this process's /proc/self/maps opened earlier, for callers whose /proc is no
  * longer their own (after joining a lab's mount namespace).
  */
-export function forkInto(body: () => never, mapsFd?: number): number {
+export function forkInto(body: () => void, mapsFd?: number): number {
   sys.markAllDoFork(mapsFd);
   const pid = sys.fork();
   if (pid === 0) {

@@ -1,0 +1,72 @@
+// The agent's settings: embedded defaults, overridden by environment variables.
+export interface AgentConfig {
+  /** Names this agent's cgroups and state directory, so two agents on one host stay apart. */
+  instance: string;
+  host: string;
+  port: number;
+  /** Where the agent keeps its token and the labs' staging directories. */
+  stateDir: string;
+  token: string | null;
+  /** Read-only lower layer of every lab's root filesystem. */
+  rootfsLower: string;
+  /** First host uid/gid handed to labs; lab n owns [idBase + n * idsPerLab, ... + idsPerLab). */
+  idBase: number;
+  idsPerLab: number;
+  maxLabs: number;
+  limits: {
+    memoryMb: number;
+    pids: number;
+    cpuPercent: number;
+    rootSizeMb: number;
+    tmpSizeMb: number;
+    nofile: number;
+  };
+  /** Time offsets of every lab's own time namespace (seconds). */
+  timeOffsets: { monotonic: number; boottime: number };
+  hostname: string;
+  /** Extra paths hidden from labs, beyond the built-in list. */
+  maskPaths: string[];
+  web: boolean;
+  dev: boolean;
+  logLevel: string;
+}
+
+function num(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${v}"`);
+  return n;
+}
+
+export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
+  const env = process.env;
+  const instance = env.NSLAB_INSTANCE || 'nslab';
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(instance)) throw new Error(`NSLAB_INSTANCE must be a short lowercase name, got "${instance}"`);
+  const base: AgentConfig = {
+    instance,
+    host: env.HOST || '127.0.0.1',
+    port: num('PORT', 3000),
+    stateDir: env.NSLAB_STATE_DIR || `/run/${instance}`,
+    token: env.NSLAB_TOKEN || null,
+    rootfsLower: env.NSLAB_ROOTFS || '/',
+    idBase: num('NSLAB_ID_BASE', 100000),
+    idsPerLab: num('NSLAB_IDS_PER_LAB', 65536),
+    maxLabs: num('NSLAB_MAX_LABS', 256),
+    limits: {
+      memoryMb: num('NSLAB_LAB_MEMORY_MB', 512),
+      pids: num('NSLAB_LAB_PIDS', 256),
+      cpuPercent: num('NSLAB_LAB_CPU_PERCENT', 100),
+      rootSizeMb: num('NSLAB_LAB_DISK_MB', 256),
+      tmpSizeMb: num('NSLAB_LAB_TMP_MB', 64),
+      nofile: num('NSLAB_LAB_NOFILE', 4096),
+    },
+    timeOffsets: { monotonic: num('NSLAB_TIME_MONOTONIC_S', 0), boottime: num('NSLAB_TIME_BOOTTIME_S', 0) },
+    hostname: env.NSLAB_HOSTNAME || 'nslab',
+    maskPaths: (env.NSLAB_MASK_PATHS || '').split(':').filter(Boolean),
+    web: env.NSLAB_WEB !== '0',
+    dev: env.NSLAB_DEV === '1',
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+  return { ...base, ...overrides, limits: { ...base.limits, ...(overrides.limits ?? {}) } };
+}

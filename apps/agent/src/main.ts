@@ -1,0 +1,32 @@
+// `npm start`: the nslab agent with the web app, on one port.
+import { loadConfig } from './config.js';
+import { startAgent } from './server/agent.js';
+import { checkHost } from './preflight.js';
+
+async function main() {
+  const problem = checkHost();
+  if (problem) {
+    process.stderr.write(`nslab: ${problem}\n`);
+    process.exit(1);
+  }
+  const config = loadConfig();
+  const agent = await startAgent(config);
+  process.stdout.write(
+    `\n  nslab is running at ${agent.url}\n  token: ${agent.tokenFile ? `in ${agent.tokenFile} (root only)` : 'from NSLAB_TOKEN'}\n  CLI:   npx nslab lessons\n\n`,
+  );
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`nslab: ${sig}, closing labs...\n`);
+    await agent.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`nslab: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,218 @@
+// Per-lab cgroups, on cgroup v2 (most hosts) and v1 (hosts like these, with memory and pids
+// as v1 hierarchies). Each lab gets <hierarchy>/nslab/<lab id> in every hierarchy we use.
+import { readFileSync, writeFileSync, mkdirSync, rmdirSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const WANTED = ['memory', 'pids', 'cpu'] as const;
+type Controller = (typeof WANTED)[number];
+
+interface Hierarchy {
+  version: 1 | 2;
+  mount: string;
+  controllers: Controller[];
+}
+
+export interface CgroupLimits {
+  memoryMb: number;
+  pids: number;
+  cpuPercent: number;
+}
+
+function parseMountinfo(): Array<{ mount: string; fstype: string; superOpts: string }> {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [pre, post] = line.split(' - ');
+      const fields = pre!.split(' ');
+      const [fstype, , superOpts] = post!.split(' ');
+      return { mount: fields[4]!.replace(/\\040/g, ' '), fstype: fstype!, superOpts: superOpts ?? '' };
+    });
+}
+
+export class Cgroups {
+  private constructor(
+    readonly hierarchies: Hierarchy[],
+    /** The parent cgroup of every lab of this agent instance. */
+    readonly group: string,
+  ) {}
+
+  static detect(group = 'nslab'): Cgroups {
+    const mounts = parseMountinfo();
+    const found: Hierarchy[] = [];
+    const have = new Set<Controller>();
+    for (const m of mounts) {
+      if (m.fstype !== 'cgroup') continue;
+      const opts = m.superOpts.split(',');
+      const ctrls = WANTED.filter((c) => opts.includes(c) && !have.has(c));
+      if (ctrls.length) {
+        ctrls.forEach((c) => have.add(c));
+        found.push({ version: 1, mount: m.mount, controllers: ctrls });
+      }
+    }
+    const v2 = mounts.find((m) => m.fstype === 'cgroup2');
+    if (v2) {
+      let available: string[] = [];
+      try {
+        available = readFileSync(join(v2.mount, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+      } catch {
+        /* none */
+      }
+      const ctrls = WANTED.filter((c) => available.includes(c) && !have.has(c));
+      if (ctrls.length) found.push({ version: 2, mount: v2.mount, controllers: ctrls });
+    }
+    return new Cgroups(found, group);
+  }
+
+  get controllers(): string[] {
+    return this.hierarchies.flatMap((h) => h.controllers);
+  }
+
+  describe(): string {
+    if (!this.hierarchies.length) return 'no usable cgroup controllers (limits fall back to rlimits)';
+    return this.hierarchies.map((h) => `v${h.version} ${h.controllers.join('+')} at ${h.mount}`).join(', ');
+  }
+
+  private parentDir(h: Hierarchy): string {
+    const dir = join(h.mount, this.group);
+    if (!existsSync(dir)) {
+      mkdirSync(dir);
+    }
+    if (h.version === 2) {
+      const want = h.controllers.map((c) => `+${c}`).join(' ');
+      try {
+        writeFileSync(join(h.mount, 'cgroup.subtree_control'), want);
+      } catch {
+        /* already enabled, or delegated differently: the lab's own writes will tell */
+      }
+      writeFileSync(join(dir, 'cgroup.subtree_control'), want);
+    }
+    return dir;
+  }
+
+  create(labId: string, limits: CgroupLimits): LabCgroup {
+    const dirs: Array<{ h: Hierarchy; dir: string }> = [];
+    try {
+      for (const h of this.hierarchies) {
+        const dir = join(this.parentDir(h), labId);
+        mkdirSync(dir);
+        dirs.push({ h, dir });
+        applyLimits(h, dir, limits);
+      }
+    } catch (err) {
+      new LabCgroup(dirs).remove();
+      throw err;
+    }
+    return new LabCgroup(dirs);
+  }
+
+  /** Every lab cgroup left by an earlier run of the agent. */
+  leftovers(): LabCgroup[] {
+    const byLab = new Map<string, Array<{ h: Hierarchy; dir: string }>>();
+    for (const h of this.hierarchies) {
+      const parent = join(h.mount, this.group);
+      if (!existsSync(parent)) continue;
+      for (const e of readdirSync(parent, { withFileTypes: true })) {
+        if (!e.isDirectory()) continue;
+        const list = byLab.get(e.name) ?? [];
+        list.push({ h, dir: join(parent, e.name) });
+        byLab.set(e.name, list);
+      }
+    }
+    return [...byLab.values()].map((d) => new LabCgroup(d));
+  }
+}
+
+function applyLimits(h: Hierarchy, dir: string, limits: CgroupLimits) {
+  const w = (file: string, value: string) => writeFileSync(join(dir, file), value);
+  const bytes = String(limits.memoryMb * 1024 * 1024);
+  const quota = Math.max(1000, Math.round(limits.cpuPercent * 1000));
+  for (const c of h.controllers) {
+    if (h.version === 1) {
+      if (c === 'memory') w('memory.limit_in_bytes', bytes);
+      if (c === 'pids') w('pids.max', String(limits.pids));
+      if (c === 'cpu') {
+        w('cpu.cfs_period_us', '100000');
+        w('cpu.cfs_quota_us', String(quota));
+      }
+    } else {
+      if (c === 'memory') {
+        w('memory.max', bytes);
+        if (existsSync(join(dir, 'memory.swap.max'))) w('memory.swap.max', '0');
+      }
+      if (c === 'pids') w('pids.max', String(limits.pids));
+      if (c === 'cpu') w('cpu.max', `${quota} 100000`);
+    }
+  }
+}
+
+export class LabCgroup {
+  constructor(private readonly dirs: Array<{ h: Hierarchy; dir: string }>) {}
+
+  /** The cgroup.procs files a process writes itself into, one per hierarchy. */
+  procsFiles(sub?: string): string[] {
+    return this.dirs.map(({ dir }) => join(sub ? join(dir, sub) : dir, 'cgroup.procs'));
+  }
+
+  createSub(name: string) {
+    for (const { dir } of this.dirs) {
+      const d = join(dir, name);
+      if (!existsSync(d)) mkdirSync(d);
+    }
+  }
+
+  /** Host pids of every process in the lab (all hierarchies, sub-cgroups included). */
+  pids(): number[] {
+    const out = new Set<number>();
+    const walk = (dir: string) => {
+      try {
+        for (const p of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (p) out.add(Number(p));
+        for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name));
+      } catch {
+        /* removed meanwhile */
+      }
+    };
+    for (const { dir } of this.dirs) walk(dir);
+    return [...out];
+  }
+
+  /** SIGKILL every process in the lab; returns how many were signalled. */
+  killAll(): number {
+    for (const { h, dir } of this.dirs) {
+      if (h.version === 2 && existsSync(join(dir, 'cgroup.kill'))) {
+        try {
+          writeFileSync(join(dir, 'cgroup.kill'), '1');
+        } catch {
+          /* fall through to per-pid kill */
+        }
+      }
+    }
+    const pids = this.pids();
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    return pids.length;
+  }
+
+  isEmpty(): boolean {
+    return this.pids().length === 0;
+  }
+
+  /** Remove the lab's cgroups (sub-cgroups first). Throws if a process is still inside. */
+  remove() {
+    const rm = (dir: string) => {
+      if (!existsSync(dir)) return;
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rm(join(dir, e.name));
+      rmdirSync(dir);
+    };
+    for (const { dir } of this.dirs) rm(dir);
+  }
+
+  get paths(): string[] {
+    return this.dirs.map((d) => d.dir);
+  }
+}

@@ -1,0 +1,263 @@
+// A lab: one learner's private world. It owns everything made for it and releases all of it in
+// close(): its processes (through its cgroup and its anchor), its PTYs, its cgroups, its staging
+// directory and its id range.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLONE, O, SIG } from '../native/constants.js';
+import { sys } from '../native/sys.js';
+import { NAMESPACES, type LessonDef, type PaneDef, type ExecResult, type LabInfo } from '@nslab/shared';
+import { Pty } from '../pty/pty.js';
+import { Pane } from './pane.js';
+import type { LabCgroup } from './cgroup.js';
+import { SpawnError, type SpawnerClient } from './spawner-client.js';
+import type { ProcessRouter } from './router.js';
+
+const ALL_NAMESPACES =
+  CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
+const SHELL_ENV = [
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'HOME=/root',
+  'USER=root',
+  'LOGNAME=root',
+  'TERM=xterm-256color',
+  'COLORTERM=truecolor',
+  'LANG=C.UTF-8',
+];
+const MAX_OUTPUT = 4 * 1024 * 1024;
+const SPAWN_TRIES = 3;
+
+export function newLabId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return [...randomBytes(12)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+export interface LabDeps {
+  spawner: SpawnerClient;
+  router: ProcessRouter;
+  shell: { file: string; argv: string[] };
+}
+
+export class Lab {
+  readonly panes = new Map<string, Pane>();
+  readonly createdAt = new Date();
+  state: 'open' | 'closing' | 'closed' = 'open';
+  private closing: Promise<void> | null = null;
+  private devptsFd = -1;
+  onClosed: ((reason: string) => void) | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly lesson: LessonDef,
+    readonly hostname: string,
+    readonly uidBase: number,
+    readonly slot: number,
+    readonly stageDir: string,
+    readonly cgroup: LabCgroup | null,
+    readonly anchorPid: number,
+    readonly initPid: number,
+    private readonly deps: LabDeps,
+  ) {
+    this.devptsFd = sys.open(`/proc/${initPid}/root/dev/pts`, O.RDONLY | O.DIRECTORY | O.CLOEXEC | O.NOFOLLOW);
+    for (const def of lesson.panes) this.panes.set(def.name, new Pane(def));
+  }
+
+  pane(name: string): Pane | undefined {
+    return this.panes.get(name);
+  }
+
+  /** Start (or restart) a pane's shell: a new PTY, a new process in the pane's namespaces. */
+  async startPane(pane: Pane): Promise<void> {
+    if (this.state !== 'open') throw new Error(`lab ${this.id} is closing`);
+    if (pane.running && pane.pid) {
+      await this.deps.spawner.kill(pane.pid, SIG.KILL).catch(() => {});
+    }
+    const def = pane.def;
+    const flags = def.unshare.reduce((f, t) => f | NAMESPACES[t].value, 0);
+    if (def.unshare.includes('cgroup')) this.cgroup?.createSub(`pane-${def.name}`);
+    let lastErr: unknown;
+    for (let attempt = 1; attempt <= SPAWN_TRIES; attempt++) {
+      const pty = new Pty(this.devptsFd, this.uidBase, this.uidBase + 5, pane.cols, pane.rows);
+      try {
+        const pid = await this.deps.spawner.spawn({
+          targetPid: this.initPid,
+          joinFlags: ALL_NAMESPACES,
+          cgroupProcs: this.cgroup?.procsFiles(def.unshare.includes('cgroup') ? `pane-${def.name}` : undefined) ?? [],
+          uid: 0,
+          gid: 0,
+          unshareFlags: flags,
+          nestedUserId: def.unshare.includes('user') ? 1000 : undefined,
+          timeOffsets: def.timeOffsets,
+          tty: { path: pty.slavePath },
+          file: this.deps.shell.file,
+          argv: this.deps.shell.argv,
+          env: [...SHELL_ENV, `NSLAB_PANE=${def.name}`, ...(def.unshare.length ? [`debian_chroot=${def.name}`] : [])],
+          cwd: '/root',
+        });
+        if (this.state !== 'open') {
+          pty.close();
+          return;
+        }
+        this.deps.router.onExit(pid, (code, sig) => {
+          if (pane.pid === pid) pane.exited(code, sig);
+        });
+        pane.started(pty, pid);
+        return;
+      } catch (err) {
+        pty.close();
+        lastErr = err;
+        // Only a watchdog timeout is worth another try; a failing step fails the same way again.
+        if (!(err instanceof SpawnError && err.step === 'watchdog')) break;
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Run a command in a pane's namespaces (as its shell sees them), capturing its output. */
+  async exec(pane: Pane, argv: string[], opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
+    if (!pane.running || !pane.pid) throw new Error(`pane ${pane.name} is not running`);
+    const def = pane.def;
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let sizes = [0, 0];
+    let truncated = false;
+    let pid: number;
+    try {
+      pid = await this.deps.spawner.spawn({
+        targetPid: pane.pid,
+        joinFlags: ALL_NAMESPACES,
+        cgroupProcs: this.cgroup?.procsFiles(def.unshare.includes('cgroup') ? `pane-${def.name}` : undefined) ?? [],
+        uid: 0,
+        gid: 0,
+        unshareFlags: 0,
+        stdin: opts.stdin?.toString('base64'),
+        argv,
+        env: [...SHELL_ENV, `NSLAB_PANE=${def.name}`],
+        cwd: '/root',
+      });
+    } catch (e) {
+      if (e instanceof SpawnError && /command not found/.test(e.message)) {
+        return {
+          exitCode: 127,
+          signal: null,
+          stdout: '',
+          stderr: Buffer.from(`${argv[0]}: command not found\n`).toString('base64'),
+          truncated: false,
+          timedOut: false,
+        };
+      }
+      throw e;
+    }
+    return new Promise<ExecResult>((resolve) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        this.deps.spawner.kill(pid, SIG.KILL).catch(() => {});
+      }, opts.timeoutMs ?? 30_000);
+      this.deps.router.onOutput(pid, (fd, chunk) => {
+        const i = fd - 1;
+        if (sizes[i]! >= MAX_OUTPUT) {
+          truncated = true;
+          return;
+        }
+        const room = MAX_OUTPUT - sizes[i]!;
+        const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        if (part.length < chunk.length) truncated = true;
+        sizes[i]! += part.length;
+        (fd === 1 ? out : err).push(part);
+      });
+      this.deps.router.onExit(pid, (exitCode, signal) => {
+        clearTimeout(timer);
+        resolve({
+          exitCode,
+          signal,
+          stdout: Buffer.concat(out).toString('base64'),
+          stderr: Buffer.concat(err).toString('base64'),
+          truncated,
+          timedOut,
+        });
+      });
+    });
+  }
+
+  info(): LabInfo {
+    return {
+      id: this.id,
+      lesson: this.lesson.id,
+      createdAt: this.createdAt.toISOString(),
+      hostname: this.hostname,
+      uidBase: this.uidBase,
+      panes: [...this.panes.values()].map((p) => p.info()),
+    };
+  }
+
+  /** Kill everything in the lab and release what it owns. Safe to call more than once. */
+  close(reason = 'closed'): Promise<void> {
+    this.closing ??= this.doClose(reason);
+    return this.closing;
+  }
+
+  private async doClose(reason: string) {
+    this.state = 'closing';
+    // The anchor's death takes the lab init with it (parent-death signal), and the init's death
+    // takes every process in the lab's PID namespace; the cgroup catches anything else.
+    await this.deps.spawner.kill(this.anchorPid, SIG.KILL).catch(() => {});
+    try {
+      process.kill(this.initPid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    const deadline = Date.now() + 10_000;
+    if (this.cgroup) {
+      while (this.cgroup.killAll() > 0 && Date.now() < deadline) await sleep(5);
+    }
+    while (existsSync(`/proc/${this.initPid}`) && isOurs(this.initPid, this.uidBase) && Date.now() < deadline) await sleep(5);
+    for (const pane of this.panes.values()) pane.close();
+    if (this.devptsFd >= 0) {
+      sys.close(this.devptsFd);
+      this.devptsFd = -1;
+    }
+    if (this.cgroup) {
+      for (;;) {
+        try {
+          this.cgroup.remove();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await sleep(10);
+        }
+      }
+    }
+    try {
+      rmdirSync(this.stageDir);
+    } catch {
+      /* already gone */
+    }
+    this.state = 'closed';
+    this.onClosed?.(reason);
+  }
+}
+
+/** Is this pid still one of the lab's processes (and not a reused pid)? */
+function isOurs(pid: number, uidBase: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const uid = Number(/\nUid:\s+(\d+)/.exec(status)?.[1]);
+    const zombie = /\nState:\s+Z/.test(status);
+    return uid === uidBase && !zombie;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function makeStageDir(stateDir: string, labId: string): string {
+  const labs = join(stateDir, 'labs');
+  mkdirSync(labs, { recursive: true, mode: 0o711 });
+  const dir = join(labs, labId);
+  mkdirSync(dir, { mode: 0o711 });
+  return dir;
+}

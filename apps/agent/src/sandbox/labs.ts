@@ -1,0 +1,164 @@
+// The lab manager: opens and closes labs, owns the spawner, the cgroups and the id ranges, and
+// on start removes whatever an earlier run of the agent left behind.
+import { existsSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { LESSONS, type LessonId } from '@nslab/shared';
+import type { AgentConfig } from '../config.js';
+import { SpawnerClient } from './spawner-client.js';
+import { ProcessRouter } from './router.js';
+import { Cgroups, type LabCgroup } from './cgroup.js';
+import { IdRanges } from './idrange.js';
+import { Lab, newLabId, makeStageDir } from './lab.js';
+import { MASKED_DIRS, MASKED_FILES } from './masks.js';
+import { sweepLeftovers } from './sweep.js';
+import { REPO_ROOT } from '../paths.js';
+import { rmdirSync } from 'node:fs';
+
+export class LimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LimitError';
+  }
+}
+
+export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+
+export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string] }> {
+  readonly labs = new Map<string, Lab>();
+  readonly spawner = new SpawnerClient();
+  readonly router = new ProcessRouter(this.spawner);
+  readonly cgroups: Cgroups;
+  readonly ids: IdRanges;
+  private shell: { file: string; argv: string[] };
+  private stopping = false;
+
+  constructor(
+    readonly config: AgentConfig,
+    private readonly logFn: LogFn = () => {},
+  ) {
+    super();
+    this.ids = new IdRanges(config.idBase, config.idsPerLab, config.maxLabs);
+    this.cgroups = Cgroups.detect(config.instance);
+    const lower = config.rootfsLower.replace(/\/$/, '');
+    this.shell = existsSync(`${lower}/bin/bash`)
+      ? { file: '/bin/bash', argv: ['-bash'] }
+      : { file: '/bin/sh', argv: ['-sh'] };
+    this.spawner.on('log', (level, msg) => this.log(level === 'error' ? 'error' : 'info', `spawner: ${msg}`));
+    this.spawner.on('died', (reason) => {
+      if (this.stopping) return;
+      this.log('error', reason);
+      // Its labs died with it (parent-death signals); release what they held.
+      for (const lab of this.labs.values()) void lab.close('the spawner died');
+    });
+  }
+
+  private log(level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) {
+    this.logFn(level, msg, extra);
+  }
+
+  async start() {
+    const swept = sweepLeftovers(this.config, this.cgroups, this.ids);
+    if (swept.processes || swept.cgroups || swept.dirs || swept.mounts) {
+      this.log('warn', 'removed what an earlier run left behind', swept as unknown as Record<string, unknown>);
+    }
+    await this.spawner.start();
+    this.log('info', `cgroups: ${this.cgroups.describe()}`);
+  }
+
+  async open(lessonId: LessonId): Promise<Lab> {
+    if (this.stopping) throw new LimitError('the agent is shutting down');
+    const lesson = LESSONS[lessonId];
+    const range = this.ids.allocate();
+    if (!range) throw new LimitError(`all ${this.config.maxLabs} labs are in use; come back later`);
+    const id = newLabId();
+    let cgroup: LabCgroup | null = null;
+    let stageDir: string | null = null;
+    try {
+      cgroup = this.cgroups.hierarchies.length ? this.cgroups.create(id, this.config.limits) : null;
+      stageDir = makeStageDir(this.config.stateDir, id);
+      const { anchorPid, initPid } = await this.spawner.makeLab({
+        labId: id,
+        uidBase: range.base,
+        idCount: this.config.idsPerLab,
+        hostname: this.config.hostname,
+        stageDir,
+        lowerDir: this.config.rootfsLower,
+        rootSizeMb: this.config.limits.rootSizeMb,
+        tmpSizeMb: this.config.limits.tmpSizeMb,
+        maskFiles: MASKED_FILES,
+        maskDirs: [...MASKED_DIRS, this.config.stateDir, REPO_ROOT, ...this.config.maskPaths],
+        cgroupProcs: cgroup?.procsFiles() ?? [],
+        timeOffsets: this.config.timeOffsets,
+        rlimits: {
+          nproc: this.cgroups.controllers.includes('pids') ? null : this.config.limits.pids,
+          nofile: this.config.limits.nofile,
+        },
+      });
+      const lab = new Lab(id, lesson, this.config.hostname, range.base, range.slot, stageDir, cgroup, anchorPid, initPid, {
+        spawner: this.spawner,
+        router: this.router,
+        shell: this.shell,
+      });
+      lab.onClosed = (reason) => {
+        this.labs.delete(id);
+        this.ids.release(range.slot);
+        this.log('info', 'lab closed', { lab: id, reason });
+        this.emit('closed', lab, reason);
+      };
+      this.labs.set(id, lab);
+      this.router.onExit(initPid, () => {
+        if (lab.state === 'open') void lab.close('the lab init exited');
+      });
+      try {
+        for (const pane of lab.panes.values()) await lab.startPane(pane);
+      } catch (err) {
+        await lab.close('failed to start');
+        throw err;
+      }
+      this.log('info', 'lab opened', { lab: id, lesson: lessonId, uidBase: range.base });
+      return lab;
+    } catch (err) {
+      if (!this.labs.has(id)) {
+        // Nothing owns these yet: release them here.
+        if (cgroup) {
+          cgroup.killAll();
+          try {
+            cgroup.remove();
+          } catch {
+            /* the next start's sweep removes it */
+          }
+        }
+        if (stageDir) {
+          try {
+            rmdirSync(stageDir);
+          } catch {
+            /* swept later */
+          }
+        }
+        this.ids.release(range.slot);
+      }
+      throw err;
+    }
+  }
+
+  get(id: string): Lab | undefined {
+    return this.labs.get(id);
+  }
+
+  list(): Lab[] {
+    return [...this.labs.values()];
+  }
+
+  async close(id: string): Promise<boolean> {
+    const lab = this.labs.get(id);
+    if (!lab) return false;
+    await lab.close('closed by request');
+    return true;
+  }
+
+  async stop() {
+    this.stopping = true;
+    await Promise.allSettled(this.list().map((l) => l.close('the agent is stopping')));
+    this.spawner.stop();
+  }
+}
