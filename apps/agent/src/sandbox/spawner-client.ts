@@ -35,7 +35,13 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
     if (!existsSync(bundle)) throw new Error(`the spawner bundle is missing (${bundle}); run \`npm run build\``);
     const proc = spawn(process.execPath, ['--single-threaded', '--jitless', '--no-expose-wasm', '--max-old-space-size=64', bundle], {
       stdio: ['pipe', 'pipe', 'inherit'],
-      env: { ...process.env, NSLAB_AGENT_PID: String(process.pid) },
+      // A bare environment: the spawner's memory is copied into every child it forks, and a
+      // process inside a lab is briefly a copy of it; no secret of the agent's belongs there.
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        NSLAB_AGENT_PID: String(process.pid),
+        ...(process.env.NSLAB_SPAWN_TIMEOUT_MS ? { NSLAB_SPAWN_TIMEOUT_MS: process.env.NSLAB_SPAWN_TIMEOUT_MS } : {}),
+      },
     });
     this.proc = proc;
     this.alive = true;

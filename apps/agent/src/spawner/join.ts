@@ -15,6 +15,8 @@ import type { SpawnSpec } from './protocol.js';
 import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
 
 export interface ChildStdio {
+  /** The terminal's slave, opened by the joiner. */
+  tty?: number;
   /** Set when the process has no tty: fds to become its stdin, stdout and stderr. */
   stdin?: number;
   stdout?: number;
@@ -45,13 +47,21 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
     s.step('take the credentials', () => {
       sys.setresgid(spec.gid);
       sys.setresuid(spec.uid);
+      // Keep /proc/self ours after the credential change (time offsets, id maps are written there).
+      sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
     });
+    // Open the terminal now, as the lab's root: a pane with a nested user namespace could not.
+    if (spec.tty) {
+      s.step('open the terminal', () => {
+        stdio.tty = sys.open(spec.tty!.path, O.RDWR | O.NOCTTY | O.CLOEXEC);
+      });
+    }
     if (spec.unshareFlags & CLONE.NEWPID) {
       let middle = 0;
       s.step('fork into the lab PID namespace', () => {
         middle = forkInto(() =>
           new Sequence(report).run((s2) => {
-            makePaneNamespaces(s2, spec);
+            makePaneNamespaces(s2, spec, hostProc);
             s2.step('fork PID 1 of the pane', () => {
               forkInto(() => startProcess(spec, stdio, report, hostProc), mapsFd);
             });
@@ -64,7 +74,7 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
       });
       return;
     }
-    makePaneNamespaces(s, spec);
+    makePaneNamespaces(s, spec, hostProc);
     let pid = 0;
     s.step('fork the process', () => {
       pid = forkInto(() => startProcess(spec, stdio, report, -1), mapsFd);
@@ -73,7 +83,11 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
   });
 }
 
-function makePaneNamespaces(s: Sequence, spec: SpawnSpec) {
+/**
+ * `hostProc`: the host's /proc, held open: after joining the lab's mount namespace, /proc is the
+ * lab's, where this process (outside the lab's PID namespace) has no "self".
+ */
+function makePaneNamespaces(s: Sequence, spec: SpawnSpec, hostProc: number) {
   if (spec.unshareFlags & CLONE.NEWUSER) {
     const id = spec.nestedUserId ?? 1000;
     s.step('make a nested user namespace', () => {
@@ -83,15 +97,15 @@ function makePaneNamespaces(s: Sequence, spec: SpawnSpec) {
       sys.setresuid(id);
       sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
       sys.unshare(spec.unshareFlags, 'nested namespaces');
-      writeFile('/proc/self/setgroups', 'deny');
-      writeFile('/proc/self/uid_map', `0 ${id} 1\n`);
-      writeFile('/proc/self/gid_map', `0 ${id} 1\n`);
+      writeFile('self/setgroups', 'deny', hostProc);
+      writeFile('self/uid_map', `0 ${id} 1\n`, hostProc);
+      writeFile('self/gid_map', `0 ${id} 1\n`, hostProc);
     });
   } else if (spec.unshareFlags) {
     s.step('make the pane namespaces', () => sys.unshare(spec.unshareFlags, 'pane namespaces'));
   }
   if (spec.timeOffsets && spec.unshareFlags & CLONE.NEWTIME) {
-    s.step('write time offsets', () => writeFile('/proc/self/timens_offsets', timeOffsetsText(spec.timeOffsets!)));
+    s.step('write time offsets', () => writeFile('self/timens_offsets', timeOffsetsText(spec.timeOffsets!), hostProc));
   }
   if (spec.hostname && spec.unshareFlags & CLONE.NEWUTS) {
     s.step('set the hostname', () => sys.sethostname(spec.hostname!));
@@ -109,11 +123,10 @@ function startProcess(spec: SpawnSpec, stdio: ChildStdio, report: Reporter, host
       });
     }
     s.step('start a session', () => sys.setsid());
-    if (spec.tty) {
+    if (stdio.tty !== undefined) {
       s.step('take the terminal', () => {
-        const fd = sys.open(spec.tty!.path, O.RDWR | O.CLOEXEC);
-        sys.ioctlInt(fd, TIOC.SCTTY, 0, 'TIOCSCTTY');
-        for (const target of [0, 1, 2]) sys.dup2(fd, target);
+        sys.ioctlInt(stdio.tty!, TIOC.SCTTY, 0, 'TIOCSCTTY');
+        for (const target of [0, 1, 2]) sys.dup2(stdio.tty!, target);
       });
     } else {
       s.step('wire stdio', () => {

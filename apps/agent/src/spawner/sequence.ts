@@ -79,8 +79,9 @@ export function joinCgroups(procsFiles: string[]) {
   }
 }
 
-export function writeFile(path: string, text: string) {
-  const fd = sys.open(path, 1 /* O_WRONLY */);
+/** Write `text` in one write(2) (id maps must arrive whole); relative to `dirfd` when given. */
+export function writeFile(path: string, text: string, dirfd?: number) {
+  const fd = dirfd === undefined ? sys.open(path, 1 /* O_WRONLY */) : sys.openat(dirfd, path, 1 /* O_WRONLY */);
   try {
     sys.write(fd, Buffer.from(text), path);
   } finally {
