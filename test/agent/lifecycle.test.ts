@@ -1,0 +1,123 @@
+// Labs end cleanly: closing one leaves no process, mount, cgroup or directory; a shell that exits
+// is reported and can be restarted; killing the agent (SIGKILL) leaves no lab process, and the
+// next start removes what it left.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { startTestAgent, testConfig, run, typeAndWait, TEST_INSTANCE } from '../helpers/agent.ts';
+import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { labProcesses } from '../../apps/agent/src/sandbox/sweep.ts';
+import { IdRanges } from '../../apps/agent/src/sandbox/idrange.ts';
+import { startAgent } from '../../apps/agent/src/server/agent.ts';
+
+if (!IS_ROOT && IN_CI) throw new Error('the lifecycle tests need root, and CI=true forbids skipping them');
+const skip = IS_ROOT ? false : 'needs root';
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/\nState:\s+Z/.test(safeRead(`/proc/${pid}/status`));
+function safeRead(p: string) {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
+async function until(cond: () => boolean, ms: number, what: string) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('closing a lab leaves no process, mount, cgroup or staging directory', { skip }, async () => {
+  const agent = await startTestAgent();
+  try {
+    const lab = await agent.manager.open('mount');
+    await run(lab, 'host', 'sleep 1000 >/dev/null 2>&1 & echo started');
+    await typeAndWait(lab.pane('container')!, 'mount -t proc proc /proc; (sleep 999 &) ; echo bg\n', /bg\r?\n/);
+    const ids = new IdRanges(lab.uidBase, 65536, 1);
+    const pids = labProcesses(ids);
+    assert.ok(pids.length >= 5, `the lab has processes: ${pids.join(' ')}`);
+    const cgroups = lab.cgroup?.paths ?? [];
+    assert.ok(cgroups.length > 0, 'the lab has cgroups on this host');
+    assert.ok(cgroups.every((c) => existsSync(c)));
+    await agent.manager.close(lab.id);
+    assert.deepEqual(labProcesses(ids), [], 'no process of the lab survives');
+    for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} is gone`);
+    for (const c of cgroups) assert.equal(existsSync(c), false, `cgroup ${c} removed`);
+    assert.equal(existsSync(lab.stageDir), false, 'staging directory removed');
+    assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(TEST_INSTANCE), 'no mount left on the host');
+    assert.equal(agent.manager.get(lab.id), undefined);
+    assert.equal(agent.manager.ids.inUse, 0, 'the id range is free again');
+  } finally {
+    await agent.close();
+  }
+});
+
+test("a pane's shell exiting is reported, and the pane restarts", { skip }, async () => {
+  const agent = await startTestAgent();
+  try {
+    const lab = await agent.manager.open('uts');
+    const host = lab.pane('host')!;
+    const firstPid = host.pid;
+    const exited = new Promise<[number | null, number | null]>((r) => host.once('exit', (c, s) => r([c, s])));
+    host.write('exit 3\n');
+    assert.deepEqual(await exited, [3, null]);
+    assert.equal(host.running, false);
+    await assert.rejects(lab.exec(host, ['true']), /not running/);
+    await lab.startPane(host);
+    assert.equal(host.running, true);
+    assert.notEqual(host.pid, firstPid);
+    assert.equal((await run(lab, 'host', 'echo again')).out.trim(), 'again');
+    // A PID-1 pane: its exit is seen through a pidfd.
+    const container = lab.pane('container')!;
+    const exited2 = new Promise<void>((r) => container.once('exit', () => r()));
+    container.write('exit\n');
+    await exited2;
+    await lab.startPane(container);
+    assert.equal((await run(lab, 'container', 'hostname')).code, 0);
+  } finally {
+    await agent.close();
+  }
+});
+
+test('several labs open at once get distinct id ranges and all work', { skip }, async () => {
+  const agent = await startTestAgent();
+  try {
+    const labs = await Promise.all(['pid', 'net', 'user', 'uts', 'ipc', 'time'].map((l) => agent.manager.open(l as 'pid')));
+    assert.equal(new Set(labs.map((l) => l.uidBase)).size, labs.length);
+    const outs = await Promise.all(labs.map((l) => run(l, 'container', 'id -u; echo ok')));
+    for (const o of outs) assert.match(o.out, /^0\nok\n$/);
+  } finally {
+    await agent.close();
+  }
+});
+
+test('SIGKILL of the agent leaves no lab process; the next start sweeps what is left', { skip }, async () => {
+  const instance = 'nslabkill';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/agent-proc.ts', instance], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (c) => reject(new Error(`agent exited early (${c})`)));
+  });
+  const info = JSON.parse(line) as { agentPid: number; spawnerPid: number; uidBase: number; pids: number[]; cgroups: string[]; stageDir: string };
+  const ids = new IdRanges(info.uidBase, 65536, 1);
+  assert.ok(labProcesses(ids).length >= 5, 'the lab is running');
+  child.kill('SIGKILL');
+  await until(() => !alive(info.spawnerPid), 5000, 'the spawner dies with the agent');
+  await until(() => labProcesses(ids).length === 0, 5000, 'every lab process dies with the agent');
+  for (const pid of info.pids) assert.equal(alive(pid), false);
+  // What a SIGKILL cannot clean: cgroup directories and the staging directory. The next start does.
+  assert.ok(info.cgroups.some((c) => existsSync(c)), 'the killed agent left its cgroups');
+  const next = await startAgent(testConfig({ instance, stateDir: `/run/${instance}`, idBase: 210_000_000 }), { quiet: true });
+  try {
+    for (const c of info.cgroups) assert.equal(existsSync(c), false, `${c} swept`);
+    assert.equal(existsSync(info.stageDir), false, 'staging directory swept');
+  } finally {
+    await next.close();
+  }
+});

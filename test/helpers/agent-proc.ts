@@ -1,0 +1,22 @@
+// A throwaway agent in its own process, for tests that kill it: opens one lab, prints what it
+// made as one JSON line, then waits to be killed.
+import { startAgent } from '../../apps/agent/src/server/agent.ts';
+import { testConfig } from './agent.ts';
+
+const instance = process.argv[2] ?? 'nslabkill';
+const agent = await startAgent(testConfig({ instance, stateDir: `/run/${instance}`, idBase: 210_000_000 }), { quiet: true });
+const lab = await agent.manager.open('pid');
+// Something for the learner to leave running: a background job in the host pane.
+lab.pane('host')!.write('sleep 1000 &\n');
+await new Promise((r) => setTimeout(r, 300));
+process.stdout.write(
+  JSON.stringify({
+    agentPid: process.pid,
+    spawnerPid: agent.manager.spawner.pid,
+    uidBase: lab.uidBase,
+    pids: [lab.anchorPid, lab.initPid, ...[...lab.panes.values()].map((p) => p.pid)],
+    cgroups: lab.cgroup?.paths ?? [],
+    stageDir: lab.stageDir,
+  }) + '\n',
+);
+setInterval(() => {}, 1000);

@@ -1,0 +1,85 @@
+// A bare WebSocket client for protocol tests: raw frames in, parsed messages out.
+import WebSocket from 'ws';
+import { decodeFrame } from '@nslab/shared';
+
+export class TestClient {
+  readonly messages: any[] = [];
+  readonly frames: Array<{ key: string; payload: Buffer }> = [];
+  private waiters: Array<() => void> = [];
+  closed: { code: number; reason: string } | null = null;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        const f = decodeFrame(new Uint8Array(data as Buffer));
+        if (f) this.frames.push({ key: f.key, payload: Buffer.from(f.payload) });
+      } else this.messages.push(JSON.parse(data.toString()));
+      this.wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.wake();
+    });
+    ws.on('error', () => {});
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    w.forEach((f) => f());
+  }
+
+  static connect(url: string, token?: string): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url.replace(/^http/, 'ws') + '/api/ws', {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      const c = new TestClient(ws);
+      ws.once('open', () => resolve(c));
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+  }
+
+  send(msg: unknown) {
+    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  }
+
+  /** Wait for a message matching `pred` (already received or future). */
+  async waitFor(pred: (m: any) => boolean, timeoutMs = 15_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.find(pred);
+      if (found) return found;
+      if (this.closed) throw new Error(`connection closed (${this.closed.code}) while waiting`);
+      if (Date.now() > deadline) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.slice(-5))}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async request(msg: Record<string, unknown>, timeoutMs = 30_000): Promise<any> {
+    const id = Math.floor(Math.random() * 1e9);
+    this.send({ ...msg, id });
+    const reply = await this.waitFor((m) => (m.type === 'result' || m.type === 'error') && m.id === id, timeoutMs);
+    return reply;
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('still open');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return this.closed;
+  }
+
+  close() {
+    this.ws.close();
+  }
+}
