@@ -19,9 +19,10 @@ export default function HomePage() {
           create each one by hand and compare what a host shell and a container shell see.
         </p>
         <p className="lede" lang="zh-Hans">
-          命名空间是 Linux 内核的隔离机制：它把主机名、进程号、挂载表、网络栈、用户 ID 这类全局资源“包”起来，
-          让里面的进程看到一份属于自己的副本，而外面的世界毫无察觉。所谓容器，其实就是几种命名空间再加上 cgroup。
-          在这里，你将亲手逐一创建它们，并对比宿主机与容器两个终端里看到的不同景象。
+          {/* One string: JSX would turn each line break inside Chinese text into a stray space. */}
+          {'命名空间是 Linux 内核的隔离机制：它把主机名、进程号、挂载表、网络栈、用户 ID 这类全局资源“包”起来，' +
+            '让里面的进程看到一份属于自己的副本，而外面的世界毫无察觉。所谓容器，其实就是几种命名空间再加上 cgroup。' +
+            '在这里，你将亲手逐一创建它们，并对比宿主机与容器两个终端里看到的不同景象。'}
         </p>
       </header>
 

@@ -1,9 +1,8 @@
 // Serves the Next.js front end (apps/web) from the agent's own HTTP server, on the agent's port.
 //
 // The agent owns the http.Server: it handles its own routes and WebSocket path, then hands every other
-// request to `handle` and every other upgrade to `handleUpgrade`. Next is loaded with a dynamic
-// import only when this is called, so the agent's other entry points (CLI, bench) never load it, and
-// so that esbuild, with `next` marked external, leaves it as a plain `require('next')` in the bundle.
+// request to `handle` and every other upgrade to `handleUpgrade`. Next is loaded only when this is
+// called, so the agent's other entry points (CLI, bench) never load it; bundle with `next` external.
 import { existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -55,9 +54,13 @@ type CreateNext = (options: {
 /** How long an upgrade Next did not answer stays open before it gets a 404 (a rewrite may proxy it). */
 const UNCLAIMED_UPGRADE_MS = 3000;
 
-/** `require('next')` is the factory itself; an ESM import of it gives `{ default: factory }`. */
+/**
+ * In the esbuild CommonJS bundle `require` exists, and `require('next')` resolves from the bundle's
+ * location like any dependency (NODE_PATH included). From source (ESM under tsx) there is no
+ * `require`, so import it. `require('next')` is the factory itself; an import gives `{ default }`.
+ */
 async function loadNext(): Promise<CreateNext> {
-  const mod: unknown = await import('next');
+  const mod: unknown = typeof require === 'function' ? require('next') : await import('next');
   let candidate: unknown = mod;
   for (let i = 0; i < 3 && typeof candidate !== 'function'; i++) {
     candidate = candidate && typeof candidate === 'object' ? (candidate as { default?: unknown }).default : undefined;
