@@ -26,6 +26,8 @@ export async function buildAgent(entries = ENTRIES) {
         format: 'cjs',
         sourcemap: 'linked',
         logLevel: 'warning',
+        // paths.ts reads import.meta only when __dirname is missing (ESM under tsx), never in a bundle.
+        logOverride: { 'empty-import-meta': 'silent' },
         external: ['koffi', 'next', 'react', 'react-dom', 'pino', 'prom-client', 'playwright-core'],
       }),
     ),

@@ -83,6 +83,20 @@ test("a pane's shell exiting is reported, and the pane restarts", { skip }, asyn
   }
 });
 
+test('warm labs: opening takes a ready lab, the pool refills, stopping closes them all', { skip }, async () => {
+  const agent = await startTestAgent({ warmLabs: 2 });
+  const ids = new IdRanges(agent.manager.config.idBase, 65536, agent.manager.config.maxLabs);
+  await until(() => agent.manager.warmCount === 2, 10_000, 'two warm labs');
+  assert.equal(agent.manager.list().length, 0, 'warm labs are not listed as open');
+  const lab = await agent.manager.open('net');
+  assert.equal(agent.manager.ids.inUse, 2, 'the open lab came from the pool');
+  assert.equal((await run(lab, 'container', 'cat /proc/net/dev | wc -l')).out.trim(), '3');
+  await until(() => agent.manager.warmCount === 2, 10_000, 'the pool refills');
+  assert.ok(labProcesses(ids).length >= 6);
+  await agent.close();
+  assert.deepEqual(labProcesses(ids), [], 'no warm lab survives the agent stopping');
+});
+
 test('several labs open at once get distinct id ranges and all work', { skip }, async () => {
   const agent = await startTestAgent();
   try {
@@ -105,8 +119,8 @@ test('SIGKILL of the agent leaves no lab process; the next start sweeps what is 
     child.once('exit', (c) => reject(new Error(`agent exited early (${c})`)));
   });
   const info = JSON.parse(line) as { agentPid: number; spawnerPid: number; uidBase: number; pids: number[]; cgroups: string[]; stageDir: string };
-  const ids = new IdRanges(info.uidBase, 65536, 1);
-  assert.ok(labProcesses(ids).length >= 5, 'the lab is running');
+  const ids = new IdRanges(210_000_000, 65536, 64);
+  assert.ok(labProcesses(ids).length >= 7, 'the lab and a warm lab are running');
   child.kill('SIGKILL');
   await until(() => !alive(info.spawnerPid), 5000, 'the spawner dies with the agent');
   await until(() => labProcesses(ids).length === 0, 5000, 'every lab process dies with the agent');

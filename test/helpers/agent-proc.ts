@@ -4,7 +4,9 @@ import { startAgent } from '../../apps/agent/src/server/agent.ts';
 import { testConfig } from './agent.ts';
 
 const instance = process.argv[2] ?? 'nslabkill';
-const agent = await startAgent(testConfig({ instance, stateDir: `/run/${instance}`, idBase: 210_000_000 }), { quiet: true });
+const agent = await startAgent(testConfig({ instance, stateDir: `/run/${instance}`, idBase: 210_000_000, warmLabs: 1 }), { quiet: true });
+// Wait for the warm lab too: it must die with the agent like the others.
+while (agent.manager.warmCount < 1) await new Promise((r) => setTimeout(r, 10));
 const lab = await agent.manager.open('pid');
 // Something for the learner to leave running: a background job in the host pane.
 lab.pane('host')!.write('sleep 1000 &\n');

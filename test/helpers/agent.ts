@@ -14,6 +14,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     stateDir: `/run/${TEST_INSTANCE}`,
     idBase: TEST_ID_BASE,
     maxLabs: 64,
+    warmLabs: 0,
     port: 0,
     web: false,
     token: 'test-token-123',

@@ -13,6 +13,8 @@ export interface AgentConfig {
   idBase: number;
   idsPerLab: number;
   maxLabs: number;
+  /** Labs made ahead of time so that opening one takes only its panes' start. */
+  warmLabs: number;
   limits: {
     memoryMb: number;
     pids: number;
@@ -53,6 +55,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     idBase: num('NSLAB_ID_BASE', 100000),
     idsPerLab: num('NSLAB_IDS_PER_LAB', 65536),
     maxLabs: num('NSLAB_MAX_LABS', 256),
+    warmLabs: num('NSLAB_WARM_LABS', 2),
     limits: {
       memoryMb: num('NSLAB_LAB_MEMORY_MB', 512),
       pids: num('NSLAB_LAB_PIDS', 256),

@@ -41,6 +41,8 @@ export interface LabDeps {
 export class Lab {
   readonly panes = new Map<string, Pane>();
   readonly createdAt = new Date();
+  /** Set when a learner's lesson takes the lab (a warm lab waits without one). */
+  lesson: LessonDef | null = null;
   state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | null = null;
   private devptsFd = -1;
@@ -48,7 +50,6 @@ export class Lab {
 
   constructor(
     readonly id: string,
-    readonly lesson: LessonDef,
     readonly hostname: string,
     readonly uidBase: number,
     readonly slot: number,
@@ -59,7 +60,14 @@ export class Lab {
     private readonly deps: LabDeps,
   ) {
     this.devptsFd = sys.open(`/proc/${initPid}/root/dev/pts`, O.RDONLY | O.DIRECTORY | O.CLOEXEC | O.NOFOLLOW);
+  }
+
+  /** Give the lab to a lesson and start its panes' shells (all at once). */
+  async assign(lesson: LessonDef): Promise<void> {
+    if (this.lesson) throw new Error(`lab ${this.id} already runs lesson ${this.lesson.id}`);
+    this.lesson = lesson;
     for (const def of lesson.panes) this.panes.set(def.name, new Pane(def));
+    await Promise.all([...this.panes.values()].map((p) => this.startPane(p)));
   }
 
   pane(name: string): Pane | undefined {
@@ -183,7 +191,7 @@ export class Lab {
   info(): LabInfo {
     return {
       id: this.id,
-      lesson: this.lesson.id,
+      lesson: this.lesson?.id ?? '',
       createdAt: this.createdAt.toISOString(),
       hostname: this.hostname,
       uidBase: this.uidBase,

@@ -31,6 +31,9 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
   readonly ids: IdRanges;
   private shell: { file: string; argv: string[] };
   private stopping = false;
+  /** Labs made ahead of time, waiting for a lesson. */
+  private warm: Lab[] = [];
+  private refilling = false;
 
   constructor(
     readonly config: AgentConfig,
@@ -48,7 +51,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
       if (this.stopping) return;
       this.log('error', reason);
       // Its labs died with it (parent-death signals); release what they held.
-      for (const lab of this.labs.values()) void lab.close('the spawner died');
+      for (const lab of [...this.labs.values(), ...this.warm]) void lab.close('the spawner died');
     });
   }
 
@@ -63,11 +66,31 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
     }
     await this.spawner.start();
     this.log('info', `cgroups: ${this.cgroups.describe()}`);
+    this.refillSoon();
   }
 
+  /**
+   * Open a lab for a lesson: a warm one from the pool when there is one (its namespaces, root
+   * filesystem and init are made ahead of time), else a new one; then start the lesson's panes.
+   */
   async open(lessonId: LessonId): Promise<Lab> {
     if (this.stopping) throw new LimitError('the agent is shutting down');
     const lesson = LESSONS[lessonId];
+    const lab = this.warm.shift() ?? (await this.create());
+    this.labs.set(lab.id, lab);
+    this.refillSoon();
+    try {
+      await lab.assign(lesson);
+    } catch (err) {
+      await lab.close('failed to start');
+      throw err;
+    }
+    this.log('info', 'lab opened', { lab: lab.id, lesson: lessonId, uidBase: lab.uidBase });
+    return lab;
+  }
+
+  /** Make a lab with no lesson yet: namespaces, root filesystem, cgroup, init. */
+  private async create(): Promise<Lab> {
     const range = this.ids.allocate();
     if (!range) throw new LimitError(`all ${this.config.maxLabs} labs are in use; come back later`);
     const id = newLabId();
@@ -94,51 +117,67 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
           nofile: this.config.limits.nofile,
         },
       });
-      const lab = new Lab(id, lesson, this.config.hostname, range.base, range.slot, stageDir, cgroup, anchorPid, initPid, {
+      const lab = new Lab(id, this.config.hostname, range.base, range.slot, stageDir, cgroup, anchorPid, initPid, {
         spawner: this.spawner,
         router: this.router,
         shell: this.shell,
       });
       lab.onClosed = (reason) => {
         this.labs.delete(id);
+        this.warm = this.warm.filter((w) => w !== lab);
         this.ids.release(range.slot);
         this.log('info', 'lab closed', { lab: id, reason });
         this.emit('closed', lab, reason);
       };
-      this.labs.set(id, lab);
       this.router.onExit(initPid, () => {
         if (lab.state === 'open') void lab.close('the lab init exited');
       });
-      try {
-        for (const pane of lab.panes.values()) await lab.startPane(pane);
-      } catch (err) {
-        await lab.close('failed to start');
-        throw err;
-      }
-      this.log('info', 'lab opened', { lab: id, lesson: lessonId, uidBase: range.base });
       return lab;
     } catch (err) {
-      if (!this.labs.has(id)) {
-        // Nothing owns these yet: release them here.
-        if (cgroup) {
-          cgroup.killAll();
-          try {
-            cgroup.remove();
-          } catch {
-            /* the next start's sweep removes it */
-          }
+      // Nothing owns these yet: release them here.
+      if (cgroup) {
+        cgroup.killAll();
+        try {
+          cgroup.remove();
+        } catch {
+          /* the next start's sweep removes it */
         }
-        if (stageDir) {
-          try {
-            rmdirSync(stageDir);
-          } catch {
-            /* swept later */
-          }
-        }
-        this.ids.release(range.slot);
       }
+      if (stageDir) {
+        try {
+          rmdirSync(stageDir);
+        } catch {
+          /* swept later */
+        }
+      }
+      this.ids.release(range.slot);
       throw err;
     }
+  }
+
+  /** Keep `warmLabs` labs ready, one at a time, without ever taking the last free id range. */
+  private refillSoon() {
+    if (this.refilling || this.stopping) return;
+    if (this.warm.length >= this.config.warmLabs || this.config.maxLabs - this.ids.inUse <= 1) return;
+    this.refilling = true;
+    setTimeout(async () => {
+      try {
+        while (!this.stopping && this.warm.length < this.config.warmLabs && this.config.maxLabs - this.ids.inUse > 1) {
+          const lab = await this.create();
+          if (this.stopping) await lab.close('the agent is stopping');
+          else this.warm.push(lab);
+        }
+      } catch (err) {
+        this.log('warn', 'could not make a warm lab', { error: (err as Error).message });
+      } finally {
+        this.refilling = false;
+      }
+    }, 20);
+  }
+
+  /** How many warm labs are ready now. */
+  get warmCount(): number {
+    return this.warm.length;
   }
 
   get(id: string): Lab | undefined {
@@ -158,7 +197,8 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
 
   async stop() {
     this.stopping = true;
-    await Promise.allSettled(this.list().map((l) => l.close('the agent is stopping')));
+    await Promise.allSettled([...this.list(), ...this.warm].map((l) => l.close('the agent is stopping')));
+    this.warm = [];
     this.spawner.stop();
   }
 }

@@ -18,6 +18,8 @@ export class Pane extends EventEmitter<PaneEvents> {
   signal: number | null = null;
   cols = 100;
   rows = 30;
+  /** performance.now() of the current shell's first output byte (its prompt), for benchmarks. */
+  firstOutputAt: number | null = null;
 
   constructor(readonly def: PaneDef) {
     super();
@@ -34,7 +36,11 @@ export class Pane extends EventEmitter<PaneEvents> {
     this.pid = pid;
     this.running = true;
     this.exitCode = this.signal = null;
-    pty.on('data', (chunk) => this.emit('data', chunk));
+    this.firstOutputAt = null;
+    pty.on('data', (chunk) => {
+      this.firstOutputAt ??= performance.now();
+      this.emit('data', chunk);
+    });
     pty.start();
     this.emit('start');
   }

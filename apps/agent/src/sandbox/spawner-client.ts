@@ -38,8 +38,10 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
       // A bare environment: the spawner's memory is copied into every child it forks, and a
       // process inside a lab is briefly a copy of it; no secret of the agent's belongs there.
       env: {
+        NODE_ENV: 'production',
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         NSLAB_AGENT_PID: String(process.pid),
+        ...(process.env.NSLAB_TRACE_STEPS ? { NSLAB_TRACE_STEPS: process.env.NSLAB_TRACE_STEPS } : {}),
         ...(process.env.NSLAB_SPAWN_TIMEOUT_MS ? { NSLAB_SPAWN_TIMEOUT_MS: process.env.NSLAB_SPAWN_TIMEOUT_MS } : {}),
       },
     });

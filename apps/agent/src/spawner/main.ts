@@ -158,6 +158,7 @@ function collectReports(readFd: number, children: number[], done: (r: SetupResul
             if (m.foreign) result.foreign = true;
           }
           else if (m.t === 'err') result.error ??= { msg: m.msg, step: m.step, code: m.code };
+          else if (m.t === 'trace') send({ ev: 'log', level: 'trace', msg: JSON.stringify(m.steps) });
         } catch {
           result.error ??= { msg: `unreadable report: ${line.slice(0, 200)}` };
         }

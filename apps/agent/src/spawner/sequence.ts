@@ -13,13 +13,26 @@ export class Reporter {
   }
 }
 
+const TRACE = process.env.NSLAB_TRACE_STEPS === '1';
+
 export class Sequence {
   private current = 'start';
+  private times: Array<[string, number]> = [];
   constructor(readonly report: Reporter) {}
 
   step(name: string, fn: () => void) {
     this.current = name;
+    if (!TRACE) return fn();
+    const t0 = performance.now();
     fn();
+    this.times.push([name, Math.round((performance.now() - t0) * 100) / 100]);
+    // Sent before the step that execs (it would never return to send it).
+    if (name.startsWith('exec') || name.startsWith('fork')) this.flushTrace();
+  }
+
+  private flushTrace() {
+    if (this.times.length) this.report.send({ t: 'trace', pid: process.pid, steps: this.times });
+    this.times = [];
   }
 
   /** Run the body; on any error report it and exit. The body must end in exec or exit. */

@@ -1,0 +1,232 @@
+// `npm run bench`: speed and memory of labs and panes, each figure beside a baseline measured in
+// the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
+// single runs: these machines are shared and noisy.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import { LESSON_IDS, type LessonId } from '@nslab/shared';
+import { loadConfig } from '../config.js';
+import { startAgent, type RunningAgent } from '../server/agent.js';
+import type { Lab } from '../sandbox/lab.js';
+import type { Pane } from '../sandbox/pane.js';
+import { checkHost } from '../preflight.js';
+import { BenchClient } from './client.js';
+
+interface Metric {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: string;
+  baseline_value?: number;
+}
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const opt = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const OPENS = opt('opens', 40);
+const PANE_SPAWNS = opt('pane-spawns', 60);
+const STRESS_SPAWNS = opt('spawns', 10_000);
+const MAX_LABS = opt('max-labs', 256);
+const say = (msg: string) => {
+  if (!json) process.stderr.write(msg + '\n');
+  else process.stderr.write('.');
+};
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+const round = (x: number) => Math.round(x * 100) / 100;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Time a command, median over n runs (ms). */
+function timeCommand(cmd: string, argv: string[], n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(cmd, argv, { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status ?? r.signal}): is it installed?`);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+function ensureBwrap() {
+  if (spawnSync('bwrap', ['--version']).status === 0) return;
+  say('installing bubblewrap for the baseline...');
+  execFileSync('apt-get', ['install', '-y', '-qq', 'bubblewrap'], { stdio: 'ignore' });
+}
+
+function rssMb(pid: number | 'self'): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function waitFirstOutput(panes: Pane[], t0: number, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (panes.some((p) => p.firstOutputAt === null)) {
+    if (Date.now() > deadline) throw new Error('no prompt within the deadline');
+    await sleep(1);
+  }
+  return Math.max(...panes.map((p) => p.firstOutputAt!)) - t0;
+}
+
+async function main() {
+  const problem = checkHost();
+  if (problem) throw new Error(problem);
+  const metrics: Metric[] = [];
+  const agent: RunningAgent = await startAgent(
+    loadConfig({ instance: 'nslabbench', stateDir: '/run/nslabbench', idBase: 220_000_000, port: 0, web: false, maxLabs: MAX_LABS + 8, warmLabs: 2 }),
+    { quiet: true },
+  );
+  const m = agent.manager;
+  try {
+    // --- lab open: request to every pane's first prompt byte -----------------------------------
+    // Warm: what a learner waits for (a lab from the pool, then its panes). Cold: a lab made from
+    // nothing (the pool empty), the figure comparable to bwrap, which also starts from nothing.
+    ensureBwrap();
+    const bwrap = timeCommand('bwrap', ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', 'true'], OPENS);
+    const openOnce = async (i: number) => {
+      const lesson = LESSON_IDS[i % LESSON_IDS.length] as LessonId;
+      const t0 = performance.now();
+      const lab = await m.open(lesson);
+      const ms = await waitFirstOutput([...lab.panes.values()], t0);
+      await m.close(lab.id);
+      return ms;
+    };
+    say(`lab open (warm pool) x${OPENS}...`);
+    const warm: number[] = [];
+    for (let i = 0; i < OPENS; i++) {
+      while (m.warmCount < m.config.warmLabs) await sleep(2);
+      warm.push(await openOnce(i));
+    }
+    say(`lab open (cold) x${OPENS}...`);
+    m.config.warmLabs = 0;
+    while (m.warmCount > 0) await m.close((await m.open('uts')).id);
+    const cold: number[] = [];
+    for (let i = 0; i < OPENS; i++) cold.push(await openOnce(i));
+    metrics.push({ name: 'lab_open_ms_p50', value: round(pct(warm, 50)), unit: 'ms', baseline: 'bwrap', baseline_value: round(pct(bwrap, 50)) });
+    metrics.push({ name: 'lab_open_ms_p99', value: round(pct(warm, 99)), unit: 'ms', baseline: 'bwrap', baseline_value: round(pct(bwrap, 99)) });
+    metrics.push({ name: 'lab_open_cold_ms_p50', value: round(pct(cold, 50)), unit: 'ms', baseline: 'bwrap', baseline_value: round(pct(bwrap, 50)) });
+    metrics.push({ name: 'lab_open_cold_ms_p99', value: round(pct(cold, 99)), unit: 'ms', baseline: 'bwrap', baseline_value: round(pct(bwrap, 99)) });
+
+    // --- pane spawn: a new shell in a lab with its own namespace, to its first byte ---------------
+    say(`pane spawn x${PANE_SPAWNS}...`);
+    const lab = await m.open('pid');
+    const pane = lab.pane('container')!;
+    const spawns: number[] = [];
+    for (let i = 0; i < PANE_SPAWNS; i++) {
+      const t0 = performance.now();
+      await lab.startPane(pane);
+      spawns.push(await waitFirstOutput([pane], t0));
+    }
+    const unshare = timeCommand('unshare', ['--user', '--map-root-user', '--mount', '--uts', '--ipc', '--net', '--pid', '--fork', '--cgroup', '--time', 'true'], PANE_SPAWNS);
+    metrics.push({ name: 'pane_spawn_ms_p50', value: round(pct(spawns, 50)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 50)) });
+    metrics.push({ name: 'pane_spawn_ms_p99', value: round(pct(spawns, 99)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 99)) });
+
+    // --- exec round trip over the WebSocket -----------------------------------------------------
+    say('exec round trip...');
+    const client = await BenchClient.connect(agent.url, agent.token);
+    const rt: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const t0 = performance.now();
+      const r = await client.request({ type: 'exec', lab: lab.id, pane: 'host', argv: ['true'] });
+      if (r.type !== 'result' || (r.data as { exitCode: number }).exitCode !== 0) throw new Error(`exec failed: ${JSON.stringify(r)}`);
+      rt.push(performance.now() - t0);
+    }
+    const nsenter = timeCommand('nsenter', ['-t', String(lab.pane('host')!.pid), '--all', 'true'], 100);
+    metrics.push({ name: 'exec_roundtrip_ms_p50', value: round(pct(rt, 50)), unit: 'ms', baseline: 'nsenter(1) --all', baseline_value: round(pct(nsenter, 50)) });
+    client.close();
+    await m.close(lab.id);
+
+    // --- spawn failures under load: pane spawns while other labs stream output -------------------
+    say(`spawn failures over ${STRESS_SPAWNS} pane spawns while two labs stream output...`);
+    const streamers: Lab[] = [await m.open('uts'), await m.open('uts')];
+    let streamed = 0;
+    for (const s of streamers) {
+      const p = s.pane('host')!;
+      p.on('data', (d) => (streamed += d.length));
+      p.write('while :; do seq 1 2000; done\n');
+    }
+    const workers = await Promise.all([m.open('pid'), m.open('uts'), m.open('user'), m.open('net')]);
+    let failures = 0;
+    let done = 0;
+    const failureReasons = new Map<string, number>();
+    const perWorker = Math.ceil(STRESS_SPAWNS / workers.length);
+    const tStress = performance.now();
+    await Promise.all(
+      workers.map(async (w, wi) => {
+        const p = w.pane('container')!;
+        for (let i = 0; i < perWorker && done < STRESS_SPAWNS; i++) {
+          done++;
+          const t0 = performance.now();
+          try {
+            await lab_startPane(w, p);
+            await waitFirstOutput([p], t0, 10_000);
+          } catch (err) {
+            failures++;
+            const k = (err as Error).message.slice(0, 80);
+            failureReasons.set(k, (failureReasons.get(k) ?? 0) + 1);
+          }
+          if (!json && done % 1000 === 0) say(`  ${done} spawns, ${failures} failures, ${(streamed / 1e6).toFixed(0)} MB streamed`);
+        }
+        void wi;
+      }),
+    );
+    const stressSeconds = (performance.now() - tStress) / 1000;
+    metrics.push({ name: 'spawn_failures', value: failures, unit: 'count' });
+    metrics.push({ name: 'spawns_per_s_under_load', value: round(done / stressSeconds), unit: '1/s' });
+    if (failures) say(`failures: ${JSON.stringify([...failureReasons])}`);
+    for (const l of [...streamers, ...workers]) await m.close(l.id);
+
+    // --- labs open at once, and agent memory per lab --------------------------------------------
+    say(`labs open at once (up to ${MAX_LABS})...`);
+    await sleep(200);
+    const spawnerPid = m.spawner.pid!;
+    global.gc?.();
+    const rss0 = rssMb('self') + rssMb(spawnerPid);
+    const open: Lab[] = [];
+    let stopReason = `reached the bench's cap of ${MAX_LABS}`;
+    try {
+      while (open.length < MAX_LABS) open.push(await m.open('uts'));
+    } catch (err) {
+      stopReason = (err as Error).message;
+    }
+    await sleep(200);
+    const rss1 = rssMb('self') + rssMb(spawnerPid);
+    metrics.push({ name: 'labs_open_max', value: open.length, unit: 'labs' });
+    metrics.push({ name: 'agent_rss_mb_per_lab', value: round((rss1 - rss0) / Math.max(1, open.length)), unit: 'MB' });
+    say(`  ${open.length} labs open (${stopReason}); agent+spawner RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB`);
+    const tClose = performance.now();
+    await Promise.all(open.map((l) => m.close(l.id)));
+    metrics.push({ name: 'lab_close_ms_mean', value: round((performance.now() - tClose) / Math.max(1, open.length)), unit: 'ms' });
+  } finally {
+    await agent.close();
+  }
+
+  if (json) {
+    process.stderr.write('\n');
+    process.stdout.write(JSON.stringify({ metrics }) + '\n');
+  } else {
+    const rows = metrics.map((x) => [x.name, `${x.value} ${x.unit}`, x.baseline ?? '', x.baseline_value !== undefined ? `${x.baseline_value} ${x.unit}` : '', x.baseline_value ? `${round(x.value / x.baseline_value)}x` : '']);
+    const head = ['metric', 'nslab', 'baseline', 'baseline value', 'ratio'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+    console.log(line(head));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    rows.forEach((r) => console.log(line(r)));
+  }
+  process.exit(0);
+}
+
+function lab_startPane(lab: Lab, pane: Pane) {
+  return lab.startPane(pane);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
+void existsSync;
