@@ -17,6 +17,10 @@ function hashTree(dirs, skip = /(^|\/)(node_modules|dist|\.next|test\/artifacts)
   const h = createHash('sha256');
   const walk = (dir) => {
     if (!existsSync(dir)) return;
+    if (!statSync(dir).isDirectory()) {
+      h.update(relative(root, dir)).update('\0').update(readFileSync(dir)).update('\0');
+      return;
+    }
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       const rel = relative(root, p);

@@ -33,7 +33,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
   private stopping = false;
   /** Labs made ahead of time, waiting for a lesson. */
   private warm: Lab[] = [];
-  private refilling = false;
+  private refilling: Promise<void> | null = null;
 
   constructor(
     readonly config: AgentConfig,
@@ -159,8 +159,8 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
   private refillSoon() {
     if (this.refilling || this.stopping) return;
     if (this.warm.length >= this.config.warmLabs || this.config.maxLabs - this.ids.inUse <= 1) return;
-    this.refilling = true;
-    setTimeout(async () => {
+    this.refilling = (async () => {
+      await new Promise((r) => setTimeout(r, 20)); // let the lab just opened start its panes first
       try {
         while (!this.stopping && this.warm.length < this.config.warmLabs && this.config.maxLabs - this.ids.inUse > 1) {
           const lab = await this.create();
@@ -170,9 +170,9 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
       } catch (err) {
         this.log('warn', 'could not make a warm lab', { error: (err as Error).message });
       } finally {
-        this.refilling = false;
+        this.refilling = null;
       }
-    }, 20);
+    })();
   }
 
   /** How many warm labs are ready now. */
@@ -197,6 +197,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
 
   async stop() {
     this.stopping = true;
+    await this.refilling;
     await Promise.allSettled([...this.list(), ...this.warm].map((l) => l.close('the agent is stopping')));
     this.warm = [];
     this.spawner.stop();

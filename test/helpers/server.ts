@@ -1,0 +1,71 @@
+// The real thing, as `npm start` runs it: the bundled agent with the built web app, in its own
+// process, on a free port. For end-to-end tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
+
+export interface Served {
+  url: string;
+  token: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+export async function serve(instance = 'nslabe2e', env: Record<string, string> = {}): Promise<Served> {
+  const port = await freePort();
+  const token = `e2e-${Math.random().toString(36).slice(2)}`;
+  const proc = spawn(process.execPath, [join(REPO_ROOT, 'apps/agent/dist/main.cjs')], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NSLAB_INSTANCE: instance,
+      NSLAB_ID_BASE: '230000000',
+      NSLAB_TOKEN: token,
+      NSLAB_WARM_LABS: '1',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`the agent exited (${proc.exitCode}):\n${output}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`the agent did not answer within 60 s:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    token,
+    proc,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
