@@ -8,6 +8,9 @@ import { runCli } from '../../apps/agent/src/cli/run.ts';
 import { FakeAgent } from './fake-agent.ts';
 import { Capture, FakeTty } from './streams.ts';
 
+/** No test may hang: a missed event fails it instead. */
+const T = { timeout: 10000 };
+
 const LAB = 'attach001';
 
 function startAttach(agent: FakeAgent, opts: { lab?: string; pane?: string; stdin?: FakeTty; size?: { columns: number; rows: number } } = {}) {
@@ -45,7 +48,7 @@ describe('nslab attach', () => {
     await agent.close();
   });
 
-  test('bridges input and output, resizes, exits with the pane, restores the terminal', async () => {
+  test('bridges input and output, resizes, exits with the pane, restores the terminal', T, async () => {
     agent.addLab('uts', LAB);
     const t = startAttach(agent);
 
@@ -96,7 +99,7 @@ describe('nslab attach', () => {
     assert.equal(t.signals.listenerCount('SIGINT'), 0, 'SIGINT listener removed');
   });
 
-  test('Ctrl-] detaches: bytes before it are sent, exit 0, terminal restored', async () => {
+  test('Ctrl-] detaches: bytes before it are sent, exit 0, terminal restored', T, async () => {
     agent.addLab('uts', 'attach002');
     const t = startAttach(agent, { lab: 'attach002' });
     await until(() => t.stdout.text().includes('welcome'), 'attached');
@@ -115,7 +118,7 @@ describe('nslab attach', () => {
     assert.deepEqual(t.stdin.rawModeCalls, [true, false]);
   });
 
-  test('the connection dropping: a clear message, exit 1, terminal restored', async () => {
+  test('the connection dropping: a clear message, exit 1, terminal restored', T, async () => {
     agent.addLab('uts', 'attach003');
     const t = startAttach(agent, { lab: 'attach003' });
     await until(() => t.stdout.text().includes('welcome'), 'attached');
@@ -126,7 +129,7 @@ describe('nslab attach', () => {
     assert.deepEqual(t.stdin.rawModeCalls, [true, false]);
   });
 
-  test('the lab being closed ends the session with exit 1', async () => {
+  test('the lab being closed ends the session with exit 1', T, async () => {
     agent.addLab('uts', 'attach004');
     const t = startAttach(agent, { lab: 'attach004' });
     await until(() => t.stdout.text().includes('welcome'), 'attached');
@@ -136,7 +139,7 @@ describe('nslab attach', () => {
     assert.deepEqual(t.stdin.rawModeCalls, [true, false]);
   });
 
-  test('a pane killed by a signal exits 128+signal', async () => {
+  test('a pane killed by a signal exits 128+signal', T, async () => {
     agent.addLab('uts', 'attach005');
     const t = startAttach(agent, { lab: 'attach005' });
     await until(() => t.stdout.text().includes('welcome'), 'attached');
@@ -146,7 +149,16 @@ describe('nslab attach', () => {
     assert.match(t.stderr.text(), /exited \(SIGKILL\)/);
   });
 
-  test('SIGTERM ends the session and restores the terminal', async () => {
+  test('a pane exit without a status (a PID-namespace init) exits 0', T, async () => {
+    agent.addLab('pid', 'attach008');
+    const t = startAttach(agent, { lab: 'attach008', pane: 'container' });
+    await until(() => t.stdout.text().includes('welcome'), 'attached');
+    agent.broadcast({ type: 'pane-exit', lab: 'attach008', pane: 'container', exitCode: null, signal: null });
+    assert.equal(await t.done, 0);
+    assert.equal(t.stderr.text(), 'nslab: pane attach008/container exited\n');
+  });
+
+  test('SIGTERM ends the session and restores the terminal', T, async () => {
     agent.addLab('uts', 'attach006');
     const t = startAttach(agent, { lab: 'attach006' });
     await until(() => t.stdout.text().includes('welcome'), 'attached');
@@ -155,7 +167,7 @@ describe('nslab attach', () => {
     assert.deepEqual(t.stdin.rawModeCalls, [true, false]);
   });
 
-  test('an attach error is reported and the terminal is never put in raw mode', async () => {
+  test('an attach error is reported and the terminal is never put in raw mode', T, async () => {
     const lab = agent.addLab('uts', 'attach007');
     lab.panes[0]!.running = false;
     const t = startAttach(agent, { lab: 'attach007' });
@@ -164,7 +176,7 @@ describe('nslab attach', () => {
     assert.deepEqual(t.stdin.rawModeCalls, []);
   });
 
-  test('an unknown lab is reported with exit 1', async () => {
+  test('an unknown lab is reported with exit 1', T, async () => {
     const t = startAttach(agent, { lab: 'nosuchlab' });
     assert.equal(await t.done, 1);
     assert.equal(t.stderr.text(), 'nslab: there is no lab nosuchlab\n');

@@ -1,14 +1,18 @@
 // runCli against a fake agent, in-process: every command, exit codes, and the error messages.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { WebSocketServer } from 'ws';
 import { LESSON_IDS, LESSONS } from '@nslab/shared';
 import { runCli } from '../../apps/agent/src/cli/run.ts';
 import { FakeAgent } from './fake-agent.ts';
 import { makeIO, pipeIn } from './streams.ts';
+
+/** No test may hang: a missed event fails it instead. */
+const T = { timeout: 10000 };
 
 let tmp: string;
 /** A token file that does not exist, so tests never read the real /run/nslab/token. */
@@ -22,9 +26,16 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function run(agent: FakeAgent | null, argv: string[], opts: Parameters<typeof makeIO>[0] & { tokenFile?: string; requestTimeoutMs?: number } = {}) {
+type RunOptions = Parameters<typeof makeIO>[0] & { tokenFile?: string; requestTimeoutMs?: number; connectTimeoutMs?: number };
+
+async function run(agent: FakeAgent | null, argv: string[], opts: RunOptions = {}) {
   const io = makeIO({ ...opts, env: opts.env ?? agent?.env() ?? {} });
-  const code = await runCli(argv, { ...io, tokenFile: opts.tokenFile ?? noTokenFile, ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) });
+  const code = await runCli(argv, {
+    ...io,
+    tokenFile: opts.tokenFile ?? noTokenFile,
+    ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+  });
   return { code, stdout: io.stdout.text(), stderr: io.stderr.text(), stdoutBytes: io.stdout.bytes(), stderrBytes: io.stderr.bytes() };
 }
 
@@ -47,7 +58,7 @@ describe('nslab against a fake agent', () => {
     await agent.close();
   });
 
-  test('lessons prints id<TAB>title, one per line', async () => {
+  test('lessons prints id<TAB>title, one per line', T, async () => {
     const r = await run(agent, ['lessons']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
@@ -55,14 +66,14 @@ describe('nslab against a fake agent', () => {
     assert.equal(r.stdout, expected);
   });
 
-  test('the token goes in the Authorization header', async () => {
+  test('the token goes in the Authorization header', T, async () => {
     const before = agent.authHeaders.length;
     await run(agent, ['lessons']);
     assert.equal(agent.authHeaders.length, before + 1);
     assert.equal(agent.authHeaders.at(-1), 'Bearer secret-token');
   });
 
-  test('open prints only the new lab id', async () => {
+  test('open prints only the new lab id', T, async () => {
     const r = await run(agent, ['open', 'pid']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^[a-z0-9]{6,32}\n$/);
@@ -72,7 +83,7 @@ describe('nslab against a fake agent', () => {
     assert.deepEqual({ type: sent?.type, lesson: sent && 'lesson' in sent ? sent.lesson : undefined }, { type: 'open', lesson: 'pid' });
   });
 
-  test('ls shows labs, lessons and pane states', async () => {
+  test('ls shows labs, lessons and pane states', T, async () => {
     const lab = agent.addLab('net', 'lsnet001');
     lab.panes[1]!.running = false;
     lab.panes[1]!.exitCode = 0;
@@ -94,7 +105,7 @@ describe('nslab against a fake agent', () => {
     agent.labs.delete('lsuts002');
   });
 
-  test('ls with no labs says so', async () => {
+  test('ls with no labs says so', T, async () => {
     const solo = await FakeAgent.start();
     try {
       const r = await run(solo, ['ls']);
@@ -105,7 +116,7 @@ describe('nslab against a fake agent', () => {
     }
   });
 
-  test('close closes the lab and prints nothing', async () => {
+  test('close closes the lab and prints nothing', T, async () => {
     agent.addLab('ipc', 'closeme01');
     const r = await run(agent, ['close', 'closeme01']);
     assert.equal(r.code, 0, r.stderr);
@@ -113,7 +124,7 @@ describe('nslab against a fake agent', () => {
     assert.equal(agent.labs.has('closeme01'), false);
   });
 
-  test('an agent error is printed as "nslab: <message>" with exit code 1', async () => {
+  test('an agent error is printed as "nslab: <message>" with exit code 1', T, async () => {
     const r = await run(agent, ['close', 'nosuchlab']);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
@@ -126,14 +137,14 @@ describe('nslab against a fake agent', () => {
       agent.addLab('uts', lab);
     });
 
-    test('passes stdout and stderr bytes through and exits with the exit code', async () => {
+    test('passes stdout and stderr bytes through and exits with the exit code', T, async () => {
       const r = await run(agent, ['exec', lab, 'container', '--', 'bytes']);
       assert.equal(r.code, 3);
       assert.deepEqual([...r.stdoutBytes], [0x00, 0xff, 0xfe, 0x41, 0x0a, 0x80]);
       assert.equal(r.stderr, 'warning: \u00e9\n');
     });
 
-    test('sends argv verbatim, including a second -- and options', async () => {
+    test('sends argv verbatim, including a second -- and options', T, async () => {
       const argv = ['argv', '-c', 'echo "$1"', '--', '--help', '', 'sp ace'];
       const r = await run(agent, ['exec', lab, 'host', '--', ...argv]);
       assert.equal(r.code, 0, r.stderr);
@@ -145,38 +156,38 @@ describe('nslab against a fake agent', () => {
       assert.deepEqual(sent.argv, argv);
     });
 
-    test('the -- is optional', async () => {
+    test('the -- is optional', T, async () => {
       const r = await run(agent, ['exec', lab, 'host', 'argv', 'x']);
       assert.deepEqual(JSON.parse(r.stdout), ['argv', 'x']);
     });
 
-    test('exit codes pass through', async () => {
+    test('exit codes pass through', T, async () => {
       for (const n of [0, 1, 42, 255]) {
         const r = await run(agent, ['exec', lab, 'host', '--', 'exit', String(n)]);
         assert.equal(r.code, n);
       }
     });
 
-    test('killed by a signal: 128+signal', async () => {
+    test('killed by a signal: 128+signal', T, async () => {
       const r = await run(agent, ['exec', lab, 'host', '--', 'kill']);
       assert.equal(r.code, 128 + 9);
       assert.equal(r.stdout, 'partial');
     });
 
-    test('timed out: 124 and a note', async () => {
+    test('timed out: 124 and a note', T, async () => {
       const r = await run(agent, ['exec', lab, 'host', '--', 'sleep', '1000']);
       assert.equal(r.code, 124);
       assert.match(r.stderr, /^nslab: the command timed out/m);
     });
 
-    test('truncated output is flagged on stderr', async () => {
+    test('truncated output is flagged on stderr', T, async () => {
       const r = await run(agent, ['exec', lab, 'host', '--', 'flood']);
       assert.equal(r.code, 0);
       assert.equal(r.stdout, 'x'.repeat(100));
       assert.match(r.stderr, /truncated/);
     });
 
-    test('piped stdin is sent as base64 stdin, byte for byte', async () => {
+    test('piped stdin is sent as base64 stdin, byte for byte', T, async () => {
       const input = Buffer.from([0x68, 0x69, 0x00, 0xff, 0x0a]);
       const r = await run(agent, ['exec', lab, 'host', '--', 'cat'], { stdin: pipeIn(input) });
       assert.equal(r.code, 0, r.stderr);
@@ -186,14 +197,19 @@ describe('nslab against a fake agent', () => {
       assert.equal(sent.stdin, input.toString('base64'));
     });
 
-    test('a terminal stdin is not read or sent', async () => {
+    test('an empty piped stdin is not sent', T, async () => {
+      const r = await run(agent, ['exec', lab, 'host', '--', 'has-stdin'], { stdin: pipeIn('') });
+      assert.equal(r.stdout, 'no');
+    });
+
+    test('a terminal stdin is not read or sent', T, async () => {
       const tty = pipeIn('must not be sent') as ReturnType<typeof pipeIn> & { isTTY?: boolean };
       tty.isTTY = true;
       const r = await run(agent, ['exec', lab, 'host', '--', 'has-stdin'], { stdin: tty });
       assert.equal(r.stdout, 'no');
     });
 
-    test('stdin too large for the agent is refused before sending', async () => {
+    test('stdin too large for the agent is refused before sending', T, async () => {
       const before = agent.received.length;
       const r = await run(agent, ['exec', lab, 'host', '--', 'cat'], { stdin: pipeIn(Buffer.alloc(300 * 1024, 0x61)) });
       assert.equal(r.code, 1);
@@ -201,13 +217,19 @@ describe('nslab against a fake agent', () => {
       assert.equal(agent.received.length, before);
     });
 
-    test('an unknown pane is an agent error', async () => {
+    test('an unknown pane is an agent error', T, async () => {
       const r = await run(agent, ['exec', lab, 'sidecar', '--', 'true']);
       assert.equal(r.code, 1);
       assert.equal(r.stderr, `nslab: lab ${lab} has no pane sidecar\n`);
     });
 
-    test('a command that is not found exits 127 with its stderr', async () => {
+    test('a malformed answer from the agent is an error, not a crash', T, async () => {
+      const r = await run(agent, ['exec', lab, 'host', '--', 'malformed']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^nslab: unexpected answer from the agent to exec: exitCode: /);
+    });
+
+    test('a command that is not found exits 127 with its stderr', T, async () => {
       const r = await run(agent, ['exec', lab, 'host', '--', 'frobnicate']);
       assert.equal(r.code, 127);
       assert.equal(r.stderr, 'frobnicate: command not found\n');
@@ -216,7 +238,7 @@ describe('nslab against a fake agent', () => {
 });
 
 describe('authentication', () => {
-  test('a wrong token refused at the upgrade (HTTP 401)', async () => {
+  test('a wrong token refused at the upgrade (HTTP 401)', T, async () => {
     const agent = await FakeAgent.start({ authMode: 'http' });
     try {
       const r = await run(agent, ['lessons'], { env: agent.env({ NSLAB_TOKEN: 'wrong' }) });
@@ -228,7 +250,7 @@ describe('authentication', () => {
     }
   });
 
-  test('a wrong token refused after hello (auth message fallback)', async () => {
+  test('a wrong token refused after hello (auth message fallback)', T, async () => {
     const agent = await FakeAgent.start({ authMode: 'hello' });
     try {
       const r = await run(agent, ['lessons'], { env: agent.env({ NSLAB_TOKEN: 'wrong' }) });
@@ -242,7 +264,7 @@ describe('authentication', () => {
     }
   });
 
-  test('the auth message fallback works with the right token', async () => {
+  test('the auth message fallback works with the right token', T, async () => {
     // As if a proxy had dropped the Authorization header: only the auth message gets us in.
     const agent = await FakeAgent.start({ authMode: 'hello', acceptHeader: false });
     try {
@@ -255,7 +277,7 @@ describe('authentication', () => {
     }
   });
 
-  test('the token is read from the token file when NSLAB_TOKEN is unset', async () => {
+  test('the token is read from the token file when NSLAB_TOKEN is unset', T, async () => {
     const agent = await FakeAgent.start();
     const file = join(tmp, 'token');
     await writeFile(file, 'secret-token\n');
@@ -268,7 +290,7 @@ describe('authentication', () => {
     }
   });
 
-  test('a wrong token from the file names the file', async () => {
+  test('a wrong token from the file names the file', T, async () => {
     const agent = await FakeAgent.start();
     const file = join(tmp, 'bad-token');
     await writeFile(file, 'nope\n');
@@ -281,7 +303,7 @@ describe('authentication', () => {
     }
   });
 
-  test('no token at all says how to get one', async () => {
+  test('no token at all says how to get one', T, async () => {
     for (const authMode of ['http', 'hello'] as const) {
       const agent = await FakeAgent.start({ authMode });
       try {
@@ -295,7 +317,7 @@ describe('authentication', () => {
     }
   });
 
-  test('no token is fine when the agent does not ask for one', async () => {
+  test('no token is fine when the agent does not ask for one', T, async () => {
     const agent = await FakeAgent.start({ token: null });
     try {
       const r = await run(agent, ['lessons'], { env: { NSLAB_URL: agent.url } });
@@ -308,7 +330,7 @@ describe('authentication', () => {
 });
 
 describe('connection problems', () => {
-  test('nothing listening: the agent is not running at <url>, start it with npm start', async () => {
+  test('nothing listening: the agent is not running at <url>, start it with npm start', T, async () => {
     const url = `http://127.0.0.1:${await deadPort()}`;
     const r = await run(null, ['lessons'], { env: { NSLAB_URL: url, NSLAB_TOKEN: 't' } });
     assert.equal(r.code, 1);
@@ -318,7 +340,7 @@ describe('connection problems', () => {
     assert.equal(r.stderr.split('\n').length, 2, 'one line');
   });
 
-  test('a server that is not an nslab agent', async () => {
+  test('a server that is not an nslab agent', T, async () => {
     const agent = await FakeAgent.start();
     try {
       const r = await run(agent, ['lessons'], { env: agent.env({ NSLAB_URL: `${agent.url}/elsewhere/api/ws/x` }) });
@@ -329,7 +351,7 @@ describe('connection problems', () => {
     }
   });
 
-  test('a protocol version mismatch is explained', async () => {
+  test('a protocol version mismatch is explained', T, async () => {
     const agent = await FakeAgent.start({ version: 99 });
     try {
       const r = await run(agent, ['lessons']);
@@ -340,7 +362,7 @@ describe('connection problems', () => {
     }
   });
 
-  test('an agent that does not answer: request timeout', async () => {
+  test('an agent that does not answer: request timeout', T, async () => {
     const agent = await FakeAgent.start({ silent: true });
     try {
       const r = await run(agent, ['lessons'], { requestTimeoutMs: 200 });
@@ -351,7 +373,7 @@ describe('connection problems', () => {
     }
   });
 
-  test('the connection dropping mid-request', async () => {
+  test('the connection dropping mid-request', T, async () => {
     const agent = await FakeAgent.start({ silent: true });
     try {
       const pending = run(agent, ['lessons']);
@@ -365,7 +387,36 @@ describe('connection problems', () => {
     }
   });
 
-  test('an invalid NSLAB_URL', async () => {
+  test('a server that accepts the connection but never answers the upgrade', T, async () => {
+    const sockets: Socket[] = [];
+    const srv = createServer((sock) => sockets.push(sock));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+      const r = await run(null, ['lessons'], { env: { NSLAB_URL: url, NSLAB_TOKEN: 't' }, connectTimeoutMs: 200 });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `nslab: timed out after 0.2 s connecting to the agent at ${url}\n`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+  });
+
+  test('a WebSocket server that never says hello', T, async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/api/ws' });
+    await new Promise<void>((r) => wss.once('listening', r));
+    try {
+      const url = `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+      const r = await run(null, ['lessons'], { env: { NSLAB_URL: url, NSLAB_TOKEN: 't' }, connectTimeoutMs: 200 });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^nslab: connected to .* but the agent did not finish the handshake within 0\.2 s; is NSLAB_URL pointing at an nslab agent\?\n$/);
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
+  });
+
+  test('an invalid NSLAB_URL', T, async () => {
     const r = await run(null, ['lessons'], { env: { NSLAB_URL: 'ftp://example.com' } });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^nslab: NSLAB_URL must be an http:\/\/ or https:\/\/ URL/);
@@ -373,7 +424,7 @@ describe('connection problems', () => {
 });
 
 describe('usage', () => {
-  test('--help and help print the usage on stdout, exit 0, without connecting', async () => {
+  test('--help and help print the usage on stdout, exit 0, without connecting', T, async () => {
     for (const argv of [['--help'], ['-h'], ['help']]) {
       const r = await run(null, argv, { env: { NSLAB_URL: 'http://127.0.0.1:1' } });
       assert.equal(r.code, 0, argv.join(' '));
@@ -386,7 +437,7 @@ describe('usage', () => {
     }
   });
 
-  test('help for one command', async () => {
+  test('help for one command', T, async () => {
     const r = await run(null, ['exec', '--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: nslab exec <lab> <pane> -- <cmd> \[args\.\.\.\]/);
@@ -415,7 +466,7 @@ describe('usage', () => {
     [['help', 'nosuch'], /unknown command 'nosuch'/],
   ];
   for (const [argv, message] of usageErrors) {
-    test(`usage error: nslab ${argv.join(' ')}`, async () => {
+    test(`usage error: nslab ${argv.join(' ')}`, T, async () => {
       // A live URL: a usage error must not even connect.
       const agent = await FakeAgent.start();
       try {

@@ -232,7 +232,8 @@ export class FakeAgent {
           fail('unknown-pane', `lab ${msg.lab} has no pane ${msg.pane}`);
           return;
         }
-        reply(this.exec(msg.argv, msg.stdin));
+        if (msg.argv[0] === 'malformed') reply({ exitCode: 'zero' });
+        else reply(this.exec(msg.argv, msg.stdin));
         return;
       }
       case 'attach': {

@@ -164,6 +164,7 @@ export function parseArgs(argv: readonly string[]): Command {
   if (!isCommandName(first)) throw new UsageError(`unknown command '${first}' (run nslab --help for usage)`);
 
   if (first === 'exec') return parseExec(rest);
+  if (first === 'help') return { kind: 'help' }; // handled above; narrows the type
 
   const specs: Record<Exclude<CommandName, 'exec' | 'help'>, string[]> = {
     lessons: [],
