@@ -1,0 +1,65 @@
+// The shared catalogue and protocol helpers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ClientMessage,
+  LESSONS,
+  LESSON_IDS,
+  NAMESPACES,
+  NAMESPACE_TYPES,
+  decodeFrame,
+  describeZodError,
+  encodeOutputFrame,
+} from '@nslab/shared';
+
+test('every lesson has host and container panes, the container with namespaces', () => {
+  assert.equal(LESSON_IDS.length, 8);
+  for (const id of LESSON_IDS) {
+    const names = LESSONS[id].panes.map((p) => p.name);
+    assert.deepEqual(names.slice(0, 2), ['host', 'container']);
+    assert.deepEqual(LESSONS[id].panes[0]!.unshare, []);
+    assert.ok(LESSONS[id].panes[1]!.unshare.length >= 1);
+  }
+});
+
+test('clone flags match the kernel headers', () => {
+  const flags = Object.fromEntries(NAMESPACE_TYPES.map((t) => [NAMESPACES[t].flag, NAMESPACES[t].value]));
+  assert.deepEqual(flags, {
+    CLONE_NEWUTS: 0x04000000,
+    CLONE_NEWIPC: 0x08000000,
+    CLONE_NEWPID: 0x20000000,
+    CLONE_NEWNS: 0x00020000,
+    CLONE_NEWNET: 0x40000000,
+    CLONE_NEWUSER: 0x10000000,
+    CLONE_NEWCGROUP: 0x02000000,
+    CLONE_NEWTIME: 0x00000080,
+  });
+});
+
+test('output frames round-trip, including empty and binary payloads', () => {
+  for (const payload of [new Uint8Array(0), new Uint8Array([0, 255, 27, 10]), new TextEncoder().encode('你好')]) {
+    const f = decodeFrame(encodeOutputFrame('abcdef123456/container', payload));
+    assert.ok(f);
+    assert.equal(f.op, 1);
+    assert.equal(f.key, 'abcdef123456/container');
+    assert.deepEqual([...f.payload], [...payload]);
+  }
+  assert.equal(decodeFrame(new Uint8Array([1])), null);
+  assert.equal(decodeFrame(new Uint8Array([1, 200, 65])), null, 'a key longer than the frame');
+});
+
+test('the schemas reject what the agent must not act on, and say where', () => {
+  const bad: Array<[unknown, RegExp]> = [
+    [{ type: 'exec', id: 1, lab: 'abcdef', pane: 'host', argv: [] }, /argv/],
+    [{ type: 'resize', lab: 'abcdef', pane: 'host', cols: 0, rows: 10 }, /cols/],
+    [{ type: 'attach', id: 1, lab: 'ABC', pane: 'host', cols: 80, rows: 24 }, /lab/],
+    [{ type: 'input', lab: 'abcdef', pane: 'host', data: 'x'.repeat(70_000) }, /data/],
+    [{ type: 'open', id: { nested: true }, lesson: 'uts' }, /id/],
+  ];
+  for (const [msg, where] of bad) {
+    const r = ClientMessage.safeParse(msg);
+    assert.equal(r.success, false, JSON.stringify(msg).slice(0, 80));
+    if (!r.success) assert.match(describeZodError(r.error), where);
+  }
+  assert.equal(ClientMessage.safeParse({ type: 'open', id: 'a', lesson: 'mount' }).success, true);
+});
