@@ -86,14 +86,19 @@ test("a pane's shell exiting is reported, and the pane restarts", { skip }, asyn
 test('warm labs: opening takes a ready lab, the pool refills, stopping closes them all', { skip }, async () => {
   const agent = await startTestAgent({ warmLabs: 2 });
   const ids = new IdRanges(agent.manager.config.idBase, 65536, agent.manager.config.maxLabs);
-  await until(() => agent.manager.warmCount === 2, 10_000, 'two warm labs');
-  assert.equal(agent.manager.list().length, 0, 'warm labs are not listed as open');
-  const lab = await agent.manager.open('net');
-  assert.equal(agent.manager.ids.inUse, 2, 'the open lab came from the pool');
-  assert.equal((await run(lab, 'container', 'cat /proc/net/dev | wc -l')).out.trim(), '3');
-  await until(() => agent.manager.warmCount === 2, 10_000, 'the pool refills');
-  assert.ok(labProcesses(ids).length >= 6);
-  await agent.close();
+  try {
+    await until(() => agent.manager.warmCount === 2, 10_000, 'two warm labs');
+    assert.equal(agent.manager.list().length, 0, 'warm labs are not listed as open');
+    const asked = Date.now();
+    const lab = await agent.manager.open('net');
+    assert.ok(lab.createdAt.getTime() < asked, 'the open lab was made before it was asked for');
+    assert.equal((await run(lab, 'container', 'cat /proc/net/dev | wc -l')).out.trim(), '3');
+    await until(() => agent.manager.warmCount === 2, 10_000, 'the pool refills');
+    assert.equal(agent.manager.ids.inUse, 3);
+    assert.ok(labProcesses(ids).length >= 6);
+  } finally {
+    await agent.close();
+  }
   assert.deepEqual(labProcesses(ids), [], 'no warm lab survives the agent stopping');
 });
 

@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { LESSON_IDS, type LessonId } from '@nslab/shared';
 import { loadConfig } from '../config.js';
 import { startAgent, type RunningAgent } from '../server/agent.js';
-import type { Lab } from '../sandbox/lab.js';
+import { spawnStats, type Lab } from '../sandbox/lab.js';
 import type { Pane } from '../sandbox/pane.js';
 import { checkHost } from '../preflight.js';
 import { BenchClient } from './client.js';
@@ -177,6 +177,7 @@ async function main() {
     );
     const stressSeconds = (performance.now() - tStress) / 1000;
     metrics.push({ name: 'spawn_failures', value: failures, unit: 'count' });
+    metrics.push({ name: 'spawn_retries', value: spawnStats.retries, unit: 'count' });
     metrics.push({ name: 'spawns_per_s_under_load', value: round(done / stressSeconds), unit: '1/s' });
     if (failures) say(`failures: ${JSON.stringify([...failureReasons])}`);
     for (const l of [...streamers, ...workers]) await m.close(l.id);

@@ -146,12 +146,18 @@ export const sys = {
    * Node marks V8's heap MADV_DONTFORK; a forked child that touches it faults. Undo that over
    * the whole address space just before fork (errors on special mappings are expected and ignored).
    */
-  markAllDoFork(mapsFd?: number) {
+  markAllDoFork(procDirFd?: number) {
     let maps: string;
-    if (mapsFd === undefined) maps = readFileSync('/proc/self/maps', 'latin1');
+    if (procDirFd === undefined) maps = readFileSync('/proc/self/maps', 'latin1');
     else {
-      check('lseek', libc.lseek(mapsFd, 0, 0), '/proc/self/maps');
-      maps = readFileSync(mapsFd, 'latin1');
+      // Through a held /proc: "self" is resolved now, so it is this process (a forked copy's
+      // own maps, not those of whoever opened the directory).
+      const fd = sys.openat(procDirFd, 'self/maps', O.RDONLY | O.CLOEXEC);
+      try {
+        maps = readFileSync(fd, 'latin1');
+      } finally {
+        sys.close(fd);
+      }
     }
     let start = 0;
     while (start < maps.length) {

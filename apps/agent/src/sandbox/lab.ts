@@ -27,6 +27,9 @@ const SHELL_ENV = [
 const MAX_OUTPUT = 4 * 1024 * 1024;
 const SPAWN_TRIES = 3;
 
+/** Pane starts that were tried again after a watchdog timeout or a lost child (for the benchmark). */
+export const spawnStats = { retries: 0 };
+
 export function newLabId(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return [...randomBytes(12)].map((b) => alphabet[b % alphabet.length]).join('');
@@ -114,8 +117,10 @@ export class Lab {
       } catch (err) {
         pty.close();
         lastErr = err;
-        // Only a watchdog timeout is worth another try; a failing step fails the same way again.
-        if (!(err instanceof SpawnError && err.step === 'watchdog')) break;
+        // Only a timeout or a child lost without a word is worth another try; a failing step
+        // fails the same way again.
+        if (!(err instanceof SpawnError && (err.step === 'watchdog' || err.step === 'lost'))) break;
+        spawnStats.retries++;
       }
     }
     throw lastErr;

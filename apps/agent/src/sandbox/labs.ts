@@ -200,6 +200,6 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
     await this.refilling;
     await Promise.allSettled([...this.list(), ...this.warm].map((l) => l.close('the agent is stopping')));
     this.warm = [];
-    this.spawner.stop();
+    await this.spawner.stop();
   }
 }

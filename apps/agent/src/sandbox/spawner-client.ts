@@ -76,8 +76,15 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
     await this.request({ op: 'kill', pid, signal });
   }
 
-  stop() {
-    if (this.proc && this.alive) this.proc.kill('SIGKILL');
+  /** Ask the spawner to exit (it reaps what it still parents first); kill it if it does not. */
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.alive) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.stdin!.end();
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
   }
 
   private request(body: Record<string, unknown>): Promise<{ anchorPid?: number; initPid?: number; pid?: number }> {

@@ -15,7 +15,7 @@ export interface SweepReport {
   dirs: number;
 }
 
-/** Host pids whose real uid lies in this agent's lab id ranges. */
+/** Host pids, zombies aside, whose real uid lies in this agent's lab id ranges. */
 export function labProcesses(ids: IdRanges): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -23,7 +23,7 @@ export function labProcesses(ids: IdRanges): number[] {
     try {
       const status = readFileSync(`/proc/${name}/status`, 'utf8');
       const uid = Number(/\nUid:\s+(\d+)/.exec(status)?.[1]);
-      if (ids.contains(uid)) out.push(Number(name));
+      if (ids.contains(uid) && !/\nState:\s+Z/.test(status)) out.push(Number(name));
     } catch {
       /* exited meanwhile */
     }

@@ -28,10 +28,8 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
   const report = new Reporter(reportFd);
   const s = new Sequence(report);
   return s.run(() => {
-    let mapsFd = -1;
     let hostProc = -1;
-    s.step('hold /proc/self/maps and the host /proc', () => {
-      mapsFd = sys.open('/proc/self/maps', O.RDONLY | O.CLOEXEC);
+    s.step('hold the host /proc', () => {
       hostProc = sys.open('/proc', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     });
     s.step('join the cgroup', () => joinCgroups(spec.cgroupProcs));
@@ -63,10 +61,10 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
           new Sequence(report).run((s2) => {
             makePaneNamespaces(s2, spec, hostProc);
             s2.step('fork PID 1 of the pane', () => {
-              forkInto(() => startProcess(spec, stdio, report, hostProc), mapsFd);
+              forkInto(() => startProcess(spec, stdio, report, hostProc), hostProc);
             });
           }),
-        mapsFd);
+        hostProc);
       });
       s.step('wait for the middle process', () => {
         const st = decodeWaitStatus(sys.waitBlocking(middle));
@@ -77,7 +75,7 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
     makePaneNamespaces(s, spec, hostProc);
     let pid = 0;
     s.step('fork the process', () => {
-      pid = forkInto(() => startProcess(spec, stdio, report, -1), mapsFd);
+      pid = forkInto(() => startProcess(spec, stdio, report, -1), hostProc);
     });
     report.send({ t: 'pid', pid });
   });

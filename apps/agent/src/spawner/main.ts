@@ -213,7 +213,8 @@ function spawnIn(id: number, spec: SpawnSpec) {
     const pid = res.pids[0];
     if (res.error || !pid) {
       for (const fd of parentEnds) sys.close(fd);
-      send({ id, ok: false, error: res.error?.msg ?? 'the process did not start', step: res.error?.step, code: res.error?.code });
+      // No report at all: a child died before it could say why (counted as lost, retried by the agent).
+      send({ id, ok: false, error: res.error?.msg ?? 'the process did not start', step: res.error?.step ?? 'lost', code: res.error?.code });
       return;
     }
     if (parentEnds.length === 2) {
@@ -272,5 +273,9 @@ process.on('SIGCHLD', reapAll);
 setInterval(reapAll, 500).unref();
 const rl = createInterface({ input: process.stdin });
 rl.on('line', handle);
-rl.on('close', () => sys.exit(0));
+rl.on('close', () => {
+  // The agent is done with us: reap what we still parent, then go (our labs' anchors die with us).
+  reapAll();
+  sys.exit(0);
+});
 send({ ev: 'log', level: 'info', msg: `spawner ${spawnerPid} ready` });

@@ -55,11 +55,11 @@ export class Sequence {
 
 /**
  * Fork; run `body` in the child (which never returns); give the parent the child's pid.
- * `mapsFd`: this process's /proc/self/maps opened earlier, for callers whose /proc is no
- * longer their own (after joining a lab's mount namespace).
+ * `hostProc`: the host's /proc held open, for callers whose /proc is no longer the host's
+ * (after joining a lab's mount namespace).
  */
-export function forkInto(body: () => void, mapsFd?: number): number {
-  sys.markAllDoFork(mapsFd);
+export function forkInto(body: () => void, hostProc?: number): number {
+  sys.markAllDoFork(hostProc);
   const pid = sys.fork();
   if (pid === 0) {
     try {
