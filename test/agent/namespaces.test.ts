@@ -120,6 +120,37 @@ test('net: the container has only lo; the lab has loopback up', { skip }, async 
   assert.match((await run(lab, 'container', 'ip -o link')).out, /lo: <LOOPBACK>/, 'a fresh network namespace has lo DOWN');
 });
 
+test('net: the learner can wire a veth pair between host and container and ping both ways', { skip }, async () => {
+  const lab = labs.get('net')!;
+  const containerLabPid = nsPids(lab.pane('container')!.pid!)[1];
+  const wire = await run(
+    lab,
+    'host',
+    `ip link add veth0 type veth peer name veth1 && ip link set veth1 netns ${containerLabPid} && ip addr add 10.1.1.1/24 dev veth0 && ip link set veth0 up`,
+  );
+  assert.equal(wire.code, 0, wire.err);
+  const up = await run(lab, 'container', 'ip addr add 10.1.1.2/24 dev veth1 && ip link set veth1 up && ip link set lo up');
+  assert.equal(up.code, 0, up.err);
+  const ping = (pane: string, to: string) => run(lab, pane, `ping -c 1 -W 2 ${to}`);
+  assert.equal((await ping('container', '10.1.1.1')).code, 0, 'container -> host');
+  assert.equal((await ping('host', '10.1.1.2')).code, 0, 'host -> container');
+  assert.doesNotMatch(readFileSync('/proc/net/dev', 'utf8'), /veth0|veth1/, 'the real host has no such devices');
+});
+
+test('the learner can make namespaces inside the lab', { skip }, async () => {
+  const lab = labs.get('uts')!;
+  const r = await run(lab, 'host', `unshare --user --map-root-user --net --uts --ipc --pid --fork --mount --mount-proc sh -c 'hostname inner && echo $$ && id -u'`);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(r.out.trim().split('\n'), ['1', '0']);
+});
+
+test('a pane follows its terminal size', { skip }, async () => {
+  const pane = labs.get('ipc')!.pane('host')!;
+  pane.resize(123, 45);
+  const screen = await typeAndWait(pane, 'stty size\n', /\d+ \d+\r?\n/);
+  assert.match(screen, /45 123/);
+});
+
 test('user: id -u is 0 inside while the host sees the mapped uid', { skip }, async () => {
   const lab = labs.get('user')!;
   const host = lab.pane('host')!;

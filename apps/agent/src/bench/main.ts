@@ -199,6 +199,8 @@ async function main() {
     const rss1 = rssMb('self') + rssMb(spawnerPid);
     metrics.push({ name: 'labs_open_max', value: open.length, unit: 'labs' });
     metrics.push({ name: 'agent_rss_mb_per_lab', value: round((rss1 - rss0) / Math.max(1, open.length)), unit: 'MB' });
+    const labMem = open.map((l) => l.cgroup?.memoryBytes() ?? null).filter((x): x is number => x !== null);
+    if (labMem.length) metrics.push({ name: 'lab_memory_mb_p50', value: round(pct(labMem, 50) / 2 ** 20), unit: 'MB' });
     say(`  ${open.length} labs open (${stopReason}); agent+spawner RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB`);
     const tClose = performance.now();
     await Promise.all(open.map((l) => m.close(l.id)));

@@ -212,6 +212,16 @@ export class LabCgroup {
     for (const { dir } of this.dirs) rm(dir);
   }
 
+  /** Memory charged to the lab (its memory cgroup), or null without a memory controller. */
+  memoryBytes(): number | null {
+    for (const { h, dir } of this.dirs) {
+      if (!h.controllers.includes('memory')) continue;
+      const file = join(dir, h.version === 1 ? 'memory.usage_in_bytes' : 'memory.current');
+      return Number(readFileSync(file, 'utf8').trim());
+    }
+    return null;
+  }
+
   get paths(): string[] {
     return this.dirs.map((d) => d.dir);
   }
