@@ -2,10 +2,10 @@
 // output frames, detach with Ctrl-], pane exit, connection drop, and terminal restore in each case.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { after, before, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import { splitInput, terminalSize } from '../../apps/agent/src/cli/attach.ts';
 import { runCli } from '../../apps/agent/src/cli/run.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { FakeAgent, useFakeAgent } from './fake-agent.ts';
 import { Capture, FakeTty } from './streams.ts';
 
 /** No test may hang: a missed event fails it instead. */
@@ -39,13 +39,10 @@ async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promi
 }
 
 describe('nslab attach', () => {
+  const fake = useFakeAgent();
   let agent: FakeAgent;
-  before(async () => {
-    agent = await FakeAgent.start();
-  });
-  after(async () => {
-    assert.deepEqual(agent.invalid, [], 'the CLI sent a message the protocol schema rejects');
-    await agent.close();
+  beforeEach(() => {
+    agent = fake();
   });
 
   test('bridges input and output, resizes, exits with the pane, restores the terminal', T, async () => {

@@ -4,11 +4,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { LESSON_IDS, LESSONS } from '@nslab/shared';
 import { runCli } from '../../apps/agent/src/cli/run.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { FakeAgent, useFakeAgent } from './fake-agent.ts';
 import { makeIO, pipeIn } from './streams.ts';
 
 /** No test may hang: a missed event fails it instead. */
@@ -49,13 +49,10 @@ async function deadPort(): Promise<number> {
 }
 
 describe('nslab against a fake agent', () => {
+  const fake = useFakeAgent();
   let agent: FakeAgent;
-  before(async () => {
-    agent = await FakeAgent.start();
-  });
-  after(async () => {
-    assert.deepEqual(agent.invalid, [], 'the CLI sent a message the protocol schema rejects');
-    await agent.close();
+  beforeEach(() => {
+    agent = fake();
   });
 
   test('lessons prints id<TAB>title, one per line', T, async () => {

@@ -1,6 +1,8 @@
 // A fake nslab agent for the CLI tests: a real `ws` WebSocketServer on 127.0.0.1:<random port> that
 // speaks the protocol from @nslab/shared, checks the token, validates every client message against
 // the ClientMessage schema, and answers with canned data.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -296,4 +298,20 @@ export class FakeAgent {
         return { exitCode: 127, signal: null, stdout: '', stderr: b64(`${argv[0]}: command not found\n`), truncated: false, timedOut: false };
     }
   }
+}
+
+/**
+ * One fake agent for a whole describe block; afterwards, checks that the CLI never sent a
+ * message the protocol schema rejects. Returns a getter (the agent exists once `before` ran).
+ */
+export function useFakeAgent(): () => FakeAgent {
+  let agent: FakeAgent | undefined;
+  before(async () => {
+    agent = await FakeAgent.start();
+  });
+  after(async () => {
+    assert.deepEqual(agent!.invalid, [], 'the CLI sent a message the protocol schema rejects');
+    await agent!.close();
+  });
+  return () => agent!;
 }
