@@ -24,10 +24,20 @@ export function nsPids(pid: number): number[] {
   return line ? line.slice(6).trim().split(/\s+/).map(Number) : [pid];
 }
 
+/** A process as the host sees it: its real uid and whether it is a zombie; null once gone. */
+export function processStatus(pid: number | string): { uid: number; zombie: boolean } | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  return { uid: Number(/\nUid:\s+(\d+)/.exec(status)?.[1]), zombie: /\nState:\s+Z/.test(status) };
+}
+
 /** Real uid of a process as the host sees it. */
 export function hostUid(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Uid:'));
-  return Number(line!.split(/\s+/)[1]);
+  const st = processStatus(pid);
+  if (!st) throw new Error(`no process ${pid}`);
+  return st.uid;
 }

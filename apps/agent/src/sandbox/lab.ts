@@ -2,7 +2,8 @@
 // close(): its processes (through its cgroup and its anchor), its PTYs, its cgroups, its staging
 // directory and its id range.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { processStatus } from '../inspect/ns.js';
 import { join } from 'node:path';
 import { CLONE, O, SIG } from '../native/constants.js';
 import { sys } from '../native/sys.js';
@@ -224,7 +225,7 @@ export class Lab {
     if (this.cgroup) {
       while (this.cgroup.killAll() > 0 && Date.now() < deadline) await sleep(5);
     }
-    while (existsSync(`/proc/${this.initPid}`) && isOurs(this.initPid, this.uidBase) && Date.now() < deadline) await sleep(5);
+    while (isRunningLabProcess(this.initPid, this.uidBase) && Date.now() < deadline) await sleep(5);
     for (const pane of this.panes.values()) pane.close();
     if (this.devptsFd >= 0) {
       sys.close(this.devptsFd);
@@ -251,16 +252,10 @@ export class Lab {
   }
 }
 
-/** Is this pid still one of the lab's processes (and not a reused pid)? */
-function isOurs(pid: number, uidBase: number): boolean {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const uid = Number(/\nUid:\s+(\d+)/.exec(status)?.[1]);
-    const zombie = /\nState:\s+Z/.test(status);
-    return uid === uidBase && !zombie;
-  } catch {
-    return false;
-  }
+/** Is this pid still running as the lab's root (and not a pid reused by someone else)? */
+function isRunningLabProcess(pid: number, uidBase: number): boolean {
+  const st = processStatus(pid);
+  return st !== null && st.uid === uidBase && !st.zombie;
 }
 
 function sleep(ms: number) {

@@ -40,6 +40,8 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
     private readonly logFn: LogFn = () => {},
   ) {
     super();
+    // Every attached pane of every client listens for its lab closing.
+    this.setMaxListeners(0);
     this.ids = new IdRanges(config.idBase, config.idsPerLab, config.maxLabs);
     this.cgroups = Cgroups.detect(config.instance);
     const lower = config.rootfsLower.replace(/\/$/, '');

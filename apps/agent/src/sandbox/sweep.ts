@@ -7,6 +7,7 @@ import type { Cgroups } from './cgroup.js';
 import type { IdRanges } from './idrange.js';
 import { sys } from '../native/sys.js';
 import { MNT_DETACH } from '../native/constants.js';
+import { processStatus } from '../inspect/ns.js';
 
 export interface SweepReport {
   processes: number;
@@ -20,13 +21,8 @@ export function labProcesses(ids: IdRanges): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const status = readFileSync(`/proc/${name}/status`, 'utf8');
-      const uid = Number(/\nUid:\s+(\d+)/.exec(status)?.[1]);
-      if (ids.contains(uid) && !/\nState:\s+Z/.test(status)) out.push(Number(name));
-    } catch {
-      /* exited meanwhile */
-    }
+    const st = processStatus(name);
+    if (st && ids.contains(st.uid) && !st.zombie) out.push(Number(name));
   }
   return out;
 }
