@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { LESSONS, LESSON_IDS, NAMESPACE_TYPES, TIME_LESSON_OFFSET_S, type LessonId } from '@nslab/shared';
+import { LESSON_IDS, NAMESPACE_TYPES, TIME_LESSON_OFFSET_S, type LessonId } from '@nslab/shared';
 import { nsInodes, nsPids, hostUid } from '../../apps/agent/src/inspect/ns.ts';
 import type { RunningAgent } from '../../apps/agent/src/server/agent.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
@@ -50,7 +50,7 @@ for (const id of LESSON_IDS) {
     const lab = labs.get(id)!;
     const host = nsInodes(lab.pane('host')!.pid!);
     const container = nsInodes(lab.pane('container')!.pid!);
-    assert.deepEqual(LESSONS[id].panes.find((p) => p.name === 'container')!.unshare, lessonTypes[id]);
+    assert.deepEqual(agent.manager.catalogue.get(id)!.def.panes.find((p) => p.name === 'container')!.unshare, lessonTypes[id]);
     for (const t of NAMESPACE_TYPES) {
       if (lessonTypes[id].includes(t)) assert.notEqual(container[t], host[t], `${t} should differ`);
       else assert.equal(container[t], host[t], `${t} should be shared`);

@@ -106,7 +106,8 @@ test('malformed messages get errors that say what was wrong', { skip }, async ()
   assert.equal((await c.waitFor((m) => m.type === 'error' && m.code === 'bad-json')).id, null);
   const cases: Array<[Record<string, unknown>, string, RegExp]> = [
     [{ type: 'nope' }, 'bad-message', /type/],
-    [{ type: 'open', lesson: 'kernel' }, 'bad-message', /lesson/],
+    [{ type: 'open', lesson: 'Kernel!' }, 'bad-message', /lesson/],
+    [{ type: 'open', lesson: 'kernel' }, 'unknown-lesson', /no lesson "kernel" \(lessons: uts, ipc/],
     [{ type: 'exec', lab: labId, pane: 'host', argv: 'ls' }, 'bad-message', /argv/],
     [{ type: 'exec', lab: 'zzzzzzzz', pane: 'host', argv: ['ls'] }, 'unknown-lab', /zzzzzzzz/],
     [{ type: 'exec', lab: labId, pane: 'ghost', argv: ['ls'] }, 'unknown-pane', /ghost/],

@@ -448,7 +448,7 @@ describe('usage', () => {
     [['--verbose'], /unknown option '--verbose'/],
     [['open'], /open: missing <lesson>/],
     [['open', 'uts', 'extra'], /unexpected argument 'extra'/],
-    [['open', 'nosuch'], /unknown lesson 'nosuch' \(lessons: uts, /],
+    [['open', 'No/Such'], /'No\/Such' is not a lesson id \(built-in lessons: uts, /],
     [['close'], /close: missing <lab>/],
     [['close', 'BAD!'], /'BAD!' is not a lab id/],
     [['exec'], /exec: missing <lab> <pane>/],

@@ -217,7 +217,11 @@ export class FakeAgent {
         reply(LESSON_IDS.map((id) => ({ id, title: LESSONS[id].title, panes: LESSONS[id].panes.map((p) => ({ name: p.name, unshare: p.unshare })) })));
         return;
       case 'open':
-        reply(this.addLab(msg.lesson));
+        if (!(LESSON_IDS as readonly string[]).includes(msg.lesson)) {
+          fail('unknown-lesson', `no lesson "${msg.lesson}"`);
+          return;
+        }
+        reply(this.addLab(msg.lesson as (typeof LESSON_IDS)[number]));
         return;
       case 'list':
         reply([...this.labs.values()]);

@@ -29,10 +29,10 @@ export class TestClient {
     w.forEach((f) => f());
   }
 
-  static connect(url: string, token?: string): Promise<TestClient> {
+  static connect(url: string, token?: string, headers: Record<string, string> = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url.replace(/^http/, 'ws') + '/api/ws', {
-        headers: token ? { authorization: `Bearer ${token}` } : {},
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       });
       const c = new TestClient(ws);
       ws.once('open', () => resolve(c));

@@ -3,23 +3,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ClientMessage,
-  LESSONS,
   LESSON_IDS,
+  TIME_LESSON_OFFSET_S,
   NAMESPACES,
   NAMESPACE_TYPES,
   decodeFrame,
   describeZodError,
   encodeOutputFrame,
 } from '@nslab/shared';
+import { loadLessons } from '@nslab/shared/content';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
-test('every lesson has host and container panes, the container with namespaces', () => {
-  assert.equal(LESSON_IDS.length, 8);
-  for (const id of LESSON_IDS) {
-    const names = LESSONS[id].panes.map((p) => p.name);
-    assert.deepEqual(names.slice(0, 2), ['host', 'container']);
-    assert.deepEqual(LESSONS[id].panes[0]!.unshare, []);
-    assert.ok(LESSONS[id].panes[1]!.unshare.length >= 1);
+test('the shipped lessons: all eight, in both languages, host and container panes', () => {
+  const lessons = loadLessons(join(REPO_ROOT, 'content/lessons'));
+  assert.deepEqual(lessons.map((l) => l.id), [...LESSON_IDS]);
+  for (const l of lessons) {
+    for (const doc of Object.values(l.docs)) {
+      assert.deepEqual(doc.panes.slice(0, 2).map((p) => p.name), ['host', 'container']);
+      assert.deepEqual(doc.panes[0]!.unshare, []);
+      assert.ok(doc.panes[1]!.unshare.length >= 1);
+      assert.ok(doc.tasks.length >= 1 && doc.steps.length >= 1);
+    }
   }
+  const time = lessons.find((l) => l.id === 'time')!.docs.en.panes[1]!;
+  assert.deepEqual(time.timeOffsets, { monotonic: TIME_LESSON_OFFSET_S, boottime: TIME_LESSON_OFFSET_S });
 });
 
 test('clone flags match the kernel headers', () => {

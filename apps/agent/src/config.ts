@@ -1,4 +1,6 @@
 // The agent's settings: embedded defaults, overridden by environment variables.
+import { join } from 'node:path';
+import { REPO_ROOT } from './paths.js';
 export interface AgentConfig {
   /** Names this agent's cgroups and state directory, so two agents on one host stay apart. */
   instance: string;
@@ -7,12 +9,16 @@ export interface AgentConfig {
   /** Where the agent keeps its token and the labs' staging directories. */
   stateDir: string;
   token: string | null;
+  /** Lesson files: <dir>/<lang>/<id>.md. */
+  contentDir: string;
   /** Read-only lower layer of every lab's root filesystem. */
   rootfsLower: string;
   /** First host uid/gid handed to labs; lab n owns [idBase + n * idsPerLab, ... + idsPerLab). */
   idBase: number;
   idsPerLab: number;
   maxLabs: number;
+  /** Labs one browser session may hold; opening one more closes its oldest. */
+  labsPerSession: number;
   /** Labs made ahead of time so that opening one takes only its panes' start. */
   warmLabs: number;
   limits: {
@@ -52,10 +58,12 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     stateDir: env.NSLAB_STATE_DIR || `/run/${instance}`,
     token: env.NSLAB_TOKEN || null,
     rootfsLower: env.NSLAB_ROOTFS || '/',
+    contentDir: env.NSLAB_CONTENT || join(REPO_ROOT, 'content', 'lessons'),
     idBase: num('NSLAB_ID_BASE', 100000),
     idsPerLab: num('NSLAB_IDS_PER_LAB', 65536),
     maxLabs: num('NSLAB_MAX_LABS', 256),
     warmLabs: num('NSLAB_WARM_LABS', 2),
+    labsPerSession: num('NSLAB_LABS_PER_SESSION', 3),
     limits: {
       memoryMb: num('NSLAB_LAB_MEMORY_MB', 512),
       pids: num('NSLAB_LAB_PIDS', 256),

@@ -1,3 +1,4 @@
 export * from './namespaces.js';
 export * from './lessons.js';
 export * from './protocol.js';
+export * from './lesson-format.js';

@@ -13,7 +13,7 @@ export interface PaneDef {
 }
 
 export interface LessonDef {
-  id: LessonId;
+  id: string;
   title: string;
   panes: PaneDef[];
 }

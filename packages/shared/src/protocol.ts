@@ -1,7 +1,8 @@
 // The WebSocket protocol between the agent and its clients (browser, CLI). Every message that
 // crosses this boundary is parsed with these schemas. See docs/protocol.md.
 import { z } from 'zod';
-import { LESSON_IDS } from './lessons.js';
+import { NAMESPACE_TYPES } from './namespaces.js';
+import { TaskStatus } from './lesson-format.js';
 
 export const PROTOCOL_VERSION = 1;
 export const WS_PATH = '/api/ws';
@@ -17,7 +18,7 @@ const rows = z.number().int().min(1).max(500);
 export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), id: requestId.optional(), token: z.string().min(1).max(512) }),
   z.object({ type: z.literal('lessons'), id: requestId }),
-  z.object({ type: z.literal('open'), id: requestId, lesson: z.enum(LESSON_IDS) }),
+  z.object({ type: z.literal('open'), id: requestId, lesson: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lesson id is a lowercase word') }),
   z.object({ type: z.literal('list'), id: requestId }),
   z.object({ type: z.literal('close'), id: requestId, lab: labId }),
   z.object({
@@ -35,6 +36,13 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('input'), id: requestId.optional(), lab: labId, pane: paneName, data: z.string().max(64 * 1024) }),
   z.object({ type: z.literal('resize'), id: requestId.optional(), lab: labId, pane: paneName, cols, rows }),
   z.object({ type: z.literal('restart'), id: requestId, lab: labId, pane: paneName }),
+  /** Subscribe to a lab's task statuses and namespace picture (pushed as they change). */
+  z.object({ type: z.literal('watch'), id: requestId, lab: labId }),
+  z.object({ type: z.literal('unwatch'), id: requestId.optional(), lab: labId }),
+  /** Run the lab's task checks now. */
+  z.object({ type: z.literal('check'), id: requestId, lab: labId }),
+  /** The namespace picture now. */
+  z.object({ type: z.literal('inspect'), id: requestId, lab: labId }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -69,6 +77,31 @@ export const ExecResult = z.object({
 });
 export type ExecResult = z.infer<typeof ExecResult>;
 
+const NsInodes = z.object(Object.fromEntries(NAMESPACE_TYPES.map((t) => [t, z.number()])) as Record<(typeof NAMESPACE_TYPES)[number], z.ZodNumber>);
+
+/**
+ * A lab as the kernel sees it, from inside: every process of the lab with its namespaces. Pids
+ * are as the lab sees them (its own PID namespace); `nspid` lists a process's pid in each PID
+ * namespace from the lab's down (NSpid), so [5, 1] is PID 5 in the lab and PID 1 in a child.
+ */
+export const Picture = z.object({
+  /** The lab's own namespaces (those of its init). */
+  lab: NsInodes,
+  processes: z.array(
+    z.object({
+      pid: z.number(),
+      ppid: z.number(),
+      comm: z.string(),
+      nspid: z.array(z.number()),
+      ns: NsInodes,
+      /** The pane whose shell this process is or descends from. */
+      pane: z.string().nullable(),
+    }),
+  ),
+  panes: z.array(z.object({ name: z.string(), pid: z.number().nullable() })),
+});
+export type Picture = z.infer<typeof Picture>;
+
 export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), version: z.number(), authenticated: z.boolean() }),
   z.object({ type: z.literal('result'), id: requestId, data: z.unknown() }),
@@ -76,6 +109,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pane-exit'), lab: z.string(), pane: z.string(), exitCode: z.number().nullable(), signal: z.number().nullable() }),
   z.object({ type: z.literal('pane-start'), lab: z.string(), pane: z.string() }),
   z.object({ type: z.literal('lab-closed'), lab: z.string(), reason: z.string() }),
+  z.object({ type: z.literal('tasks'), lab: z.string(), tasks: z.array(TaskStatus) }),
+  z.object({ type: z.literal('picture'), lab: z.string(), picture: Picture }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
@@ -85,6 +120,7 @@ export type ErrorCode =
   | 'bad-message'
   | 'too-large'
   | 'unauthenticated'
+  | 'unknown-lesson'
   | 'unknown-lab'
   | 'unknown-pane'
   | 'pane-not-running'

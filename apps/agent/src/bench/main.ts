@@ -3,7 +3,7 @@
 // single runs: these machines are shared and noisy.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
-import { LESSON_IDS, type LessonId } from '@nslab/shared';
+import { LESSON_IDS } from '@nslab/shared';
 import { loadConfig } from '../config.js';
 import { startAgent, type RunningAgent } from '../server/agent.js';
 import { spawnStats, type Lab } from '../sandbox/lab.js';
@@ -89,7 +89,7 @@ async function main() {
     ensureBwrap();
     const bwrap = timeCommand('bwrap', ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', 'true'], OPENS);
     const openOnce = async (i: number) => {
-      const lesson = LESSON_IDS[i % LESSON_IDS.length] as LessonId;
+      const lesson = LESSON_IDS[i % LESSON_IDS.length]!;
       const t0 = performance.now();
       const lab = await m.open(lesson);
       const ms = await waitFirstOutput([...lab.panes.values()], t0);

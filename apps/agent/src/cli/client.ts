@@ -21,7 +21,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type RequestMessage = DistributiveOmit<Exclude<ClientMessage, { type: 'input' | 'resize' | 'detach' }>, 'id'>;
 /** A message that gets no answer. */
 export type NoticeMessage = DistributiveOmit<Extract<ClientMessage, { type: 'input' | 'resize' | 'detach' }>, 'id'>;
-export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' }>;
+export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'tasks' | 'picture' }>;
 export interface OutputFrame {
   op: number;
   key: string;

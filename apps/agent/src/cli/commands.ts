@@ -2,7 +2,7 @@
 // and writes its output; attach lives in attach.ts.
 import { constants as osConstants } from 'node:os';
 import { z } from 'zod';
-import { ExecResult, MAX_CLIENT_MESSAGE_BYTES, describeZodError, type LessonId } from '@nslab/shared';
+import { ExecResult, MAX_CLIENT_MESSAGE_BYTES, describeZodError } from '@nslab/shared';
 import type { AgentClient } from './client.js';
 import { CliError } from './errors.js';
 import type { CliOutput } from './io.js';
@@ -36,7 +36,7 @@ export async function lessonsCommand(client: AgentClient, stdout: CliOutput): Pr
   return 0;
 }
 
-export async function openCommand(client: AgentClient, stdout: CliOutput, lesson: LessonId): Promise<number> {
+export async function openCommand(client: AgentClient, stdout: CliOutput, lesson: string): Promise<number> {
   const lab = parseReply(OpenedLab, await client.request({ type: 'open', lesson }), 'open');
   stdout.write(`${lab.id}\n`);
   return 0;

@@ -13,6 +13,7 @@ import { Pane } from './pane.js';
 import type { LabCgroup } from './cgroup.js';
 import { SpawnError, type SpawnerClient } from './spawner-client.js';
 import type { ProcessRouter } from './router.js';
+import type { LabWatcher } from '../lessons/watcher.js';
 
 const ALL_NAMESPACES =
   CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
@@ -47,6 +48,10 @@ export class Lab {
   readonly createdAt = new Date();
   /** Set when a learner's lesson takes the lab (a warm lab waits without one). */
   lesson: LessonDef | null = null;
+  /** The browser session that opened the lab; null for the token holder (CLI, admin). */
+  owner: string | null = null;
+  /** Task checks and namespace picture, for clients that watch the lab. */
+  watcher: LabWatcher | null = null;
   state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | null = null;
   private devptsFd = -1;
@@ -213,6 +218,7 @@ export class Lab {
 
   private async doClose(reason: string) {
     this.state = 'closing';
+    this.watcher?.stop();
     // The anchor's death takes the lab init with it (parent-death signal), and the init's death
     // takes every process in the lab's PID namespace; the cgroup catches anything else.
     await this.deps.spawner.kill(this.anchorPid, SIG.KILL).catch(() => {});

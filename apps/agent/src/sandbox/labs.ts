@@ -2,7 +2,8 @@
 // on start removes whatever an earlier run of the agent left behind.
 import { existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { LESSONS, type LessonId } from '@nslab/shared';
+import type { Catalogue } from '../lessons/catalogue.js';
+import { LabWatcher } from '../lessons/watcher.js';
 import type { AgentConfig } from '../config.js';
 import { SpawnerClient } from './spawner-client.js';
 import { ProcessRouter } from './router.js';
@@ -18,6 +19,13 @@ export class LimitError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'LimitError';
+  }
+}
+
+export class UnknownLessonError extends Error {
+  constructor(id: string, known: string[]) {
+    super(`no lesson "${id}" (lessons: ${known.join(', ')})`);
+    this.name = 'UnknownLessonError';
   }
 }
 
@@ -37,6 +45,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
 
   constructor(
     readonly config: AgentConfig,
+    readonly catalogue: Catalogue,
     private readonly logFn: LogFn = () => {},
   ) {
     super();
@@ -75,10 +84,21 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
    * Open a lab for a lesson: a warm one from the pool when there is one (its namespaces, root
    * filesystem and init are made ahead of time), else a new one; then start the lesson's panes.
    */
-  async open(lessonId: LessonId): Promise<Lab> {
+  async open(lessonId: string, owner: string | null = null): Promise<Lab> {
     if (this.stopping) throw new LimitError('the agent is shutting down');
-    const lesson = LESSONS[lessonId];
+    const entry = this.catalogue.get(lessonId);
+    if (!entry) throw new UnknownLessonError(lessonId, this.catalogue.ids());
+    const lesson = entry.def;
+    if (owner !== null) {
+      // A browser keeps a few labs; its oldest makes room for a new one.
+      const mine = this.list().filter((l) => l.owner === owner);
+      for (const old of mine.slice(0, Math.max(0, mine.length - this.config.labsPerSession + 1))) {
+        await old.close('replaced by a newer lab of the same browser');
+      }
+    }
     const lab = this.warm.shift() ?? (await this.create());
+    lab.owner = owner;
+    lab.watcher = new LabWatcher(lab, entry.tasks);
     this.labs.set(lab.id, lab);
     this.refillSoon();
     try {

@@ -7,7 +7,9 @@ import pino from 'pino';
 import { MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, WS_PATH } from '@nslab/shared';
 import type { AgentConfig } from '../config.js';
 import { LabManager } from '../sandbox/labs.js';
-import { Connection } from './connection.js';
+import { Catalogue } from '../lessons/catalogue.js';
+import { Connection, type Principal } from './connection.js';
+import { Sessions, sameOrigin } from './session.js';
 import { bearer, setupToken, tokenMatches } from './auth.js';
 import { WEB_DIR } from '../paths.js';
 
@@ -24,7 +26,8 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } = {}): Promise<RunningAgent> {
   const log = pino({ level: opts.quiet ? 'warn' : config.logLevel, base: { svc: 'nslab-agent' } });
   const { token, file: tokenFile } = setupToken(config.stateDir, config.token);
-  const manager = new LabManager(config, (level, msg, extra) => log[level](extra ?? {}, msg));
+  const catalogue = Catalogue.load(config.contentDir);
+  const manager = new LabManager(config, catalogue, (level, msg, extra) => log[level](extra ?? {}, msg));
   await manager.start();
 
   let web: Awaited<ReturnType<typeof import('./web.js').createWebHandler>> | null = null;
@@ -33,6 +36,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     web = await createWebHandler({ dir: WEB_DIR, dev: config.dev, hostname: config.host, port: config.port, quiet: true });
   }
 
+  const sessions = new Sessions();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -50,7 +54,17 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       );
       return;
     }
-    if (web) return void web.handle(req, res);
+    if (path === '/api/session') {
+      // A browser's session cookie without loading a page (scripts, tests, embedding portals).
+      sessions.ensure(req, res);
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end('{"session":true}');
+      return;
+    }
+    if (web) {
+      sessions.ensure(req, res);
+      return void web.handle(req, res);
+    }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found (the web app is disabled)\n');
   });
@@ -62,14 +76,23 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       socket.destroy();
       return;
     }
-    const given = bearer(req.headers.authorization);
-    if (given !== null && !tokenMatches(token, given)) {
-      socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nwrong token\n');
+    const refuse = (status: string, why: string) => {
+      socket.write(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${why}\n`);
       socket.destroy();
-      return;
+    };
+    const given = bearer(req.headers.authorization);
+    if (given !== null && !tokenMatches(token, given)) return refuse('401 Unauthorized', 'wrong token');
+    let principal: Principal | null = given !== null ? { kind: 'token' } : null;
+    if (!principal) {
+      const sid = sessions.fromRequest(req);
+      if (sid) {
+        // A session cookie counts only from a page of this agent (no cross-site WebSocket).
+        if (!sameOrigin(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');
+        principal = { kind: 'session', sid };
+      }
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      new Connection(ws, manager, token, given !== null, (level, msg, extra) => log[level](extra ?? {}, msg));
+      new Connection(ws, manager, token, principal, (level, msg, extra) => log[level](extra ?? {}, msg));
     });
   });
 

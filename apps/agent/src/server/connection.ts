@@ -4,16 +4,16 @@
 import type { WebSocket, RawData } from 'ws';
 import {
   ClientMessage,
-  LESSONS,
-  LESSON_IDS,
   PROTOCOL_VERSION,
   describeZodError,
   encodeOutputFrame,
   type ErrorCode,
+  type Picture,
   type ServerMessage,
+  type TaskStatus,
 } from '@nslab/shared';
 import type { LabManager } from '../sandbox/labs.js';
-import { LimitError } from '../sandbox/labs.js';
+import { LimitError, UnknownLessonError } from '../sandbox/labs.js';
 import type { Lab } from '../sandbox/lab.js';
 import type { Pane } from '../sandbox/pane.js';
 import { tokenMatches } from './auth.js';
@@ -29,18 +29,22 @@ export class ClientError extends Error {
   }
 }
 
+/** Who is on the other end: the token holder (every lab), or a browser session (its own labs). */
+export type Principal = { kind: 'token' } | { kind: 'session'; sid: string };
+
 export class Connection {
   private authenticated: boolean;
   private attached = new Map<string, () => void>();
+  private watching = new Map<string, () => void>();
 
   constructor(
     private readonly ws: WebSocket,
     private readonly manager: LabManager,
     private readonly token: string,
-    preAuthenticated: boolean,
+    private principal: Principal | null,
     private readonly log: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void,
   ) {
-    this.authenticated = preAuthenticated;
+    this.authenticated = principal !== null;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.detachAll());
     ws.on('error', () => this.detachAll());
@@ -69,6 +73,7 @@ export class Connection {
     const msg = parsed.data;
     if (msg.type === 'auth') {
       this.authenticated = tokenMatches(this.token, msg.token);
+      if (this.authenticated) this.principal = { kind: 'token' };
       if (!this.authenticated) {
         this.error(msg.id ?? null, 'unauthenticated', 'wrong token');
         this.ws.close(4001, 'wrong token');
@@ -84,16 +89,27 @@ export class Connection {
       },
       (err: unknown) => {
         const e = err as Error;
-        const code: ErrorCode = err instanceof ClientError ? err.code : err instanceof LimitError ? 'limit' : 'failed';
+        const code: ErrorCode =
+          err instanceof ClientError ? err.code : err instanceof LimitError ? 'limit' : err instanceof UnknownLessonError ? 'unknown-lesson' : 'failed';
         if (code === 'failed') this.log('warn', 'request failed', { type: msg.type, error: e.message });
         this.error(id, code, e.message);
       },
     );
   }
 
+  /** The session's own id, or null for the token holder. */
+  private get owner(): string | null {
+    return this.principal?.kind === 'session' ? this.principal.sid : null;
+  }
+
+  private mayUse(lab: Lab): boolean {
+    return this.principal?.kind === 'token' || (lab.owner !== null && lab.owner === this.owner);
+  }
+
   private lab(id: string): Lab {
     const lab = this.manager.get(id);
-    if (!lab) throw new ClientError('unknown-lab', `no open lab ${id}`);
+    // Another session's lab is answered exactly like one that does not exist.
+    if (!lab || !this.mayUse(lab)) throw new ClientError('unknown-lab', `no open lab ${id}`);
     return lab;
   }
 
@@ -106,15 +122,19 @@ export class Connection {
   private async handle(msg: ClientMessage): Promise<unknown> {
     switch (msg.type) {
       case 'lessons':
-        return LESSON_IDS.map((id) => ({
-          id,
-          title: LESSONS[id].title,
-          panes: LESSONS[id].panes.map((p) => ({ name: p.name, unshare: p.unshare })),
+        return this.manager.catalogue.list().map(({ def, titles }) => ({
+          id: def.id,
+          title: def.title,
+          titles,
+          panes: def.panes.map((p) => ({ name: p.name, unshare: p.unshare })),
         }));
       case 'open':
-        return (await this.manager.open(msg.lesson)).info();
+        return (await this.manager.open(msg.lesson, this.owner)).info();
       case 'list':
-        return this.manager.list().map((l) => l.info());
+        return this.manager
+          .list()
+          .filter((l) => this.mayUse(l))
+          .map((l) => l.info());
       case 'close': {
         this.lab(msg.lab);
         await this.manager.close(msg.lab);
@@ -156,7 +176,42 @@ export class Connection {
         await lab.startPane(pane);
         return pane.info();
       }
+      case 'watch': {
+        const lab = this.lab(msg.lab);
+        this.watch(lab);
+        return { tasks: lab.watcher?.tasks ?? [], picture: lab.watcher?.picture ?? null };
+      }
+      case 'unwatch': {
+        this.watching.get(msg.lab)?.();
+        return msg.id !== undefined ? { watching: false } : undefined;
+      }
+      case 'check': {
+        const lab = this.lab(msg.lab);
+        await lab.watcher?.tick();
+        return { tasks: lab.watcher?.tasks ?? [] };
+      }
+      case 'inspect': {
+        const lab = this.lab(msg.lab);
+        const { takePicture } = await import('../inspect/picture.js');
+        return takePicture(lab);
+      }
     }
+  }
+
+  private watch(lab: Lab) {
+    if (this.watching.has(lab.id) || !lab.watcher) return;
+    const w = lab.watcher;
+    const onTasks = (tasks: TaskStatus[]) => this.send({ type: 'tasks', lab: lab.id, tasks });
+    const onPicture = (picture: Picture) => this.send({ type: 'picture', lab: lab.id, picture });
+    w.on('tasks', onTasks);
+    w.on('picture', onPicture);
+    const stop = w.watch();
+    this.watching.set(lab.id, () => {
+      w.off('tasks', onTasks);
+      w.off('picture', onPicture);
+      stop();
+      this.watching.delete(lab.id);
+    });
   }
 
   private attach(lab: Lab, pane: Pane) {
@@ -185,7 +240,7 @@ export class Connection {
   }
 
   private detachAll() {
-    for (const off of [...this.attached.values()]) off();
+    for (const off of [...this.attached.values(), ...this.watching.values()]) off();
   }
 }
 

@@ -1,0 +1,79 @@
+// The namespace picture of a lab: every process in it, its pid at each PID-namespace level from
+// the lab's down, its eight namespaces, and the pane it belongs to. Read from /proc.
+import { readFileSync } from 'node:fs';
+import { NAMESPACE_TYPES, type Picture } from '@nslab/shared';
+import { nsInodes } from './ns.js';
+import type { Lab } from '../sandbox/lab.js';
+
+interface Proc {
+  hostPid: number;
+  hostPpid: number;
+  comm: string;
+  nspid: number[];
+}
+
+function readProc(pid: number): Proc | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`\\n?${name}:\\s*([^\\n]*)`).exec(status)?.[1]?.trim() ?? '';
+    if (/^Z/.test(field('State'))) return null;
+    return {
+      hostPid: pid,
+      hostPpid: Number(field('PPid')),
+      comm: field('Name'),
+      nspid: field('NSpid').split(/\s+/).map(Number),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The lab's processes (host pids), from its cgroup. */
+function labPids(lab: Lab): number[] {
+  return lab.cgroup?.pids() ?? [];
+}
+
+export function takePicture(lab: Lab): Picture {
+  const procs = new Map<number, Proc>();
+  for (const pid of labPids(lab)) {
+    const p = readProc(pid);
+    // Only processes inside the lab's PID namespace (the anchor and transient joiners are not).
+    if (p && p.nspid.length >= 2) procs.set(pid, p);
+  }
+  const paneOf = new Map<number, string>();
+  for (const pane of lab.panes.values()) if (pane.pid && pane.running) paneOf.set(pane.pid, pane.name);
+  const findPane = (hostPid: number): string | null => {
+    for (let pid = hostPid, hops = 0; pid > 1 && hops < 64; hops++) {
+      const name = paneOf.get(pid);
+      if (name) return name;
+      const p = procs.get(pid);
+      if (!p) return null;
+      pid = p.hostPpid;
+    }
+    return null;
+  };
+  const processes: Picture['processes'] = [];
+  for (const p of procs.values()) {
+    let ns: Record<(typeof NAMESPACE_TYPES)[number], number>;
+    try {
+      ns = nsInodes(p.hostPid);
+    } catch {
+      continue; // exited meanwhile
+    }
+    const parent = procs.get(p.hostPpid);
+    processes.push({
+      pid: p.nspid[1]!,
+      ppid: parent ? parent.nspid[1]! : 0,
+      comm: p.comm,
+      nspid: p.nspid.slice(1),
+      ns,
+      pane: findPane(p.hostPid),
+    });
+  }
+  processes.sort((a, b) => a.pid - b.pid);
+  const panes = [...lab.panes.values()].map((pane) => {
+    const p = pane.pid && pane.running ? procs.get(pane.pid) : undefined;
+    return { name: pane.name, pid: p ? p.nspid[1]! : null };
+  });
+  return { lab: nsInodes(lab.initPid), processes, panes };
+}

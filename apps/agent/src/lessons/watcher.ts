@@ -1,0 +1,75 @@
+// Live views of a lab for the clients watching it: its task statuses and its namespace picture,
+// recomputed about once a second while anyone watches, pushed only when they change.
+import { EventEmitter } from 'node:events';
+import type { Picture, TaskDef, TaskStatus } from '@nslab/shared';
+import type { Lab } from '../sandbox/lab.js';
+import { checkTasks } from './checker.js';
+import { takePicture } from '../inspect/picture.js';
+
+const PERIOD_MS = 1000;
+
+export class LabWatcher extends EventEmitter<{ tasks: [TaskStatus[]]; picture: [Picture] }> {
+  private watchers = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private lastTasks = '';
+  private lastPicture = '';
+  tasks: TaskStatus[] = [];
+  picture: Picture | null = null;
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly taskDefs: TaskDef[],
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  /** Start watching; returns the function that stops. */
+  watch(): () => void {
+    this.watchers++;
+    if (!this.timer) this.timer = setInterval(() => void this.tick(), PERIOD_MS);
+    void this.tick();
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      if (--this.watchers === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
+    };
+  }
+
+  /** Check now (a learner's "check" button, or a new watcher). */
+  async tick(): Promise<void> {
+    if (this.running || this.lab.state !== 'open') return;
+    this.running = true;
+    try {
+      const picture = takePicture(this.lab);
+      const p = JSON.stringify(picture);
+      if (p !== this.lastPicture) {
+        this.lastPicture = p;
+        this.picture = picture;
+        this.emit('picture', picture);
+      }
+      const tasks = await checkTasks(this.lab, this.taskDefs);
+      const t = JSON.stringify(tasks.map((x) => [x.id, x.status]));
+      this.tasks = tasks;
+      if (t !== this.lastTasks) {
+        this.lastTasks = t;
+        this.emit('tasks', tasks);
+      }
+    } catch {
+      /* the lab is closing */
+    } finally {
+      this.running = false;
+    }
+  }
+
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,53 @@
+// Browser sessions: the agent's token never goes into a page. Instead every page response
+// carries an HttpOnly, SameSite=Strict cookie naming a random session, signed with a key that
+// lives only in the agent's memory. A WebSocket that presents a valid cookie from the agent's
+// own origin is that session: it may open labs and reach only the labs it opened.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export const SESSION_COOKIE = 'nslab_session';
+
+export class Sessions {
+  private readonly key = randomBytes(32);
+
+  private sign(sid: string): string {
+    return createHmac('sha256', this.key).update(sid).digest('base64url');
+  }
+
+  /** The session named by the request's cookie, if its signature is ours. */
+  fromRequest(req: IncomingMessage): string | null {
+    const header = req.headers.cookie ?? '';
+    for (const part of header.split(';')) {
+      const [name, value] = part.trim().split('=');
+      if (name !== SESSION_COOKIE || !value) continue;
+      const [sid, sig] = value.split('.');
+      if (!sid || !sig || !/^[A-Za-z0-9_-]{16,64}$/.test(sid)) return null;
+      const want = Buffer.from(this.sign(sid));
+      const got = Buffer.from(sig);
+      return want.length === got.length && timingSafeEqual(want, got) ? sid : null;
+    }
+    return null;
+  }
+
+  /** Make sure the response carries a valid session cookie; returns the session. */
+  ensure(req: IncomingMessage, res: ServerResponse): string {
+    const existing = this.fromRequest(req);
+    if (existing) return existing;
+    const sid = randomBytes(18).toString('base64url');
+    const secure = (req.headers['x-forwarded-proto'] ?? '') === 'https' ? '; Secure' : '';
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${sid}.${this.sign(sid)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+    return sid;
+  }
+}
+
+/** Does the upgrade come from a page of this very host (same scheme-less host:port)? */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  const host = req.headers.host;
+  if (!origin || !host) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
