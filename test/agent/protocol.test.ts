@@ -96,6 +96,12 @@ test('attach streams the PTY as binary frames; input reaches the shell', { skip 
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.match(text, /42-marker/);
+  // A second client attaching later sees what the shell printed before it came.
+  const late = await TestClient.connect(agent.url, agent.token);
+  await late.request({ type: 'attach', lab: labId, pane: 'container', cols: 80, rows: 24 });
+  const replay = Buffer.concat(late.frames.map((f) => f.payload)).toString();
+  assert.match(replay, /42-marker/);
+  late.close();
   c.send({ type: 'resize', lab: labId, pane: 'container', cols: 120, rows: 40 });
   const size = await c.request({ type: 'exec', lab: labId, pane: 'container', argv: ['sh', '-c', 'stty size < /dev/pts/$(basename $(readlink /proc/1/fd/0) 2>/dev/null || echo 0) 2>/dev/null || true'] });
   assert.equal(size.type, 'result');

@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 import type { PaneDef } from '@nslab/shared';
 import { Pty } from '../pty/pty.js';
 
+const HISTORY_BYTES = 256 * 1024;
+
 export interface PaneEvents {
   data: [chunk: Buffer];
   exit: [exitCode: number | null, signal: number | null];
@@ -20,6 +22,9 @@ export class Pane extends EventEmitter<PaneEvents> {
   rows = 30;
   /** performance.now() of the current shell's first output byte (its prompt), for benchmarks. */
   firstOutputAt: number | null = null;
+  /** The latest output (at most HISTORY_BYTES), replayed to a client that attaches. */
+  private history: Buffer[] = [];
+  private historyBytes = 0;
 
   constructor(readonly def: PaneDef) {
     super();
@@ -37,12 +42,26 @@ export class Pane extends EventEmitter<PaneEvents> {
     this.running = true;
     this.exitCode = this.signal = null;
     this.firstOutputAt = null;
+    this.history = [];
+    this.historyBytes = 0;
     pty.on('data', (chunk) => {
       this.firstOutputAt ??= performance.now();
+      this.remember(chunk);
       this.emit('data', chunk);
     });
     pty.start();
     this.emit('start');
+  }
+
+  private remember(chunk: Buffer) {
+    this.history.push(chunk);
+    this.historyBytes += chunk.length;
+    while (this.historyBytes > HISTORY_BYTES && this.history.length > 1) this.historyBytes -= this.history.shift()!.length;
+  }
+
+  /** What the shell printed lately, for a client that attaches now. */
+  recentOutput(): Buffer {
+    return Buffer.concat(this.history);
   }
 
   exited(exitCode: number | null, signal: number | null) {

@@ -226,6 +226,9 @@ export class Connection {
     const onClosed = (closed: Lab, reason: string) => {
       if (closed === lab) this.send({ type: 'lab-closed', lab: lab.id, reason });
     };
+    // What the shell printed before this client came (a reload, a second tab): then live output.
+    const recent = pane.recentOutput();
+    if (recent.length) onData(recent);
     pane.on('data', onData);
     pane.on('exit', onExit);
     pane.on('start', onStart);
