@@ -28,14 +28,9 @@ function readProc(pid: number): Proc | null {
   }
 }
 
-/** The lab's processes (host pids), from its cgroup. */
-function labPids(lab: Lab): number[] {
-  return lab.cgroup?.pids() ?? [];
-}
-
 export function takePicture(lab: Lab): Picture {
   const procs = new Map<number, Proc>();
-  for (const pid of labPids(lab)) {
+  for (const pid of lab.pids()) {
     const p = readProc(pid);
     // Only processes inside the lab's PID namespace (the anchor and transient joiners are not).
     if (p && p.nspid.length >= 2) procs.set(pid, p);

@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { processStatus } from '../inspect/ns.js';
+import { labProcesses } from './sweep.js';
+import { IdRanges } from './idrange.js';
 import { join } from 'node:path';
 import { CLONE, O, SIG } from '../native/constants.js';
 import { sys } from '../native/sys.js';
@@ -41,6 +43,7 @@ export interface LabDeps {
   spawner: SpawnerClient;
   router: ProcessRouter;
   shell: { file: string; argv: string[] };
+  idsPerLab: number;
 }
 
 export class Lab {
@@ -77,6 +80,12 @@ export class Lab {
     this.lesson = lesson;
     for (const def of lesson.panes) this.panes.set(def.name, new Pane(def));
     await Promise.all([...this.panes.values()].map((p) => this.startPane(p)));
+  }
+
+  /** Host pids of the lab's processes: from its cgroup, or by its uid range without one. */
+  pids(): number[] {
+    if (this.cgroup) return this.cgroup.pids();
+    return labProcesses(new IdRanges(this.uidBase, this.deps.idsPerLab, 1));
   }
 
   pane(name: string): Pane | undefined {

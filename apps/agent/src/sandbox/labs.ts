@@ -143,6 +143,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
         spawner: this.spawner,
         router: this.router,
         shell: this.shell,
+        idsPerLab: this.config.idsPerLab,
       });
       lab.onClosed = (reason) => {
         this.labs.delete(id);

@@ -1,0 +1,59 @@
+// The course page's picture of PID namespaces: one parent, two children; the parent sees every
+// process, each child only its own; process 3 of the parent is PID 1 in child A.
+import type { Lang } from '@nslab/shared';
+import { STRINGS } from '../lib/i18n';
+
+function Proc({ pid, inner, kind }: { pid: number; inner?: number; kind?: 'a' | 'b' }) {
+  return (
+    <span className={`fig-proc${kind ? ` fig-proc-${kind}` : ''}`}>
+      <b>{pid}</b>
+      {inner !== undefined ? <small>→ {inner}</small> : null}
+    </span>
+  );
+}
+
+export function PidFigure({ lang }: { lang: Lang }) {
+  const s = STRINGS[lang];
+  return (
+    <figure className="pidfig">
+      <figcaption className="pidfig-title">{s.figureTitle}</figcaption>
+      <div className="fig-ns fig-parent">
+        <div className="fig-label">{s.figureParent}</div>
+        <div className="fig-procs">
+          <Proc pid={1} />
+          <Proc pid={2} />
+          <Proc pid={3} inner={1} kind="a" />
+          <Proc pid={4} inner={1} kind="b" />
+          <Proc pid={5} inner={2} kind="a" />
+          <Proc pid={6} inner={2} kind="b" />
+        </div>
+        <div className="fig-children">
+          <div className="fig-ns fig-child fig-a">
+            <div className="fig-label">{s.figureChildA}</div>
+            <div className="fig-procs">
+              <span className="fig-proc fig-proc-a">
+                <b>1</b>
+              </span>
+              <span className="fig-proc fig-proc-a">
+                <b>2</b>
+              </span>
+            </div>
+          </div>
+          <div className="fig-wall" aria-hidden="true" />
+          <div className="fig-ns fig-child fig-b">
+            <div className="fig-label">{s.figureChildB}</div>
+            <div className="fig-procs">
+              <span className="fig-proc fig-proc-b">
+                <b>1</b>
+              </span>
+              <span className="fig-proc fig-proc-b">
+                <b>2</b>
+              </span>
+            </div>
+          </div>
+        </div>
+      </div>
+      <p className="pidfig-caption">{s.figureCaption}</p>
+    </figure>
+  );
+}

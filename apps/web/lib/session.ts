@@ -1,0 +1,430 @@
+// The browser side of the agent's WebSocket protocol (docs/protocol.md) for one lesson page:
+// connects to ws(s)://<this host>/api/ws (the agent authenticates the browser by its session
+// cookie; no token ever reaches the page), finds or opens the lab, attaches every pane, watches
+// tasks and the namespace picture, and reconnects with backoff when the agent goes away.
+import { WS_PATH, decodeFrame, type LabInfo, type Picture, type TaskStatus } from '@nslab/shared';
+
+export type ConnPhase =
+  | 'connecting'
+  | 'opening'
+  | 'ready'
+  | 'unreachable'
+  | 'unauthenticated'
+  | 'limit'
+  | 'error'
+  | 'lab-closed';
+
+export interface PaneState {
+  running: boolean;
+  attached: boolean;
+  exitCode: number | null;
+  signal: number | null;
+}
+
+export interface SessionState {
+  phase: ConnPhase;
+  labId: string | null;
+  /** Seconds until the next reconnect attempt (phase unreachable/limit). */
+  retryIn: number;
+  message: string | null;
+  panes: Record<string, PaneState>;
+  tasks: Record<string, TaskStatus['status']> | null;
+  picture: Picture | null;
+  checking: boolean;
+}
+
+/** What the session needs from a terminal. */
+export interface TermLike {
+  write(data: Uint8Array | string): void;
+  reset(): void;
+  cols: number;
+  rows: number;
+}
+
+export interface TermHooks {
+  /** Called once per page load, on the first attach to a lab this page did not open. */
+  restore?: (labId: string) => boolean;
+  /** Called when the terminal should show a one-line note (dim). */
+  note?: (text: string) => void;
+}
+
+interface Pending {
+  resolve: (data: unknown) => void;
+  reject: (err: AgentError) => void;
+}
+
+export class AgentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const LAB_KEY = (lesson: string) => `nslab.lab.${lesson}`;
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+
+export class LabSession {
+  state: SessionState;
+  private ws: WebSocket | null = null;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private listeners = new Set<() => void>();
+  private terms = new Map<string, { term: TermLike; hooks: TermHooks; gotOutput: boolean; restoredOnce: boolean }>();
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private tick: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
+  /** true when this page opened the lab itself (its shells have printed nothing we could see). */
+  private openedHere = false;
+  private generation = 0;
+
+  constructor(
+    readonly lesson: string,
+    readonly paneNames: string[],
+    private readonly strings: { reattached: string; newLabNotice: string },
+  ) {
+    this.state = {
+      phase: 'connecting',
+      labId: null,
+      retryIn: 0,
+      message: null,
+      panes: Object.fromEntries(paneNames.map((n) => [n, { running: false, attached: false, exitCode: null, signal: null }])),
+      tasks: null,
+      picture: null,
+      checking: false,
+    };
+  }
+
+  // ---- state for React ----
+  subscribe = (fn: () => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+  getState = () => this.state;
+  private set(patch: Partial<SessionState>) {
+    this.state = { ...this.state, ...patch };
+    this.listeners.forEach((f) => f());
+  }
+  private setPane(name: string, patch: Partial<PaneState>) {
+    const cur = this.state.panes[name] ?? { running: false, attached: false, exitCode: null, signal: null };
+    this.set({ panes: { ...this.state.panes, [name]: { ...cur, ...patch } } });
+  }
+
+  // ---- lifecycle ----
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.tick) clearInterval(this.tick);
+    this.ws?.close(1000, 'page closed');
+    this.ws = null;
+  }
+
+  registerTerminal(name: string, term: TermLike, hooks: TermHooks = {}) {
+    this.terms.set(name, { term, hooks, gotOutput: false, restoredOnce: false });
+    if (this.state.phase === 'ready' && this.state.labId) void this.attach(name);
+    return () => {
+      if (this.terms.get(name)?.term === term) this.terms.delete(name);
+    };
+  }
+
+  private url(): string {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${proto}//${location.host}${WS_PATH}`;
+  }
+
+  private connect() {
+    if (this.stopped) return;
+    const gen = ++this.generation;
+    this.set({ phase: 'connecting', message: null, retryIn: 0 });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url());
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onmessage = (ev) => {
+      if (gen !== this.generation) return;
+      if (typeof ev.data === 'string') this.onText(ev.data);
+      else this.onBinary(new Uint8Array(ev.data as ArrayBuffer));
+    };
+    ws.onclose = () => {
+      if (gen !== this.generation) return;
+      this.ws = null;
+      for (const p of this.pending.values()) p.reject(new AgentError('disconnected', 'connection lost'));
+      this.pending.clear();
+      const panes = Object.fromEntries(Object.entries(this.state.panes).map(([k, v]) => [k, { ...v, attached: false }]));
+      this.set({ panes });
+      if (this.stopped) return;
+      if (this.state.phase === 'unauthenticated' || this.state.phase === 'lab-closed') return;
+      this.scheduleReconnect();
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+  }
+
+  private scheduleReconnect(phase: ConnPhase = 'unreachable', message: string | null = null) {
+    if (this.stopped) return;
+    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)]!;
+    this.attempt++;
+    const at = Date.now() + delay;
+    this.set({ phase, message, retryIn: Math.ceil(delay / 1000) });
+    if (this.tick) clearInterval(this.tick);
+    this.tick = setInterval(() => {
+      const left = Math.max(0, Math.ceil((at - Date.now()) / 1000));
+      if (left !== this.state.retryIn) this.set({ retryIn: left });
+    }, 250);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (this.tick) clearInterval(this.tick);
+      this.tick = null;
+      if (phase === 'limit' && this.ws) void this.setupLab();
+      else this.connect();
+    }, delay);
+  }
+
+  /** Reconnect now (a "Retry now" button). */
+  retryNow() {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.tick) clearInterval(this.tick);
+    this.attempt = 0;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) void this.setupLab();
+    else {
+      this.ws?.close();
+      this.connect();
+    }
+  }
+
+  // ---- messages ----
+  private sendRaw(msg: Record<string, unknown>) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(msg));
+      return true;
+    }
+    return false;
+  }
+
+  request<T = unknown>(msg: Record<string, unknown>): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (!this.sendRaw({ ...msg, id })) return reject(new AgentError('disconnected', 'not connected'));
+      this.pending.set(id, { resolve: resolve as (d: unknown) => void, reject });
+    });
+  }
+
+  private onText(text: string) {
+    let msg: { type?: string; [k: string]: unknown };
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (msg.type) {
+      case 'hello':
+        if (!msg.authenticated) {
+          this.set({ phase: 'unauthenticated' });
+          return;
+        }
+        this.attempt = 0;
+        void this.setupLab();
+        return;
+      case 'result':
+      case 'error': {
+        const id = msg.id;
+        const p = typeof id === 'number' ? this.pending.get(id) : undefined;
+        if (p) {
+          this.pending.delete(id as number);
+          if (msg.type === 'result') p.resolve(msg.data);
+          else p.reject(new AgentError(String(msg.code), String(msg.message)));
+        } else if (msg.type === 'error' && msg.code === 'unauthenticated') {
+          this.set({ phase: 'unauthenticated' });
+        }
+        return;
+      }
+      case 'pane-exit':
+        if (msg.lab === this.state.labId)
+          this.setPane(String(msg.pane), { running: false, exitCode: (msg.exitCode as number | null) ?? null, signal: (msg.signal as number | null) ?? null });
+        return;
+      case 'pane-start':
+        if (msg.lab === this.state.labId) {
+          this.setPane(String(msg.pane), { running: true, exitCode: null, signal: null });
+          const t = this.terms.get(String(msg.pane));
+          if (t) this.sendRaw({ type: 'resize', lab: this.state.labId, pane: msg.pane, cols: t.term.cols, rows: t.term.rows });
+        }
+        return;
+      case 'lab-closed':
+        if (msg.lab === this.state.labId) {
+          sessionStorage.removeItem(LAB_KEY(this.lesson));
+          this.set({ phase: 'lab-closed', message: String(msg.reason ?? ''), picture: null });
+        }
+        return;
+      case 'tasks':
+        if (msg.lab === this.state.labId && Array.isArray(msg.tasks)) {
+          this.set({ tasks: Object.fromEntries((msg.tasks as TaskStatus[]).map((t) => [t.id, t.status])) });
+        }
+        return;
+      case 'picture':
+        if (msg.lab === this.state.labId && msg.picture) this.set({ picture: msg.picture as Picture });
+        return;
+    }
+  }
+
+  private onBinary(buf: Uint8Array) {
+    const f = decodeFrame(buf);
+    if (!f || f.op !== 0x01) return;
+    const slash = f.key.indexOf('/');
+    if (f.key.slice(0, slash) !== this.state.labId) return;
+    const t = this.terms.get(f.key.slice(slash + 1));
+    if (!t) return;
+    t.gotOutput = true;
+    t.term.write(f.payload);
+  }
+
+  // ---- the lab ----
+  private async setupLab() {
+    const ws = this.ws;
+    try {
+      this.set({ phase: 'opening', message: null });
+      const labs = await this.request<LabInfo[]>({ type: 'list' });
+      const remembered = sessionStorage.getItem(LAB_KEY(this.lesson));
+      const current = this.state.labId;
+      const mine = (l: LabInfo) => l.lesson === this.lesson;
+      let lab = labs.find((l) => mine(l) && l.id === current) ?? labs.find((l) => mine(l) && l.id === remembered) ?? labs.find(mine);
+      let opened = false;
+      if (!lab) {
+        lab = await this.request<LabInfo>({ type: 'open', lesson: this.lesson });
+        opened = true;
+      }
+      if (ws !== this.ws) return;
+      const changed = current !== null && current !== lab.id;
+      if (changed) {
+        for (const t of this.terms.values()) {
+          t.term.reset();
+          t.hooks.note?.(this.strings.newLabNotice);
+        }
+      }
+      this.openedHere = opened;
+      sessionStorage.setItem(LAB_KEY(this.lesson), lab.id);
+      const panes: Record<string, PaneState> = {};
+      for (const name of this.paneNames) {
+        const info = lab.panes.find((p) => p.name === name);
+        panes[name] = { running: info?.running ?? false, attached: false, exitCode: info?.exitCode ?? null, signal: info?.signal ?? null };
+      }
+      this.set({ labId: lab.id, panes, phase: 'ready', message: null, tasks: changed ? null : this.state.tasks, picture: changed ? null : this.state.picture });
+      await Promise.all([...this.terms.keys()].map((name) => this.attach(name)));
+      this.request({ type: 'watch', lab: lab.id }).catch(() => {});
+      this.request<Picture>({ type: 'inspect', lab: lab.id })
+        .then((p) => {
+          if (p && Array.isArray(p.processes) && !this.state.picture) this.set({ picture: p });
+        })
+        .catch(() => {});
+    } catch (err) {
+      if (ws !== this.ws) return;
+      const e = err as AgentError;
+      if (e.code === 'disconnected') return; // onclose schedules the reconnect
+      if (e.code === 'limit') return this.scheduleReconnect('limit', e.message);
+      if (e.code === 'unauthenticated') return this.set({ phase: 'unauthenticated' });
+      this.set({ phase: 'error', message: e.message });
+    }
+  }
+
+  private async attach(name: string) {
+    const lab = this.state.labId;
+    const t = this.terms.get(name);
+    if (!lab || !t) return;
+    if (!this.openedHere && !t.restoredOnce) {
+      t.restoredOnce = true;
+      const restored = t.hooks.restore?.(lab) ?? false;
+      if (!restored) t.hooks.note?.(this.strings.reattached);
+    }
+    t.restoredOnce = true;
+    try {
+      const res = await this.request<{ attached: boolean; running: boolean }>({
+        type: 'attach',
+        lab,
+        pane: name,
+        cols: Math.max(2, Math.min(1000, t.term.cols)),
+        rows: Math.max(1, Math.min(500, t.term.rows)),
+      });
+      this.setPane(name, { attached: true, running: res.running });
+      // The agent keeps no backlog: a shell that printed its prompt before we attached shows
+      // nothing. For a lab this page just opened, nothing can be half-typed: ask for a prompt.
+      if (this.openedHere && res.running) {
+        const before = t.gotOutput;
+        setTimeout(() => {
+          if (!before && !t.gotOutput && this.state.labId === lab) this.sendRaw({ type: 'input', lab, pane: name, data: '\r' });
+        }, 700);
+      }
+    } catch (err) {
+      const e = err as AgentError;
+      if (e.code === 'unknown-lab') {
+        sessionStorage.removeItem(LAB_KEY(this.lesson));
+        this.set({ labId: null });
+        void this.setupLab();
+      }
+    }
+  }
+
+  // ---- learner actions ----
+  input(pane: string, data: string): boolean {
+    const lab = this.state.labId;
+    if (!lab || this.state.phase !== 'ready') return false;
+    const st = this.state.panes[pane];
+    if (st && !st.running) return false;
+    for (let i = 0; i < data.length; i += 60000) this.sendRaw({ type: 'input', lab, pane, data: data.slice(i, i + 60000) });
+    return true;
+  }
+
+  resize(pane: string, cols: number, rows: number) {
+    const lab = this.state.labId;
+    if (!lab || !this.state.panes[pane]?.attached) return;
+    this.sendRaw({ type: 'resize', lab, pane, cols: Math.max(2, Math.min(1000, cols)), rows: Math.max(1, Math.min(500, rows)) });
+  }
+
+  async restart(pane: string) {
+    const lab = this.state.labId;
+    if (!lab) return;
+    try {
+      const info = await this.request<{ running: boolean; exitCode: number | null; signal: number | null }>({ type: 'restart', lab, pane });
+      this.setPane(pane, { running: info.running, exitCode: info.exitCode, signal: info.signal });
+      const t = this.terms.get(pane);
+      if (t) this.sendRaw({ type: 'resize', lab, pane, cols: t.term.cols, rows: t.term.rows });
+    } catch {
+      /* the state line stays as it is */
+    }
+  }
+
+  async check() {
+    const lab = this.state.labId;
+    if (!lab) return;
+    this.set({ checking: true });
+    try {
+      const res = await this.request<unknown>({ type: 'check', lab });
+      const list = Array.isArray(res) ? res : (res as { tasks?: unknown })?.tasks;
+      if (Array.isArray(list)) this.set({ tasks: Object.fromEntries((list as TaskStatus[]).map((t) => [t.id, t.status])) });
+    } catch {
+      /* tasks events carry the answer too */
+    } finally {
+      this.set({ checking: false });
+    }
+  }
+
+  /** After lab-closed: open a fresh lab. */
+  newLab() {
+    this.set({ labId: null, tasks: null, picture: null });
+    for (const t of this.terms.values()) t.term.reset();
+    this.openedHere = true;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) void this.setupLab();
+    else this.connect();
+  }
+}
