@@ -136,7 +136,8 @@ function assembleRoot(spec: LabSpec, root: string) {
 
   tmpfs(`${root}/tmp`, `mode=1777,size=${spec.tmpSizeMb}m`);
   tmpfs(`${root}/run`, `mode=0755,size=8m,${own}`);
-  tmpfs(`${root}/root`, `mode=0700,size=${spec.tmpSizeMb}m,${own}`);
+  // 0755, not 0700: a nested user namespace's root (another uid) still finds its way home.
+  tmpfs(`${root}/root`, `mode=0755,size=${spec.tmpSizeMb}m,${own}`);
 
   // Masks: host secrets and the agent's own files are not readable from the lab.
   for (const file of spec.maskFiles) {
