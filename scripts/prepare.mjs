@@ -65,7 +65,7 @@ if (agent.read() !== agentHash || !existsSync(join(root, 'apps/agent/dist/main.c
 
 // 3. The web app.
 if (!args.has('--no-web')) {
-  const webHash = hashTree(['apps/web', 'packages/shared/src']);
+  const webHash = hashTree(['apps/web', 'packages/shared/src', 'content']);
   const web = stamp('web');
   if (web.read() !== webHash || !existsSync(join(root, 'apps/web/.next/BUILD_ID'))) {
     say('building the web app (next build)...');
@@ -73,6 +73,6 @@ if (!args.has('--no-web')) {
       cwd: join(root, 'apps/web'),
       env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
     });
-    web.write(hashTree(['apps/web', 'packages/shared/src']));
+    web.write(hashTree(['apps/web', 'packages/shared/src', 'content']));
   }
 }

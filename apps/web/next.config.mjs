@@ -15,6 +15,8 @@ const nextConfig = {
   poweredByHeader: false,
   turbopack: { root: workspaceRoot },
   outputFileTracingRoot: workspaceRoot,
+  // The root layout is app/[lang]/layout.tsx: a URL outside the course gets app/global-not-found.tsx.
+  experimental: { globalNotFound: true },
 };
 
 export default nextConfig;

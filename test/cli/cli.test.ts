@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { LESSON_IDS, LESSONS } from '@nslab/shared';
+import { LESSON_IDS } from '@nslab/shared';
 import { runCli } from '../../apps/agent/src/cli/run.ts';
-import { FakeAgent, useFakeAgent } from './fake-agent.ts';
+import { FAKE_LESSONS, FakeAgent, useFakeAgent } from './fake-agent.ts';
 import { makeIO, pipeIn } from './streams.ts';
 
 /** No test may hang: a missed event fails it instead. */
@@ -59,7 +59,7 @@ describe('nslab against a fake agent', () => {
     const r = await run(agent, ['lessons']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
-    const expected = LESSON_IDS.map((id) => `${id}\t${LESSONS[id].title}\n`).join('');
+    const expected = LESSON_IDS.map((id) => `${id}\t${FAKE_LESSONS[id].title}\n`).join('');
     assert.equal(r.stdout, expected);
   });
 

@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   ClientMessage,
-  LESSONS,
   LESSON_IDS,
   PROTOCOL_VERSION,
   WS_PATH,
@@ -17,6 +16,20 @@ import {
   type ExecResult,
   type LabInfo,
 } from '@nslab/shared';
+
+/** The lessons this fake agent offers: titles and panes, as a real agent reads them from content files. */
+export const FAKE_LESSONS: Record<(typeof LESSON_IDS)[number], { title: string; panes: Array<{ name: string; unshare: string[] }> }> = Object.fromEntries(
+  LESSON_IDS.map((id) => [
+    id,
+    {
+      title: `The ${id} lesson`,
+      panes: [
+        { name: 'host', unshare: [] },
+        { name: 'container', unshare: id === 'mount' ? ['mnt', 'pid'] : [id] },
+      ],
+    },
+  ]),
+) as never;
 
 export interface FakeAgentOptions {
   /** The token the agent accepts; null: no authentication at all. */
@@ -114,7 +127,7 @@ export class FakeAgent {
       createdAt: new Date(Date.now() - 5 * 60_000).toISOString(),
       hostname: `nslab-${id}`,
       uidBase: 100000,
-      panes: LESSONS[lesson].panes.map((p) => ({ name: p.name, unshare: [...p.unshare], running: true, pid: 4242, exitCode: null, signal: null })),
+      panes: FAKE_LESSONS[lesson].panes.map((p) => ({ name: p.name, unshare: [...p.unshare], running: true, pid: 4242, exitCode: null, signal: null })),
     };
     this.labs.set(id, lab);
     return lab;
@@ -214,7 +227,7 @@ export class FakeAgent {
     };
     switch (msg.type) {
       case 'lessons':
-        reply(LESSON_IDS.map((id) => ({ id, title: LESSONS[id].title, panes: LESSONS[id].panes.map((p) => ({ name: p.name, unshare: p.unshare })) })));
+        reply(LESSON_IDS.map((id) => ({ id, title: FAKE_LESSONS[id].title, panes: FAKE_LESSONS[id].panes })));
         return;
       case 'open':
         if (!(LESSON_IDS as readonly string[]).includes(msg.lesson)) {

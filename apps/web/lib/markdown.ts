@@ -52,6 +52,20 @@ export function makeRenderer(lang: Lang): Marked {
   return marked;
 }
 
+const CJK = '\\p{Script=Han}\\u3000-\\u303f\\uff00-\\uffef';
+const CJK_BREAK = new RegExp(`([${CJK}])[ \\t]*\\n[ \\t]*(?=[${CJK}])`, 'gu');
+
+/**
+ * A line break inside a paragraph is a space in HTML: right between Chinese characters that
+ * space shows. Join such lines (outside <pre>, where line breaks are the content).
+ */
+export function joinCjkLines(html: string): string {
+  return html
+    .split(/(<pre[\s\S]*?<\/pre>)/)
+    .map((part) => (part.startsWith('<pre') ? part : part.replace(CJK_BREAK, '$1')))
+    .join('');
+}
+
 export function renderMarkdown(md: string, lang: Lang): string {
-  return makeRenderer(lang).parse(md, { async: false }) as string;
+  return joinCjkLines(makeRenderer(lang).parse(md, { async: false }) as string);
 }

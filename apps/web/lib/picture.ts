@@ -56,7 +56,10 @@ export function nsRows(p: Picture, highlight: readonly NamespaceType[]): NsRow[]
       return i * 1e7 + Math.min(...b.procs.map((x) => x.pid), 1e7 - 1);
     };
     const boxes = [...byInode.values()].sort((a, b) => rank(a) - rank(b));
-    for (const b of boxes) b.panes.sort((x, y) => paneOrder.indexOf(x) - paneOrder.indexOf(y));
+    for (const b of boxes) {
+      b.panes.sort((x, y) => paneOrder.indexOf(x) - paneOrder.indexOf(y));
+      b.shells.sort((x, y) => paneOrder.indexOf(x) - paneOrder.indexOf(y));
+    }
     const shellInodes = new Set(
       p.panes.filter((x) => x.pid !== null).map((x) => p.processes.find((q) => q.pid === x.pid)?.ns[type]).filter((x) => x !== undefined),
     );
@@ -115,9 +118,4 @@ export function pidTree(p: Picture): PidNode {
   };
   sortTree(root);
   return root;
-}
-
-/** The pane a process belongs to, or the shell pane it is (for colouring). */
-export function procPane(proc: Proc): string | null {
-  return proc.pane;
 }

@@ -42,8 +42,6 @@ export interface TermLike {
 }
 
 export interface TermHooks {
-  /** Called once per page load, on the first attach to a lab this page did not open. */
-  restore?: (labId: string) => boolean;
   /** Called when the terminal should show a one-line note (dim). */
   note?: (text: string) => void;
 }
@@ -71,19 +69,23 @@ export class LabSession {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private listeners = new Set<() => void>();
-  private terms = new Map<string, { term: TermLike; hooks: TermHooks; gotOutput: boolean; restoredOnce: boolean }>();
+  private terms = new Map<string, { term: TermLike; hooks: TermHooks }>();
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private tick: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
-  /** true when this page opened the lab itself (its shells have printed nothing we could see). */
-  private openedHere = false;
+  /** A fresh session cookie was asked for after this connection's hello said no. */
+  private renewedSession = false;
   private generation = 0;
+  /** A lab this page is closing itself (its lab-closed event is expected). */
+  private closing: string | null = null;
+  /** A line to show in every terminal on its next attach (a new lab replaced the old one). */
+  private noteOnAttach: string | null = null;
 
   constructor(
     readonly lesson: string,
     readonly paneNames: string[],
-    private readonly strings: { reattached: string; newLabNotice: string },
+    private readonly strings: { newLabNotice: string },
   ) {
     this.state = {
       phase: 'connecting',
@@ -115,11 +117,15 @@ export class LabSession {
   // ---- lifecycle ----
   start() {
     this.stopped = false;
+    window.addEventListener('online', this.wake);
+    document.addEventListener('visibilitychange', this.wake);
     this.connect();
   }
 
   stop() {
     this.stopped = true;
+    window.removeEventListener('online', this.wake);
+    document.removeEventListener('visibilitychange', this.wake);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.tick) clearInterval(this.tick);
     this.ws?.close(1000, 'page closed');
@@ -127,7 +133,7 @@ export class LabSession {
   }
 
   registerTerminal(name: string, term: TermLike, hooks: TermHooks = {}) {
-    this.terms.set(name, { term, hooks, gotOutput: false, restoredOnce: false });
+    this.terms.set(name, { term, hooks });
     if (this.state.phase === 'ready' && this.state.labId) void this.attach(name);
     return () => {
       if (this.terms.get(name)?.term === term) this.terms.delete(name);
@@ -142,7 +148,8 @@ export class LabSession {
   private connect() {
     if (this.stopped) return;
     const gen = ++this.generation;
-    this.set({ phase: 'connecting', message: null, retryIn: 0 });
+    // While the agent is away, keep saying so (with "reconnecting…") during each new attempt.
+    this.set({ phase: this.state.phase === 'unreachable' ? 'unreachable' : 'connecting', message: null, retryIn: 0 });
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url());
@@ -193,6 +200,11 @@ export class LabSession {
     }, delay);
   }
 
+  /** The network is back, or the learner looks at the page again: do not wait for the backoff. */
+  private wake = () => {
+    if (document.visibilityState === 'visible' && this.state.phase === 'unreachable') this.retryNow();
+  };
+
   /** Reconnect now (a "Retry now" button). */
   retryNow() {
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -232,10 +244,28 @@ export class LabSession {
     switch (msg.type) {
       case 'hello':
         if (!msg.authenticated) {
+          // The cookie is missing or was signed by an agent that has since restarted: get a
+          // fresh one (GET /api/session sets it) and connect again, once.
+          if (!this.renewedSession) {
+            this.renewedSession = true;
+            const ws = this.ws;
+            fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' })
+              .catch(() => undefined)
+              .finally(() => {
+                if (ws === this.ws) {
+                  this.generation++;
+                  ws?.close();
+                  this.ws = null;
+                  this.connect();
+                }
+              });
+            return;
+          }
           this.set({ phase: 'unauthenticated' });
           return;
         }
         this.attempt = 0;
+        this.renewedSession = false;
         void this.setupLab();
         return;
       case 'result':
@@ -263,7 +293,7 @@ export class LabSession {
         }
         return;
       case 'lab-closed':
-        if (msg.lab === this.state.labId) {
+        if (msg.lab === this.state.labId && msg.lab !== this.closing) {
           sessionStorage.removeItem(LAB_KEY(this.lesson));
           this.set({ phase: 'lab-closed', message: String(msg.reason ?? ''), picture: null });
         }
@@ -286,7 +316,6 @@ export class LabSession {
     if (f.key.slice(0, slash) !== this.state.labId) return;
     const t = this.terms.get(f.key.slice(slash + 1));
     if (!t) return;
-    t.gotOutput = true;
     t.term.write(f.payload);
   }
 
@@ -300,20 +329,10 @@ export class LabSession {
       const current = this.state.labId;
       const mine = (l: LabInfo) => l.lesson === this.lesson;
       let lab = labs.find((l) => mine(l) && l.id === current) ?? labs.find((l) => mine(l) && l.id === remembered) ?? labs.find(mine);
-      let opened = false;
-      if (!lab) {
-        lab = await this.request<LabInfo>({ type: 'open', lesson: this.lesson });
-        opened = true;
-      }
+      if (!lab) lab = await this.request<LabInfo>({ type: 'open', lesson: this.lesson });
       if (ws !== this.ws) return;
       const changed = current !== null && current !== lab.id;
-      if (changed) {
-        for (const t of this.terms.values()) {
-          t.term.reset();
-          t.hooks.note?.(this.strings.newLabNotice);
-        }
-      }
-      this.openedHere = opened;
+      this.noteOnAttach = changed ? this.strings.newLabNotice : null;
       sessionStorage.setItem(LAB_KEY(this.lesson), lab.id);
       const panes: Record<string, PaneState> = {};
       for (const name of this.paneNames) {
@@ -322,10 +341,16 @@ export class LabSession {
       }
       this.set({ labId: lab.id, panes, phase: 'ready', message: null, tasks: changed ? null : this.state.tasks, picture: changed ? null : this.state.picture });
       await Promise.all([...this.terms.keys()].map((name) => this.attach(name)));
-      this.request({ type: 'watch', lab: lab.id }).catch(() => {});
-      this.request<Picture>({ type: 'inspect', lab: lab.id })
-        .then((p) => {
-          if (p && Array.isArray(p.processes) && !this.state.picture) this.set({ picture: p });
+      this.noteOnAttach = null;
+      const labId = lab.id;
+      this.request<{ tasks?: TaskStatus[]; picture?: Picture }>({ type: 'watch', lab: labId })
+        .then((w) => {
+          if (this.state.labId !== labId) return;
+          if (Array.isArray(w?.tasks)) this.set({ tasks: Object.fromEntries(w.tasks.map((t) => [t.id, t.status])) });
+          if (w?.picture && Array.isArray(w.picture.processes)) this.set({ picture: w.picture });
+          else return this.request<Picture>({ type: 'inspect', lab: labId }).then((p) => {
+            if (this.state.labId === labId && p && Array.isArray(p.processes)) this.set({ picture: p });
+          });
         })
         .catch(() => {});
     } catch (err) {
@@ -342,12 +367,10 @@ export class LabSession {
     const lab = this.state.labId;
     const t = this.terms.get(name);
     if (!lab || !t) return;
-    if (!this.openedHere && !t.restoredOnce) {
-      t.restoredOnce = true;
-      const restored = t.hooks.restore?.(lab) ?? false;
-      if (!restored) t.hooks.note?.(this.strings.reattached);
-    }
-    t.restoredOnce = true;
+    // The agent replays the shell's latest output to a client that attaches: start from a
+    // clean screen so that a re-attach (after a reconnect) does not show it twice.
+    t.term.reset();
+    if (this.noteOnAttach) t.hooks.note?.(this.noteOnAttach);
     try {
       const res = await this.request<{ attached: boolean; running: boolean }>({
         type: 'attach',
@@ -357,14 +380,6 @@ export class LabSession {
         rows: Math.max(1, Math.min(500, t.term.rows)),
       });
       this.setPane(name, { attached: true, running: res.running });
-      // The agent keeps no backlog: a shell that printed its prompt before we attached shows
-      // nothing. For a lab this page just opened, nothing can be half-typed: ask for a prompt.
-      if (this.openedHere && res.running) {
-        const before = t.gotOutput;
-        setTimeout(() => {
-          if (!before && !t.gotOutput && this.state.labId === lab) this.sendRaw({ type: 'input', lab, pane: name, data: '\r' });
-        }, 700);
-      }
     } catch (err) {
       const e = err as AgentError;
       if (e.code === 'unknown-lab') {
@@ -419,11 +434,21 @@ export class LabSession {
     }
   }
 
+  /** Start over: close this lab and open a fresh one. */
+  async resetLab() {
+    const lab = this.state.labId;
+    if (lab) {
+      this.closing = lab;
+      await this.request({ type: 'close', lab }).catch(() => {});
+      sessionStorage.removeItem(LAB_KEY(this.lesson));
+    }
+    this.newLab();
+  }
+
   /** After lab-closed: open a fresh lab. */
   newLab() {
     this.set({ labId: null, tasks: null, picture: null });
     for (const t of this.terms.values()) t.term.reset();
-    this.openedHere = true;
     if (this.ws && this.ws.readyState === WebSocket.OPEN) void this.setupLab();
     else this.connect();
   }

@@ -1,4 +1,5 @@
-// The lesson catalogue: which panes a lesson needs and the namespaces each pane gets beyond the lab's.
+// Lesson types shared by the agent and the web app. The lessons themselves are content files
+// (content/lessons/<lang>/<id>.md, see docs/lesson-format.md); these are the ones nslab ships.
 import type { NamespaceType } from './namespaces.js';
 
 export const LESSON_IDS = ['uts', 'ipc', 'pid', 'mount', 'net', 'user', 'cgroup', 'time'] as const;
@@ -18,27 +19,5 @@ export interface LessonDef {
   panes: PaneDef[];
 }
 
-const host: PaneDef = { name: 'host', unshare: [] };
-const container = (unshare: NamespaceType[], extra: Partial<PaneDef> = {}): PaneDef => ({ name: 'container', unshare, ...extra });
-
 /** A week, so `uptime` in the time lesson's container is visibly a week ahead. */
 export const TIME_LESSON_OFFSET_S = 7 * 24 * 3600;
-
-export const LESSONS: Record<LessonId, LessonDef> = {
-  uts: { id: 'uts', title: 'UTS namespace: a hostname of your own', panes: [host, container(['uts'])] },
-  ipc: { id: 'ipc', title: 'IPC namespace: private message queues', panes: [host, container(['ipc'])] },
-  pid: { id: 'pid', title: 'PID namespace: becoming PID 1', panes: [host, container(['pid'])] },
-  mount: { id: 'mount', title: 'Mount namespace: your own /proc', panes: [host, container(['mnt', 'pid'])] },
-  net: { id: 'net', title: 'Network namespace: only loopback', panes: [host, container(['net'])] },
-  user: { id: 'user', title: 'User namespace: root inside, nobody outside', panes: [host, container(['user'])] },
-  cgroup: { id: 'cgroup', title: 'Cgroup namespace: your cgroup is the root', panes: [host, container(['cgroup'])] },
-  time: {
-    id: 'time',
-    title: 'Time namespace: a clock that runs ahead',
-    panes: [host, container(['time'], { timeOffsets: { monotonic: TIME_LESSON_OFFSET_S, boottime: TIME_LESSON_OFFSET_S } })],
-  },
-};
-
-export function isLessonId(id: string): id is LessonId {
-  return (LESSON_IDS as readonly string[]).includes(id);
-}

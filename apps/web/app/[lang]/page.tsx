@@ -7,6 +7,31 @@ import { TopBar } from '../../components/TopBar';
 import { PidFigure } from '../../components/PidFigure';
 import { LessonProgress } from '../../components/LessonProgress';
 
+/** A glimpse of a lesson: the same command in two shells, two different answers. */
+function HeroShells() {
+  return (
+    <div className="hero-shells" aria-hidden="true">
+      <div className="mini-term mini-host">
+        <div className="mini-head">host</div>
+        <pre>
+          <span className="p">root@nslab:~# </span>hostname{'\n'}nslab{'\n'}
+          <span className="p">root@nslab:~# </span>readlink /proc/$$/ns/uts{'\n'}
+          <span className="hl-host">uts:[4026531838]</span>
+        </pre>
+      </div>
+      <div className="mini-term mini-container">
+        <div className="mini-head">container</div>
+        <pre>
+          <span className="p">root@nslab:~# </span>hostname bird{'\n'}
+          <span className="p">root@nslab:~# </span>hostname{'\n'}bird{'\n'}
+          <span className="p">root@nslab:~# </span>readlink /proc/$$/ns/uts{'\n'}
+          <span className="hl-container">uts:[4026532181]</span>
+        </pre>
+      </div>
+    </div>
+  );
+}
+
 /** The table's order: as the kernel gained them. */
 const TABLE_ORDER: NamespaceType[] = ['mnt', 'uts', 'ipc', 'pid', 'net', 'user', 'cgroup', 'time'];
 
@@ -21,14 +46,17 @@ export default async function CoursePage({ params }: { params: Promise<{ lang: s
       <TopBar lang={lang} path="" />
       <main className="course">
         <section className="hero">
-          <p className="eyebrow">{s.heroEyebrow}</p>
-          <h1>{s.heroTitle}</h1>
-          <p className="lede">{s.heroLede}</p>
-          {first ? (
-            <a className="btn btn-primary" href={`/${lang}/lessons/${first.id}`}>
-              {s.startCourse} <span aria-hidden="true">→</span>
-            </a>
-          ) : null}
+          <div className="hero-text">
+            <p className="eyebrow">{s.heroEyebrow}</p>
+            <h1>{s.heroTitle}</h1>
+            <p className="lede">{s.heroLede}</p>
+            {first ? (
+              <a className="btn btn-primary" href={`/${lang}/lessons/${first.id}`}>
+                {s.startCourse} <span aria-hidden="true">→</span>
+              </a>
+            ) : null}
+          </div>
+          <HeroShells />
         </section>
 
         <section className="concept" aria-labelledby="concept-h">
