@@ -7,13 +7,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { startTestAgent, testConfig, run, typeAndWait, TEST_INSTANCE } from '../helpers/agent.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { rootOrSkip } from '../helpers/env.ts';
 import { labProcesses } from '../../apps/agent/src/sandbox/sweep.ts';
 import { IdRanges } from '../../apps/agent/src/sandbox/idrange.ts';
 import { startAgent } from '../../apps/agent/src/server/agent.ts';
 
-if (!IS_ROOT && IN_CI) throw new Error('the lifecycle tests need root, and CI=true forbids skipping them');
-const skip = IS_ROOT ? false : 'needs root';
+const skip = rootOrSkip('the lifecycle tests');
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/\nState:\s+Z/.test(safeRead(`/proc/${pid}/status`));
 function safeRead(p: string) {

@@ -8,10 +8,9 @@ import { nsInodes, nsPids, hostUid } from '../../apps/agent/src/inspect/ns.ts';
 import type { RunningAgent } from '../../apps/agent/src/server/agent.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
 import { startTestAgent, run, typeAndWait } from '../helpers/agent.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { rootOrSkip } from '../helpers/env.ts';
 
-if (!IS_ROOT && IN_CI) throw new Error('the namespace tests need root, and CI=true forbids skipping them');
-const skip = IS_ROOT ? false : 'needs root';
+const skip = rootOrSkip('the namespace tests');
 
 let agent: RunningAgent;
 const labs = new Map<LessonId, Lab>();

@@ -6,10 +6,9 @@ import WebSocket from 'ws';
 import type { RunningAgent } from '../../apps/agent/src/server/agent.ts';
 import { startTestAgent } from '../helpers/agent.ts';
 import { TestClient } from '../helpers/ws.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { rootOrSkip } from '../helpers/env.ts';
 
-if (!IS_ROOT && IN_CI) throw new Error('the protocol tests need root, and CI=true forbids skipping them');
-const skip = IS_ROOT ? false : 'needs root';
+const skip = rootOrSkip('the protocol tests');
 
 let agent: RunningAgent;
 let c: TestClient;

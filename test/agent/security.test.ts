@@ -8,10 +8,9 @@ import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
 import { hostUid } from '../../apps/agent/src/inspect/ns.ts';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 import { startTestAgent, run } from '../helpers/agent.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { rootOrSkip } from '../helpers/env.ts';
 
-if (!IS_ROOT && IN_CI) throw new Error('the security tests need root, and CI=true forbids skipping them');
-const skip = IS_ROOT ? false : 'needs root';
+const skip = rootOrSkip('the security tests');
 
 let agent: RunningAgent;
 let lab: Lab;

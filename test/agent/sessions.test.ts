@@ -1,31 +1,23 @@
 // Browsers: a session cookie instead of the token, labs reachable only by the session that opened
 // them, live task statuses and the namespace picture pushed to watchers.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningAgent } from '../../apps/agent/src/server/agent.ts';
-import { startTestAgent } from '../helpers/agent.ts';
+import { useTestAgent } from '../helpers/agent.ts';
 import { TestClient } from '../helpers/ws.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { rootOrSkip } from '../helpers/env.ts';
 
-if (!IS_ROOT && IN_CI) throw new Error('these tests need root, and CI=true forbids skipping them');
-const skip = IS_ROOT ? false : 'needs root';
+const skip = rootOrSkip();
 
-let agent: RunningAgent;
-before(async () => {
-  if (!skip) agent = await startTestAgent({ labsPerSession: 2 });
-});
-after(async () => {
-  if (!skip) await agent.close();
-});
+const useAgent = useTestAgent(skip, { labsPerSession: 2 });
 
 async function newSession(): Promise<string> {
-  const res = await fetch(`${agent.url}/api/session`);
+  const res = await fetch(`${useAgent().url}/api/session`);
   const cookie = res.headers.get('set-cookie') ?? '';
   assert.match(cookie, /^nslab_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
   return cookie.split(';')[0]!;
 }
 
-const asBrowser = (cookie: string, origin = agent.url) => TestClient.connect(agent.url, undefined, { cookie, origin });
+const asBrowser = (cookie: string, origin = useAgent().url) => TestClient.connect(useAgent().url, undefined, { cookie, origin });
 
 test('a session cookie from this origin authenticates a browser without the token', { skip }, async () => {
   const c = await asBrowser(await newSession());
@@ -41,7 +33,7 @@ test('a forged cookie is not a session; a cookie from another origin is refused'
   forged.close();
   const cookie = await newSession();
   await assert.rejects(asBrowser(cookie, 'http://evil.example'), /HTTP 403/);
-  await assert.rejects(TestClient.connect(agent.url, undefined, { cookie }), /HTTP 403/, 'no Origin at all');
+  await assert.rejects(TestClient.connect(useAgent().url, undefined, { cookie }), /HTTP 403/, 'no Origin at all');
 });
 
 test("a session reaches only its own labs, and keeps a bounded number", { skip }, async () => {
@@ -59,14 +51,14 @@ test("a session reaches only its own labs, and keeps a bounded number", { skip }
     const r = await b.request(msg);
     assert.equal(r.code, 'unknown-lab', `${msg.type} on another session's lab`);
   }
-  const admin = await TestClient.connect(agent.url, agent.token);
+  const admin = await TestClient.connect(useAgent().url, useAgent().token);
   assert.ok((await admin.request({ type: 'list' })).data.some((l: { id: string }) => l.id === lab), 'the token holder sees every lab');
   // labsPerSession is 2 here: a third lab closes the oldest.
   const second = (await a.request({ type: 'open', lesson: 'ipc' })).data.id;
   const third = (await a.request({ type: 'open', lesson: 'pid' })).data.id;
   const ids = (await a.request({ type: 'list' })).data.map((l: { id: string }) => l.id).sort();
   assert.deepEqual(ids, [second, third].sort());
-  assert.equal(agent.manager.get(lab), undefined, 'the oldest lab was closed');
+  assert.equal(useAgent().manager.get(lab), undefined, 'the oldest lab was closed');
   for (const c of [a, b, admin]) c.close();
 });
 
@@ -94,7 +86,7 @@ test('watching a lab pushes task statuses as the learner works, and the picture'
 });
 
 test('the PID picture maps a pid per level, as the book draws it', { skip }, async () => {
-  const c = await TestClient.connect(agent.url, agent.token);
+  const c = await TestClient.connect(useAgent().url, useAgent().token);
   const lab = (await c.request({ type: 'open', lesson: 'pid' })).data;
   const pic = (await c.request({ type: 'inspect', lab: lab.id })).data;
   const container = pic.processes.find((p: { pid: number }) => p.pid === pic.panes.find((x: { name: string }) => x.name === 'container').pid);

@@ -4,11 +4,10 @@ import assert from 'node:assert/strict';
 import { runCli } from '../../apps/agent/src/cli/run.ts';
 import type { RunningAgent } from '../../apps/agent/src/server/agent.ts';
 import { startTestAgent } from '../helpers/agent.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { rootOrSkip } from '../helpers/env.ts';
 import { makeIO, pipeIn } from './streams.ts';
 
-if (!IS_ROOT && IN_CI) throw new Error('these tests need root, and CI=true forbids skipping them');
-const skip = IS_ROOT ? false : 'needs root';
+const skip = rootOrSkip('these tests');
 
 let agent: RunningAgent;
 before(async () => {

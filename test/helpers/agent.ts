@@ -1,5 +1,6 @@
 // An agent for tests: in-process, on a random port, with an instance name, state directory and id
 // range of its own so it never touches a developer's running agent.
+import { before, after } from 'node:test';
 import { loadConfig, type AgentConfig } from '../../apps/agent/src/config.ts';
 import { startAgent, type RunningAgent } from '../../apps/agent/src/server/agent.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
@@ -61,4 +62,19 @@ export async function typeAndWait(pane: Pane, input: string, until: RegExp, time
 /** Wait until a pane's shell has printed its first prompt. */
 export async function waitForPrompt(pane: Pane, timeoutMs = 10_000): Promise<void> {
   await typeAndWait(pane, 'echo rea""dy\n', /ready/, timeoutMs);
+}
+
+/**
+ * One test agent for a whole file (started before its tests, stopped after), unless `skip`.
+ * Returns a getter: the agent exists once `before` has run.
+ */
+export function useTestAgent(skip: false | string, overrides: Partial<AgentConfig> = {}): () => RunningAgent {
+  let agent: RunningAgent | undefined;
+  before(async () => {
+    if (!skip) agent = await startTestAgent(overrides);
+  });
+  after(async () => {
+    await agent?.close();
+  });
+  return () => agent!;
 }

@@ -11,3 +11,13 @@ export function needsRoot(t: TestContext): boolean {
   t.skip('needs root (run as root, or in CI)');
   return false;
 }
+
+/**
+ * For a test file whose tests all need root: the `skip` option for them. Throws (at load time)
+ * under CI=true without root: there, nothing that needs root may skip.
+ */
+export function rootOrSkip(what = 'these tests'): false | string {
+  if (IS_ROOT) return false;
+  if (IN_CI) throw new Error(`${what} need root, and CI=true forbids skipping them`);
+  return 'needs root';
+}
