@@ -2,7 +2,7 @@
 // the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
 // single runs: these machines are shared and noisy.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { LESSON_IDS } from '@nslab/shared';
 import { loadConfig } from '../config.js';
 import { startAgent, type RunningAgent } from '../server/agent.js';
@@ -157,13 +157,13 @@ async function main() {
     const perWorker = Math.ceil(STRESS_SPAWNS / workers.length);
     const tStress = performance.now();
     await Promise.all(
-      workers.map(async (w, wi) => {
+      workers.map(async (w) => {
         const p = w.pane('container')!;
         for (let i = 0; i < perWorker && done < STRESS_SPAWNS; i++) {
           done++;
           const t0 = performance.now();
           try {
-            await lab_startPane(w, p);
+            await w.startPane(p);
             await waitFirstOutput([p], t0, 10_000);
           } catch (err) {
             failures++;
@@ -172,7 +172,6 @@ async function main() {
           }
           if (!json && done % 1000 === 0) say(`  ${done} spawns, ${failures} failures, ${(streamed / 1e6).toFixed(0)} MB streamed`);
         }
-        void wi;
       }),
     );
     const stressSeconds = (performance.now() - tStress) / 1000;
@@ -224,12 +223,7 @@ async function main() {
   process.exit(0);
 }
 
-function lab_startPane(lab: Lab, pane: Pane) {
-  return lab.startPane(pane);
-}
-
 main().catch((err) => {
   process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
   process.exit(1);
 });
-void existsSync;
