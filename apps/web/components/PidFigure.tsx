@@ -28,32 +28,28 @@ export function PidFigure({ lang }: { lang: Lang }) {
           <Proc pid={6} inner={2} kind="b" />
         </div>
         <div className="fig-children">
-          <div className="fig-ns fig-child fig-a">
-            <div className="fig-label">{s.figureChildA}</div>
-            <div className="fig-procs">
-              <span className="fig-proc fig-proc-a">
-                <b>1</b>
-              </span>
-              <span className="fig-proc fig-proc-a">
-                <b>2</b>
-              </span>
-            </div>
-          </div>
+          <ChildNs kind="a" label={s.figureChildA} />
           <div className="fig-wall" aria-hidden="true" />
-          <div className="fig-ns fig-child fig-b">
-            <div className="fig-label">{s.figureChildB}</div>
-            <div className="fig-procs">
-              <span className="fig-proc fig-proc-b">
-                <b>1</b>
-              </span>
-              <span className="fig-proc fig-proc-b">
-                <b>2</b>
-              </span>
-            </div>
-          </div>
+          <ChildNs kind="b" label={s.figureChildB} />
         </div>
       </div>
       <p className="pidfig-caption">{s.figureCaption}</p>
     </figure>
+  );
+}
+
+/** A child PID namespace of the figure: its own PIDs start again at 1. */
+function ChildNs({ kind, label }: { kind: 'a' | 'b'; label: string }) {
+  return (
+    <div className={`fig-ns fig-child fig-${kind}`}>
+      <div className="fig-label">{label}</div>
+      <div className="fig-procs">
+        {[1, 2].map((pid) => (
+          <span key={pid} className={`fig-proc fig-proc-${kind}`}>
+            <b>{pid}</b>
+          </span>
+        ))}
+      </div>
+    </div>
   );
 }
