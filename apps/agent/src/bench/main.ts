@@ -9,7 +9,8 @@ import { startAgent, type RunningAgent } from '../server/agent.js';
 import { spawnStats, type Lab } from '../sandbox/lab.js';
 import type { Pane } from '../sandbox/pane.js';
 import { checkHost } from '../preflight.js';
-import { BenchClient } from './client.js';
+import { AgentClient } from '../cli/client.js';
+import { ExecResult } from '@nslab/shared';
 
 interface Metric {
   name: string;
@@ -128,17 +129,18 @@ async function main() {
 
     // --- exec round trip over the WebSocket -----------------------------------------------------
     say('exec round trip...');
-    const client = await BenchClient.connect(agent.url, agent.token);
+    const wsUrl = agent.url.replace(/^http/, 'ws') + '/api/ws';
+    const client = await AgentClient.connect({ wsUrl, displayUrl: agent.url, token: agent.token });
     const rt: number[] = [];
     for (let i = 0; i < 100; i++) {
       const t0 = performance.now();
-      const r = await client.request({ type: 'exec', lab: lab.id, pane: 'host', argv: ['true'] });
-      if (r.type !== 'result' || (r.data as { exitCode: number }).exitCode !== 0) throw new Error(`exec failed: ${JSON.stringify(r)}`);
+      const r = ExecResult.parse(await client.request({ type: 'exec', lab: lab.id, pane: 'host', argv: ['true'] }));
+      if (r.exitCode !== 0) throw new Error(`exec failed: ${JSON.stringify(r)}`);
       rt.push(performance.now() - t0);
     }
     const nsenter = timeCommand('nsenter', ['-t', String(lab.pane('host')!.pid), '--all', 'true'], 100);
     metrics.push({ name: 'exec_roundtrip_ms_p50', value: round(pct(rt, 50)), unit: 'ms', baseline: 'nsenter(1) --all', baseline_value: round(pct(nsenter, 50)) });
-    client.close();
+    await client.close();
     await m.close(lab.id);
 
     // --- spawn failures under load: pane spawns while other labs stream output -------------------

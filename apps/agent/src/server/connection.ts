@@ -17,6 +17,7 @@ import { LimitError, UnknownLessonError } from '../sandbox/labs.js';
 import type { Lab } from '../sandbox/lab.js';
 import type { Pane } from '../sandbox/pane.js';
 import { tokenMatches } from './auth.js';
+import { takePicture } from '../inspect/picture.js';
 
 type RequestId = string | number | null;
 
@@ -192,7 +193,6 @@ export class Connection {
       }
       case 'inspect': {
         const lab = this.lab(msg.lab);
-        const { takePicture } = await import('../inspect/picture.js');
         return takePicture(lab);
       }
     }
