@@ -7,7 +7,7 @@ import { LESSON_IDS, NAMESPACE_TYPES, TIME_LESSON_OFFSET_S, type LessonId } from
 import { nsInodes, nsPids, hostUid } from '../../apps/agent/src/inspect/ns.ts';
 import type { RunningAgent } from '../../apps/agent/src/server/agent.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
-import { startTestAgent, run, typeAndWait } from '../helpers/agent.ts';
+import { startTestAgent, run, typeAndWait, TEST_INSTANCE } from '../helpers/agent.ts';
 import { rootOrSkip } from '../helpers/env.ts';
 
 const skip = rootOrSkip('the namespace tests');
@@ -102,7 +102,7 @@ test('mount: mount -t proc in the container does not change the host pane /proc'
   assert.ok(containerPids.length < Number(hostPidsBefore) + 2, 'the container /proc lists only its own processes');
   const hostAfter = (await run(lab, 'host', 'cat /proc/self/mountinfo')).out;
   assert.equal(hostAfter, hostBefore, "the host pane's mounts are unchanged");
-  assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(`/run/nslabtest`), false, 'nothing leaked to the real host');
+  assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(`/run/${TEST_INSTANCE}`), false, 'nothing leaked to the real host');
 });
 
 test('net: the container has only lo; the lab has loopback up', { skip }, async () => {

@@ -7,7 +7,7 @@ import type { RunningAgent } from '../../apps/agent/src/server/agent.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
 import { hostUid } from '../../apps/agent/src/inspect/ns.ts';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
-import { startTestAgent, run } from '../helpers/agent.ts';
+import { startTestAgent, run, TEST_INSTANCE } from '../helpers/agent.ts';
 import { rootOrSkip } from '../helpers/env.ts';
 
 const skip = rootOrSkip('the security tests');
@@ -37,7 +37,7 @@ test('cannot read /etc/shadow, even as lab root', { skip }, async () => {
 
 test("cannot read the host's /root, the agent's token or its source tree", { skip }, async () => {
   assert.equal((await run(lab, 'host', 'ls -A /root')).out.trim(), '', "the lab's /root is its own, empty");
-  const token = await run(lab, 'host', `cat ${agent.tokenFile ?? '/run/nslabtest/token'}`);
+  const token = await run(lab, 'host', `cat ${agent.tokenFile ?? `/run/${TEST_INSTANCE}/token`}`);
   assert.notEqual(token.code, 0);
   assert.doesNotMatch(token.out, new RegExp(agent.token));
   assert.ok(readdirSync(REPO_ROOT).length > 3, 'the source tree exists on the host');

@@ -6,8 +6,9 @@ import { startAgent, type RunningAgent } from '../../apps/agent/src/server/agent
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
 import type { Pane } from '../../apps/agent/src/sandbox/pane.ts';
 
-export const TEST_INSTANCE = 'nslabtest';
-export const TEST_ID_BASE = 200_000_000;
+// Two test runs on one host (two checkouts) keep apart with NSLAB_TEST_INSTANCE / NSLAB_TEST_ID_BASE.
+export const TEST_INSTANCE = process.env.NSLAB_TEST_INSTANCE || 'nslabtest';
+export const TEST_ID_BASE = Number(process.env.NSLAB_TEST_ID_BASE) || 200_000_000;
 
 export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
   return loadConfig({
