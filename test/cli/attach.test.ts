@@ -96,6 +96,21 @@ describe('nslab attach', () => {
     assert.equal(t.signals.listenerCount('SIGINT'), 0, 'SIGINT listener removed');
   });
 
+  test('a snapshot redraws the screen; output is acknowledged once written', T, async () => {
+    agent.addLab('uts', LAB);
+    const t = startAttach(agent);
+    await until(() => t.stdout.text().includes('welcome'), 'the first output frame');
+    const ackOf = (offset: number) => agent.waitFor((m) => m.type === 'ack' && m.lab === LAB && m.pane === 'host' && m.offset === offset);
+    await ackOf('welcome\r\n$ '.length);
+    agent.sendSnapshot(`${LAB}/host`, 5000, 120, 40, 'SCREEN-AS-IT-WAS');
+    await until(() => t.stdout.text().includes('SCREEN-AS-IT-WAS'), 'the snapshot');
+    assert.ok(t.stdout.text().includes('\x1b[H\x1b[2JSCREEN-AS-IT-WAS'), 'drawn on a cleared screen');
+    agent.sendFrame(`${LAB}/host`, 'after');
+    await ackOf(5005);
+    t.stdin.write('\x1d');
+    assert.equal((await t.done), 0);
+  });
+
   test('Ctrl-] detaches: bytes before it are sent, exit 0, terminal restored', T, async () => {
     agent.addLab('uts', 'attach002');
     const t = startAttach(agent, { lab: 'attach002' });

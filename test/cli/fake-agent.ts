@@ -13,6 +13,7 @@ import {
   WS_PATH,
   describeZodError,
   encodeOutputFrame,
+  encodeSnapshotFrame,
   type ExecResult,
   type LabInfo,
 } from '@nslab/shared';
@@ -61,6 +62,7 @@ export class FakeAgent {
   readonly labs = new Map<string, LabInfo>();
   connections = 0;
   private labCounter = 0;
+  private readonly offsets = new Map<string, number>();
   private waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
 
   private constructor(
@@ -138,7 +140,22 @@ export class FakeAgent {
   }
 
   sendFrame(key: string, payload: string | Uint8Array): void {
-    for (const ws of this.sockets) if (ws.readyState === ws.OPEN) ws.send(encodeOutputFrame(key, typeof payload === 'string' ? Buffer.from(payload) : payload));
+    const frame = this.frame(key, typeof payload === 'string' ? Buffer.from(payload) : payload);
+    for (const ws of this.sockets) if (ws.readyState === ws.OPEN) ws.send(frame);
+  }
+
+  /** A screen snapshot: the pane's stream continues at `offset`. */
+  sendSnapshot(key: string, offset: number, cols: number, rows: number, screen: string): void {
+    this.offsets.set(key, offset);
+    const frame = encodeSnapshotFrame(key, offset, cols, rows, Buffer.from(screen));
+    for (const ws of this.sockets) if (ws.readyState === ws.OPEN) ws.send(frame);
+  }
+
+  /** An output frame at the pane's next stream offset. */
+  private frame(key: string, payload: Uint8Array): Uint8Array {
+    const at = this.offsets.get(key) ?? 0;
+    this.offsets.set(key, at + payload.length);
+    return encodeOutputFrame(key, at, payload);
   }
 
   /** Drop every connection without a close handshake. */
@@ -168,7 +185,7 @@ export class FakeAgent {
     const conn = ++this.connections;
     this.sockets.push(ws);
     let authed = authedAtUpgrade;
-    ws.send(JSON.stringify({ type: 'hello', version: this.opts.version, authenticated: authed }));
+    ws.send(JSON.stringify({ type: 'hello', version: this.opts.version, versions: [this.opts.version], authenticated: authed }));
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
       let json: unknown;
@@ -195,10 +212,10 @@ export class FakeAgent {
         }
       }
       const reply = (data: unknown): void => {
-        if (msg.id !== undefined) ws.send(JSON.stringify({ type: 'result', id: msg.id, data }));
+        if ('id' in msg && msg.id !== undefined) ws.send(JSON.stringify({ type: 'result', id: msg.id, data }));
       };
       const fail = (code: string, message: string): void => {
-        ws.send(JSON.stringify({ type: 'error', id: msg.id ?? null, code, message }));
+        ws.send(JSON.stringify({ type: 'error', id: ('id' in msg ? msg.id : undefined) ?? null, code, message }));
       };
 
       if (msg.type === 'auth') {
@@ -268,12 +285,12 @@ export class FakeAgent {
           return;
         }
         reply({ attached: true });
-        ws.send(encodeOutputFrame(`${msg.lab}/${msg.pane}`, Buffer.from('welcome\r\n$ ')));
+        ws.send(this.frame(`${msg.lab}/${msg.pane}`, Buffer.from('welcome\r\n$ ')));
         return;
       }
       case 'input':
         // Echo like a terminal would, so tests can see the round trip.
-        ws.send(encodeOutputFrame(`${msg.lab}/${msg.pane}`, Buffer.from(`echo:${msg.data}`)));
+        ws.send(this.frame(`${msg.lab}/${msg.pane}`, Buffer.from(`echo:${msg.data}`)));
         return;
       case 'resize':
       case 'detach':

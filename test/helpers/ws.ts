@@ -1,10 +1,14 @@
 // A bare WebSocket client for protocol tests: raw frames in, parsed messages out.
 import WebSocket from 'ws';
-import { decodeFrame } from '@nslab/shared';
+import { FRAME_OUTPUT, decodeFrame } from '@nslab/shared';
 
 export class TestClient {
   readonly messages: any[] = [];
-  readonly frames: Array<{ key: string; payload: Buffer }> = [];
+  readonly frames: Array<{ op: number; key: string; offset: number; payload: Buffer }> = [];
+  /** Acknowledge every output frame as soon as it arrives (flow control), as a fast client would. */
+  autoAck = true;
+  /** Keep received frames in `frames` (a long flood test turns this off). */
+  keepFrames = true;
   private waiters: Array<() => void> = [];
   closed: { code: number; reason: string } | null = null;
 
@@ -12,7 +16,13 @@ export class TestClient {
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         const f = decodeFrame(new Uint8Array(data as Buffer));
-        if (f) this.frames.push({ key: f.key, payload: Buffer.from(f.payload) });
+        if (f) {
+          if (this.keepFrames) this.frames.push({ op: f.op, key: f.key, offset: f.offset, payload: Buffer.from(f.payload) });
+          if (this.autoAck && f.op === FRAME_OUTPUT && f.payload.length) {
+            const [lab, pane] = f.key.split('/');
+            this.send({ type: 'ack', lab, pane, offset: f.offset + f.payload.length });
+          }
+        }
       } else this.messages.push(JSON.parse(data.toString()));
       this.wake();
     });

@@ -10,6 +10,10 @@ import {
   decodeFrame,
   describeZodError,
   encodeOutputFrame,
+  encodeSnapshotFrame,
+  decodeSnapshot,
+  FRAME_OUTPUT,
+  FRAME_SNAPSHOT,
 } from '@nslab/shared';
 import { loadLessons } from '@nslab/shared/content';
 import { join } from 'node:path';
@@ -44,16 +48,34 @@ test('clone flags match the kernel headers', () => {
   });
 });
 
-test('output frames round-trip, including empty and binary payloads', () => {
-  for (const payload of [new Uint8Array(0), new Uint8Array([0, 255, 27, 10]), new TextEncoder().encode('你好')]) {
-    const f = decodeFrame(encodeOutputFrame('abcdef123456/container', payload));
+test('output frames round-trip with their stream offset, including empty and binary payloads', () => {
+  for (const [offset, payload] of [
+    [0, new Uint8Array(0)],
+    [4096, new Uint8Array([0, 255, 27, 10])],
+    [2 ** 40 + 7, new TextEncoder().encode('你好')],
+  ] as const) {
+    const f = decodeFrame(encodeOutputFrame('abcdef123456/container', offset, payload));
     assert.ok(f);
-    assert.equal(f.op, 1);
+    assert.equal(f.op, FRAME_OUTPUT);
     assert.equal(f.key, 'abcdef123456/container');
+    assert.equal(f.offset, offset);
     assert.deepEqual([...f.payload], [...payload]);
   }
   assert.equal(decodeFrame(new Uint8Array([1])), null);
   assert.equal(decodeFrame(new Uint8Array([1, 200, 65])), null, 'a key longer than the frame');
+  assert.equal(decodeFrame(new Uint8Array([1, 1, 65, 0, 0])), null, 'no room for the offset');
+});
+
+test('snapshot frames carry the size and the screen', () => {
+  const screen = new TextEncoder().encode('\x1b[H\x1b[2J$ 你好');
+  const f = decodeFrame(encodeSnapshotFrame('abcdef123456/host', 99, 132, 43, screen));
+  assert.ok(f);
+  assert.equal(f.op, FRAME_SNAPSHOT);
+  assert.equal(f.offset, 99);
+  const s = decodeSnapshot(f.payload);
+  assert.ok(s);
+  assert.deepEqual([s.cols, s.rows, [...s.screen]], [132, 43, [...screen]]);
+  assert.equal(decodeSnapshot(new Uint8Array(3)), null);
 });
 
 test('the schemas reject what the agent must not act on, and say where', () => {

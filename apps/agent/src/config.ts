@@ -34,6 +34,16 @@ export interface AgentConfig {
   hostname: string;
   /** Extra paths hidden from labs, beyond the built-in list. */
   maskPaths: string[];
+  /** How long a lab waits for its client to come back after the last one left (ms). */
+  graceMs: number;
+  /** Per-client rates: messages and input bytes per connection, labs opened per session/address. */
+  rates: {
+    messages: { burst: number; perSecond: number };
+    inputBytes: { burst: number; perSecond: number };
+    /** Labs opened per browser session, and per client address (all its sessions). */
+    opens: { burst: number; perMinute: number };
+    opensPerAddress: { burst: number; perMinute: number };
+  };
   web: boolean;
   dev: boolean;
   logLevel: string;
@@ -75,6 +85,13 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     timeOffsets: { monotonic: num('NSLAB_TIME_MONOTONIC_S', 0), boottime: num('NSLAB_TIME_BOOTTIME_S', 0) },
     hostname: env.NSLAB_HOSTNAME || 'nslab',
     maskPaths: (env.NSLAB_MASK_PATHS || '').split(':').filter(Boolean),
+    graceMs: num('NSLAB_GRACE_S', 300) * 1000,
+    rates: {
+      messages: { burst: num('NSLAB_RATE_MESSAGES_BURST', 2000), perSecond: num('NSLAB_RATE_MESSAGES_PER_S', 1000) },
+      inputBytes: { burst: num('NSLAB_RATE_INPUT_BURST', 4 * 1024 * 1024), perSecond: num('NSLAB_RATE_INPUT_PER_S', 1024 * 1024) },
+      opens: { burst: num('NSLAB_RATE_OPENS_BURST', 10), perMinute: num('NSLAB_RATE_OPENS_PER_MIN', 10) },
+      opensPerAddress: { burst: num('NSLAB_RATE_ADDRESS_OPENS_BURST', 60), perMinute: num('NSLAB_RATE_ADDRESS_OPENS_PER_MIN', 60) },
+    },
     web: env.NSLAB_WEB !== '0',
     dev: env.NSLAB_DEV === '1',
     logLevel: env.LOG_LEVEL || 'info',

@@ -4,7 +4,14 @@ import { z } from 'zod';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import { TaskStatus } from './lesson-format.js';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version 2: output frames carry their stream offset, clients acknowledge what they rendered
+ * (flow control), attach replays an exact screen snapshot or resumes from an offset, read-only
+ * viewers, rate limits. Version 1 clients are refused at the handshake (docs/protocol.md).
+ */
+export const PROTOCOL_VERSION = 2;
+/** The versions this build accepts: a client names its own with ?v=N on the WebSocket URL. */
+export const SUPPORTED_VERSIONS: readonly number[] = [2];
 export const WS_PATH = '/api/ws';
 /** Largest text message a client may send. */
 export const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024;
@@ -14,6 +21,19 @@ const paneName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a pane name is a lo
 const requestId = z.union([z.number().int(), z.string().max(64)]);
 const cols = z.number().int().min(2).max(1000);
 const rows = z.number().int().min(1).max(500);
+/** A position in a pane's output stream: bytes since the pane was created (2^53 is far away). */
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Flow control (see the xterm.js flow-control guide): a client acknowledges the output it has
+ * rendered at least every ACK_EVERY_BYTES; the agent stops reading a pane's terminal while more
+ * than FLOW_HIGH_BYTES sent to a writer are unacknowledged and reads again below FLOW_LOW_BYTES.
+ */
+export const ACK_EVERY_BYTES = 64 * 1024;
+export const FLOW_HIGH_BYTES = 512 * 1024;
+export const FLOW_LOW_BYTES = 128 * 1024;
+/** Longest `data` (UTF-16 units) of one input message; a client splits a larger paste. */
+export const MAX_INPUT_CHARS = 16 * 1024;
 
 export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), id: requestId.optional(), token: z.string().min(1).max(512) }),
@@ -31,9 +51,21 @@ export const ClientMessage = z.discriminatedUnion('type', [
     stdin: z.string().max(MAX_CLIENT_MESSAGE_BYTES).optional(),
     timeoutMs: z.number().int().min(1).max(600_000).optional(),
   }),
-  z.object({ type: z.literal('attach'), id: requestId, lab: labId, pane: paneName, cols, rows }),
+  /**
+   * Stream a pane's output to this client. `from`: the offset up to which the client still shows
+   * the pane (after a dropped connection); the agent continues from there when it still has those
+   * bytes, else it sends a snapshot of the screen. Without `from`: a snapshot, then live output.
+   * cols/rows: the writer's terminal size (ignored for read-only viewers, who follow the writer).
+   */
+  z.object({ type: z.literal('attach'), id: requestId, lab: labId, pane: paneName, cols: cols.optional(), rows: rows.optional(), from: offset.optional() }),
+  /** Output up to `offset` is rendered (flow control). No reply. */
+  z.object({ type: z.literal('ack'), lab: labId, pane: paneName, offset }),
+  /** A read-only link to this lab for a second viewer; `revoke` invalidates earlier links. */
+  z.object({ type: z.literal('share'), id: requestId, lab: labId, revoke: z.boolean().optional() }),
+  /** Redeem a read-only link: this connection may then watch (never type into) that lab. */
+  z.object({ type: z.literal('view'), id: requestId, token: z.string().min(1).max(512) }),
   z.object({ type: z.literal('detach'), id: requestId.optional(), lab: labId, pane: paneName }),
-  z.object({ type: z.literal('input'), id: requestId.optional(), lab: labId, pane: paneName, data: z.string().max(64 * 1024) }),
+  z.object({ type: z.literal('input'), id: requestId.optional(), lab: labId, pane: paneName, data: z.string().max(MAX_INPUT_CHARS) }),
   z.object({ type: z.literal('resize'), id: requestId.optional(), lab: labId, pane: paneName, cols, rows }),
   z.object({ type: z.literal('restart'), id: requestId, lab: labId, pane: paneName }),
   /** Subscribe to a lab's task statuses and namespace picture (pushed as they change). */
@@ -103,12 +135,16 @@ export const Picture = z.object({
 export type Picture = z.infer<typeof Picture>;
 
 export const ServerMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('hello'), version: z.number(), authenticated: z.boolean() }),
+  z.object({ type: z.literal('hello'), version: z.number(), versions: z.array(z.number()), authenticated: z.boolean() }),
   z.object({ type: z.literal('result'), id: requestId, data: z.unknown() }),
   z.object({ type: z.literal('error'), id: requestId.nullable(), code: z.string(), message: z.string() }),
   z.object({ type: z.literal('pane-exit'), lab: z.string(), pane: z.string(), exitCode: z.number().nullable(), signal: z.number().nullable() }),
   z.object({ type: z.literal('pane-start'), lab: z.string(), pane: z.string() }),
   z.object({ type: z.literal('lab-closed'), lab: z.string(), reason: z.string() }),
+  /** The lab will be closed in `inMs` unless someone comes back (or types, for an idle lab). */
+  z.object({ type: z.literal('lab-closing'), lab: z.string(), reason: z.string(), inMs: z.number() }),
+  /** The writer resized the pane: viewers show it at this size. */
+  z.object({ type: z.literal('pane-size'), lab: z.string(), pane: z.string(), cols: z.number(), rows: z.number() }),
   z.object({ type: z.literal('tasks'), lab: z.string(), tasks: z.array(TaskStatus) }),
   z.object({ type: z.literal('picture'), lab: z.string(), picture: Picture }),
 ]);
@@ -125,26 +161,83 @@ export type ErrorCode =
   | 'unknown-pane'
   | 'pane-not-running'
   | 'limit'
+  | 'read-only'
+  | 'rate-limited'
+  | 'bad-link'
   | 'failed';
 
-// Binary frames: [opcode u8][key length u8][key utf8 "lab/pane"][payload]
-export const FRAME_OUTPUT = 0x01;
+/** The result of `attach`. */
+export interface AttachResult {
+  attached: true;
+  running: boolean;
+  readOnly: boolean;
+  cols: number;
+  rows: number;
+  /** How the client gets the screen: a snapshot frame, the missing bytes from `from`, or nothing new. */
+  replay: 'snapshot' | 'resume';
+  /** The stream offset at which live output continues after the replay. */
+  offset: number;
+}
 
-export function encodeOutputFrame(key: string, payload: Uint8Array): Uint8Array {
+// Binary frames (agent to client only):
+//   [opcode u8][key length u8][key utf8 "lab/pane"][offset u64 big-endian][payload]
+// OUTPUT: payload = raw terminal bytes; offset = their position in the pane's output stream.
+// SNAPSHOT: payload = [cols u16][rows u16][escape sequences that redraw the screen, scrollback,
+//   cursor and modes in a fresh terminal of that size]; offset = the stream position it shows.
+export const FRAME_OUTPUT = 0x01;
+export const FRAME_SNAPSHOT = 0x02;
+
+export interface Frame {
+  op: number;
+  key: string;
+  offset: number;
+  payload: Uint8Array;
+}
+
+function frame(op: number, key: string, offset: number, head: Uint8Array | null, payload: Uint8Array): Uint8Array {
   const k = new TextEncoder().encode(key);
-  const out = new Uint8Array(2 + k.length + payload.length);
-  out[0] = FRAME_OUTPUT;
+  if (k.length > 255) throw new Error('frame key too long');
+  const h = head?.length ?? 0;
+  const out = new Uint8Array(2 + k.length + 8 + h + payload.length);
+  out[0] = op;
   out[1] = k.length;
   out.set(k, 2);
-  out.set(payload, 2 + k.length);
+  new DataView(out.buffer).setBigUint64(2 + k.length, BigInt(offset));
+  if (head) out.set(head, 10 + k.length);
+  out.set(payload, 10 + k.length + h);
   return out;
 }
 
-export function decodeFrame(buf: Uint8Array): { op: number; key: string; payload: Uint8Array } | null {
+export function encodeOutputFrame(key: string, offset: number, payload: Uint8Array): Uint8Array {
+  return frame(FRAME_OUTPUT, key, offset, null, payload);
+}
+
+export function encodeSnapshotFrame(key: string, offset: number, cols: number, rows: number, screen: Uint8Array): Uint8Array {
+  const head = new Uint8Array(4);
+  const v = new DataView(head.buffer);
+  v.setUint16(0, cols);
+  v.setUint16(2, rows);
+  return frame(FRAME_SNAPSHOT, key, offset, head, screen);
+}
+
+export function decodeFrame(buf: Uint8Array): Frame | null {
   if (buf.length < 2) return null;
   const len = buf[1]!;
-  if (buf.length < 2 + len) return null;
-  return { op: buf[0]!, key: new TextDecoder().decode(buf.subarray(2, 2 + len)), payload: buf.subarray(2 + len) };
+  if (buf.length < 10 + len) return null;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return {
+    op: buf[0]!,
+    key: new TextDecoder().decode(buf.subarray(2, 2 + len)),
+    offset: Number(view.getBigUint64(2 + len)),
+    payload: buf.subarray(10 + len),
+  };
+}
+
+/** The size and screen of a SNAPSHOT frame's payload. */
+export function decodeSnapshot(payload: Uint8Array): { cols: number; rows: number; screen: Uint8Array } | null {
+  if (payload.length < 4) return null;
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return { cols: v.getUint16(0), rows: v.getUint16(2), screen: payload.subarray(4) };
 }
 
 /** Turn a zod error into one line that names the field and what was wrong. */

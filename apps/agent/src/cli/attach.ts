@@ -3,7 +3,7 @@
 // stdout. Ends on Ctrl-] (detach), when the pane exits, when the lab is closed, when the
 // connection drops, or on SIGINT/SIGTERM/SIGHUP; the terminal is restored in every case.
 import { StringDecoder } from 'node:string_decoder';
-import { FRAME_OUTPUT } from '@nslab/shared';
+import { FRAME_OUTPUT, FRAME_SNAPSHOT, MAX_INPUT_CHARS, decodeSnapshot } from '@nslab/shared';
 import type { AgentClient, ServerEvent } from './client.js';
 import { signalName } from './commands.js';
 import type { CliInput, CliOutput } from './io.js';
@@ -11,7 +11,6 @@ import type { CliInput, CliOutput } from './io.js';
 /** Ctrl-], as with telnet. */
 export const DETACH_BYTE = 0x1d;
 /** Largest `data` string per input message (the protocol allows 64 Ki characters). */
-const MAX_INPUT_CHARS = 16 * 1024;
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const SIGNAL_NUMBERS: Record<(typeof EXIT_SIGNALS)[number], number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
@@ -83,11 +82,29 @@ export async function attach(client: AgentClient, io: AttachIO, lab: string, pan
   });
 
   let lastByte = 0x0a;
-  // Listen before asking: output (a screen redraw) may arrive right behind the result.
+  let acked = 0;
+  // Listen before asking: the screen (a snapshot) arrives right behind the result.
   const offFrame = client.onFrame((frame) => {
-    if (frame.op !== FRAME_OUTPUT || frame.key !== key || frame.payload.length === 0) return;
-    stdout.write(frame.payload);
-    lastByte = frame.payload[frame.payload.length - 1]!;
+    if (frame.key !== key) return;
+    let bytes: Uint8Array;
+    if (frame.op === FRAME_SNAPSHOT) {
+      const snap = decodeSnapshot(frame.payload);
+      if (!snap) return;
+      // The snapshot redraws the screen (and its scrollback) from a clean terminal.
+      bytes = Buffer.concat([Buffer.from('\x1b[H\x1b[2J'), snap.screen]);
+      acked = frame.offset;
+    } else if (frame.op === FRAME_OUTPUT) bytes = frame.payload;
+    else return;
+    if (bytes.length === 0) return;
+    const end = frame.offset + (frame.op === FRAME_OUTPUT ? frame.payload.length : 0);
+    // Acknowledge once the terminal took it (every frame: they are already coalesced): the
+    // agent holds the shell back while we are behind.
+    stdout.write(bytes, () => {
+      if (end <= acked) return;
+      acked = end;
+      client.notify({ type: 'ack', lab, pane, offset: end });
+    });
+    lastByte = bytes[bytes.length - 1]!;
   });
   const offEvent = client.onEvent((event: ServerEvent) => {
     if (event.type === 'pane-exit' && event.lab === lab && event.pane === pane) {

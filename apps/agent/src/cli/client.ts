@@ -11,6 +11,7 @@ import {
   ServerMessage,
   WS_PATH,
   decodeFrame,
+  type Frame,
   type ClientMessage,
 } from '@nslab/shared';
 import { AgentError, AuthError, CliError, ConnectionError } from './errors.js';
@@ -18,15 +19,11 @@ import { AgentError, AuthError, CliError, ConnectionError } from './errors.js';
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** A message that the agent answers with a result or an error, minus the id the client assigns. */
-export type RequestMessage = DistributiveOmit<Exclude<ClientMessage, { type: 'input' | 'resize' | 'detach' }>, 'id'>;
+export type RequestMessage = DistributiveOmit<Exclude<ClientMessage, { type: 'input' | 'resize' | 'detach' | 'ack' }>, 'id'>;
 /** A message that gets no answer. */
-export type NoticeMessage = DistributiveOmit<Extract<ClientMessage, { type: 'input' | 'resize' | 'detach' }>, 'id'>;
-export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'tasks' | 'picture' }>;
-export interface OutputFrame {
-  op: number;
-  key: string;
-  payload: Uint8Array;
-}
+export type NoticeMessage = DistributiveOmit<Extract<ClientMessage, { type: 'input' | 'resize' | 'detach' | 'ack' }>, 'id'>;
+export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'lab-closing' | 'pane-size' | 'tasks' | 'picture' }>;
+export type OutputFrame = Frame;
 
 export interface ConnectOptions {
   /** ws:// or wss:// URL of the agent's WebSocket endpoint. */

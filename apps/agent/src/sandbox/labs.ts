@@ -211,10 +211,10 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
     return [...this.labs.values()];
   }
 
-  async close(id: string): Promise<boolean> {
+  async close(id: string, reason = 'closed by request'): Promise<boolean> {
     const lab = this.labs.get(id);
     if (!lab) return false;
-    await lab.close('closed by request');
+    await lab.close(reason);
     return true;
   }
 

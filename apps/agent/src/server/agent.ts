@@ -8,7 +8,10 @@ import { MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, WS_PATH } from '@nslab/shar
 import type { AgentConfig } from '../config.js';
 import { LabManager } from '../sandbox/labs.js';
 import { Catalogue } from '../lessons/catalogue.js';
-import { Connection, type Principal } from './connection.js';
+import { Connection, type ConnectionContext, type Principal } from './connection.js';
+import { Shares } from './share.js';
+import { Presence } from './presence.js';
+import { KeyedBuckets } from './rate.js';
 import { Sessions, sameOrigin } from './session.js';
 import { bearer, setupToken, tokenMatches } from './auth.js';
 import { WEB_DIR } from '../paths.js';
@@ -37,6 +40,20 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   }
 
   const sessions = new Sessions();
+  const presence = new Presence(manager, config.graceMs, (msg, extra) => log.info(extra, msg));
+  // Wrong tokens per address: a guesser is refused for a while (each guess costs a connection).
+  const authFailures = new KeyedBuckets(20, 1 / 3);
+  const ctx: ConnectionContext = {
+    authFailures,
+    manager,
+    token,
+    shares: new Shares(),
+    presence,
+    rates: config.rates,
+    opensPerSession: new KeyedBuckets(config.rates.opens.burst, config.rates.opens.perMinute / 60),
+    opensPerAddress: new KeyedBuckets(config.rates.opensPerAddress.burst, config.rates.opensPerAddress.perMinute / 60),
+    log: (level, msg, extra) => log[level](extra ?? {}, msg),
+  };
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -80,8 +97,14 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       socket.write(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${why}\n`);
       socket.destroy();
     };
+    const address = req.socket.remoteAddress ?? 'unknown';
     const given = bearer(req.headers.authorization);
-    if (given !== null && !tokenMatches(token, given)) return refuse('401 Unauthorized', 'wrong token');
+    if (given !== null && !tokenMatches(token, given)) {
+      const { ok } = authFailures.take(address);
+      return ok ? refuse('401 Unauthorized', 'wrong token') : refuse('429 Too Many Requests', 'too many wrong tokens; wait a minute');
+    }
+    const v = new URL(req.url ?? '/', 'http://x').searchParams.get('v');
+    const requestedVersion = v !== null && /^\d{1,4}$/.test(v) ? Number(v) : null;
     let principal: Principal | null = given !== null ? { kind: 'token' } : null;
     if (!principal) {
       const sid = sessions.fromRequest(req);
@@ -92,7 +115,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       }
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      new Connection(ws, manager, token, principal, (level, msg, extra) => log[level](extra ?? {}, msg));
+      new Connection(ws, ctx, principal, address, requestedVersion);
     });
   });
 
@@ -115,6 +138,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     server,
     close() {
       closing ??= (async () => {
+        presence.stop();
         for (const ws of wss.clients) ws.close(1001, 'the agent is stopping');
         await manager.stop();
         server.closeAllConnections();

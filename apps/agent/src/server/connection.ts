@@ -1,12 +1,16 @@
 // One WebSocket client: authenticates it, validates each message, routes it to the lab manager,
 // and streams the panes it attached to. Bad input gets an error message; the connection and the
-// agent carry on.
+// agent carry on. Who may do what:
+//   token holder     every lab, everything;
+//   browser session  the labs it opened, everything;
+//   read-only link   (`view`) one lab: attach, watch and inspect; never input, resize or exec.
 import type { WebSocket, RawData } from 'ws';
 import {
   ClientMessage,
   PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
   describeZodError,
-  encodeOutputFrame,
+  type AttachResult,
   type ErrorCode,
   type Picture,
   type ServerMessage,
@@ -18,6 +22,10 @@ import type { Lab } from '../sandbox/lab.js';
 import type { Pane } from '../sandbox/pane.js';
 import { tokenMatches } from './auth.js';
 import { takePicture } from '../inspect/picture.js';
+import { PaneStream } from './stream.js';
+import type { Shares } from './share.js';
+import type { Presence } from './presence.js';
+import { TokenBucket, type KeyedBuckets } from './rate.js';
 
 type RequestId = string | number | null;
 
@@ -33,23 +41,57 @@ export class ClientError extends Error {
 /** Who is on the other end: the token holder (every lab), or a browser session (its own labs). */
 export type Principal = { kind: 'token' } | { kind: 'session'; sid: string };
 
+export interface RateLimits {
+  /** Messages of any kind per connection. */
+  messages: { burst: number; perSecond: number };
+  /** Input bytes per connection (typing and pasting). */
+  inputBytes: { burst: number; perSecond: number };
+}
+
+/** What every connection shares: the labs and the agent-wide bookkeeping around them. */
+export interface ConnectionContext {
+  manager: LabManager;
+  token: string;
+  shares: Shares;
+  presence: Presence;
+  rates: RateLimits;
+  /** Lab creation per browser session, and per client address. */
+  opensPerSession: KeyedBuckets;
+  opensPerAddress: KeyedBuckets;
+  /** Wrong tokens per address. */
+  authFailures: KeyedBuckets;
+  log: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void;
+}
+
 export class Connection {
   private authenticated: boolean;
-  private attached = new Map<string, () => void>();
-  private watching = new Map<string, () => void>();
+  private readonly streams = new Map<string, { stream: PaneStream; off: () => void }>();
+  private readonly watching = new Map<string, () => void>();
+  /** Labs this connection may watch through a read-only link. */
+  private readonly viewing = new Set<string>();
+  private readonly messages: TokenBucket;
+  private readonly input: TokenBucket;
+  private closed = false;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly manager: LabManager,
-    private readonly token: string,
+    private readonly ctx: ConnectionContext,
     private principal: Principal | null,
-    private readonly log: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void,
+    /** The client's address, for per-client limits. */
+    private readonly address: string,
+    requestedVersion: number | null,
   ) {
     this.authenticated = principal !== null;
+    this.messages = new TokenBucket(ctx.rates.messages.burst, ctx.rates.messages.perSecond);
+    this.input = new TokenBucket(ctx.rates.inputBytes.burst, ctx.rates.inputBytes.perSecond);
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('close', () => this.detachAll());
-    ws.on('error', () => this.detachAll());
-    this.send({ type: 'hello', version: PROTOCOL_VERSION, authenticated: this.authenticated });
+    ws.on('close', () => this.cleanup());
+    ws.on('error', () => this.cleanup());
+    this.send({ type: 'hello', version: PROTOCOL_VERSION, versions: [...SUPPORTED_VERSIONS], authenticated: this.authenticated });
+    if (requestedVersion !== null && !SUPPORTED_VERSIONS.includes(requestedVersion)) {
+      this.error(null, 'bad-message', `protocol version ${requestedVersion} is not supported; this agent speaks ${SUPPORTED_VERSIONS.join(', ')}`);
+      ws.close(4002, 'unsupported protocol version');
+    }
   }
 
   private send(msg: ServerMessage) {
@@ -61,7 +103,10 @@ export class Connection {
   }
 
   private onMessage(data: RawData, isBinary: boolean) {
-    if (isBinary) return this.error(null, 'bad-message', 'binary frames are not accepted from clients in protocol v1');
+    if (!this.messages.take()) {
+      return this.error(rawIdOf(data, isBinary), 'rate-limited', `too many messages; at most ${this.ctx.rates.messages.perSecond} a second`);
+    }
+    if (isBinary) return this.error(null, 'bad-message', 'binary frames are not accepted from clients; send JSON text messages');
     let raw: unknown;
     try {
       raw = JSON.parse(data.toString());
@@ -72,18 +117,12 @@ export class Connection {
     const parsed = ClientMessage.safeParse(raw);
     if (!parsed.success) return this.error(id, 'bad-message', describeZodError(parsed.error));
     const msg = parsed.data;
-    if (msg.type === 'auth') {
-      this.authenticated = tokenMatches(this.token, msg.token);
-      if (this.authenticated) this.principal = { kind: 'token' };
-      if (!this.authenticated) {
-        this.error(msg.id ?? null, 'unauthenticated', 'wrong token');
-        this.ws.close(4001, 'wrong token');
-        return;
-      }
-      if (msg.id !== undefined) this.send({ type: 'result', id: msg.id, data: { authenticated: true } });
-      return;
+    if (msg.type === 'auth') return this.auth(msg.token, msg.id);
+    // A viewer without credentials reaches only the lab its link names (and is told it is read-only).
+    const viewed = 'lab' in msg && this.viewing.has(msg.lab);
+    if (!this.authenticated && msg.type !== 'view' && !viewed) {
+      return this.error(id, 'unauthenticated', 'send {"type":"auth","token":...} first, or an Authorization header');
     }
-    if (!this.authenticated) return this.error(id, 'unauthenticated', 'send {"type":"auth","token":...} first, or an Authorization header');
     this.handle(msg).then(
       (result) => {
         if (result !== undefined && 'id' in msg && msg.id !== undefined) this.send({ type: 'result', id: msg.id, data: result });
@@ -92,10 +131,22 @@ export class Connection {
         const e = err as Error;
         const code: ErrorCode =
           err instanceof ClientError ? err.code : err instanceof LimitError ? 'limit' : err instanceof UnknownLessonError ? 'unknown-lesson' : 'failed';
-        if (code === 'failed') this.log('warn', 'request failed', { type: msg.type, error: e.message });
+        if (code === 'failed') this.ctx.log('warn', 'request failed', { type: msg.type, error: e.message });
         this.error(id, code, e.message);
       },
     );
+  }
+
+  private auth(token: string, id: string | number | undefined) {
+    this.authenticated = tokenMatches(this.ctx.token, token);
+    if (!this.authenticated) {
+      this.ctx.authFailures.take(this.address);
+      this.error(id ?? null, 'unauthenticated', 'wrong token');
+      this.ws.close(4001, 'wrong token');
+      return;
+    }
+    this.principal = { kind: 'token' };
+    if (id !== undefined) this.send({ type: 'result', id, data: { authenticated: true } });
   }
 
   /** The session's own id, or null for the token holder. */
@@ -107,11 +158,16 @@ export class Connection {
     return this.principal?.kind === 'token' || (lab.owner !== null && lab.owner === this.owner);
   }
 
-  private lab(id: string): Lab {
-    const lab = this.manager.get(id);
+  /** A lab this connection may write to (`write`) or at least watch (`read`). */
+  private lab(id: string, need: 'read' | 'write' = 'write'): Lab {
+    const lab = this.ctx.manager.get(id);
+    if (lab && this.mayUse(lab)) return lab;
+    if (lab && this.viewing.has(id)) {
+      if (need === 'read') return lab;
+      throw new ClientError('read-only', `lab ${id} is shared with you read-only: you can watch it, not type into it or change it`);
+    }
     // Another session's lab is answered exactly like one that does not exist.
-    if (!lab || !this.mayUse(lab)) throw new ClientError('unknown-lab', `no open lab ${id}`);
-    return lab;
+    throw new ClientError('unknown-lab', `no open lab ${id}`);
   }
 
   private pane(lab: Lab, name: string): Pane {
@@ -120,25 +176,34 @@ export class Connection {
     return pane;
   }
 
-  private async handle(msg: ClientMessage): Promise<unknown> {
+  private async handle(msg: Exclude<ClientMessage, { type: 'auth' }>): Promise<unknown> {
+    const { manager } = this.ctx;
     switch (msg.type) {
       case 'lessons':
-        return this.manager.catalogue.list().map(({ def, titles }) => ({
+        return manager.catalogue.list().map(({ def, titles }) => ({
           id: def.id,
           title: def.title,
           titles,
           panes: def.panes.map((p) => ({ name: p.name, unshare: p.unshare })),
         }));
-      case 'open':
-        return (await this.manager.open(msg.lesson, this.owner)).info();
+      case 'open': {
+        if (this.principal?.kind !== 'token') this.limitOpens();
+        const lab = await manager.open(msg.lesson, this.owner);
+        if (this.closed) {
+          // The client left while its lab was being made: it gets the grace period like any other.
+          this.ctx.presence.hold(lab.id, this);
+          this.ctx.presence.release(lab.id, this);
+        } else this.ctx.presence.hold(lab.id, this);
+        return lab.info();
+      }
       case 'list':
-        return this.manager
+        return manager
           .list()
           .filter((l) => this.mayUse(l))
           .map((l) => l.info());
       case 'close': {
         this.lab(msg.lab);
-        await this.manager.close(msg.lab);
+        await manager.close(msg.lab);
         return { closed: true };
       }
       case 'exec': {
@@ -151,21 +216,36 @@ export class Connection {
         });
       }
       case 'attach': {
-        const lab = this.lab(msg.lab);
+        const lab = this.lab(msg.lab, 'read');
         const pane = this.pane(lab, msg.pane);
-        this.attach(lab, pane);
-        pane.resize(msg.cols, msg.rows);
-        return { attached: true, running: pane.running };
+        const readOnly = !this.mayUse(lab);
+        if (!readOnly) {
+          this.ctx.presence.hold(lab.id, this);
+          if (msg.cols && msg.rows) pane.resize(msg.cols, msg.rows);
+        }
+        await this.attach(lab, pane, readOnly, msg.from, (result) => this.send({ type: 'result', id: msg.id, data: result }));
+        return undefined;
       }
       case 'detach': {
-        this.attached.get(`${msg.lab}/${msg.pane}`)?.();
+        this.streams.get(`${msg.lab}/${msg.pane}`)?.off();
         return msg.id !== undefined ? { detached: true } : undefined;
+      }
+      case 'ack': {
+        this.streams.get(`${msg.lab}/${msg.pane}`)?.stream.ack(msg.offset);
+        return undefined;
       }
       case 'input': {
         const pane = this.pane(this.lab(msg.lab), msg.pane);
         if (!pane.running) throw new ClientError('pane-not-running', `pane ${pane.name} has exited`);
-        pane.write(msg.data);
-        return undefined;
+        const bytes = Buffer.from(msg.data);
+        if (!this.input.take(bytes.length)) {
+          throw new ClientError(
+            'rate-limited',
+            `input refused: more than ${this.ctx.rates.inputBytes.perSecond} bytes a second; send it again in ${this.input.waitFor(bytes.length)} s`,
+          );
+        }
+        pane.write(bytes);
+        return msg.id !== undefined ? { written: bytes.length } : undefined;
       }
       case 'resize': {
         this.pane(this.lab(msg.lab), msg.pane).resize(msg.cols, msg.rows);
@@ -178,7 +258,8 @@ export class Connection {
         return pane.info();
       }
       case 'watch': {
-        const lab = this.lab(msg.lab);
+        const lab = this.lab(msg.lab, 'read');
+        if (this.mayUse(lab)) this.ctx.presence.hold(lab.id, this);
         this.watch(lab);
         return { tasks: lab.watcher?.tasks ?? [], picture: lab.watcher?.picture ?? null };
       }
@@ -191,10 +272,33 @@ export class Connection {
         await lab.watcher?.tick();
         return { tasks: lab.watcher?.tasks ?? [] };
       }
-      case 'inspect': {
+      case 'inspect':
+        return takePicture(this.lab(msg.lab, 'read'));
+      case 'share': {
         const lab = this.lab(msg.lab);
-        return takePicture(lab);
+        if (msg.revoke) {
+          this.ctx.shares.revoke(lab.id);
+          return { revoked: true };
+        }
+        return { token: this.ctx.shares.mint(lab.id) };
       }
+      case 'view': {
+        const id = this.ctx.shares.verify(msg.token);
+        const lab = id ? manager.get(id) : undefined;
+        if (!lab) throw new ClientError('bad-link', 'this read-only link is not valid: the lab has closed or its owner revoked the link');
+        this.viewing.add(lab.id);
+        return { ...lab.info(), readOnly: true };
+      }
+    }
+  }
+
+  /** Lab creation per browser session and per address: a clear "come back later" when over. */
+  private limitOpens() {
+    const checks: Array<[KeyedBuckets, string]> = [[this.ctx.opensPerAddress, this.address]];
+    if (this.owner) checks.unshift([this.ctx.opensPerSession, this.owner]);
+    for (const [buckets, key] of checks) {
+      const { ok, retryInS } = buckets.take(key);
+      if (!ok) throw new ClientError('rate-limited', `too many labs opened from here; come back in ${retryInS} s`);
     }
   }
 
@@ -214,36 +318,46 @@ export class Connection {
     });
   }
 
-  private attach(lab: Lab, pane: Pane) {
+  private async attach(lab: Lab, pane: Pane, readOnly: boolean, from: number | undefined, announce: (r: AttachResult) => void) {
     const key = `${lab.id}/${pane.name}`;
-    if (this.attached.has(key)) return;
-    const onData = (chunk: Buffer) => {
-      if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeOutputFrame(key, chunk), { binary: true });
-    };
+    // Attaching again (a client that reset its terminal) starts a fresh replay.
+    this.streams.get(key)?.off();
+    const stream = new PaneStream(pane, key, readOnly, {
+      frame: (bytes) => {
+        if (this.ws.readyState !== this.ws.OPEN) return false;
+        this.ws.send(bytes, { binary: true });
+        return true;
+      },
+    });
     const onExit = (exitCode: number | null, signal: number | null) =>
       this.send({ type: 'pane-exit', lab: lab.id, pane: pane.name, exitCode, signal });
     const onStart = () => this.send({ type: 'pane-start', lab: lab.id, pane: pane.name });
+    const onResize = (cols: number, rows: number) => this.send({ type: 'pane-size', lab: lab.id, pane: pane.name, cols, rows });
     const onClosed = (closed: Lab, reason: string) => {
       if (closed === lab) this.send({ type: 'lab-closed', lab: lab.id, reason });
     };
-    // What the shell printed before this client came (a reload, a second tab): then live output.
-    const recent = pane.recentOutput();
-    if (recent.length) onData(recent);
-    pane.on('data', onData);
     pane.on('exit', onExit);
     pane.on('start', onStart);
-    this.manager.on('closed', onClosed);
-    this.attached.set(key, () => {
-      pane.off('data', onData);
+    pane.on('resize', onResize);
+    this.ctx.manager.on('closed', onClosed);
+    const off = () => {
+      stream.stop();
       pane.off('exit', onExit);
       pane.off('start', onStart);
-      this.manager.off('closed', onClosed);
-      this.attached.delete(key);
-    });
+      pane.off('resize', onResize);
+      this.ctx.manager.off('closed', onClosed);
+      if (this.streams.get(key)?.stream === stream) this.streams.delete(key);
+    };
+    this.streams.set(key, { stream, off });
+    await stream.start(from, announce);
   }
 
-  private detachAll() {
-    for (const off of [...this.attached.values(), ...this.watching.values()]) off();
+  private cleanup() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { off } of [...this.streams.values()]) off();
+    for (const off of [...this.watching.values()]) off();
+    this.ctx.presence.releaseAll(this);
   }
 }
 
@@ -253,4 +367,14 @@ function rawId(raw: unknown): RequestId {
     if (typeof id === 'number' || (typeof id === 'string' && id.length <= 64)) return id;
   }
   return null;
+}
+
+/** The id of a message refused before parsing, when it is cheap to find. */
+function rawIdOf(data: RawData, isBinary: boolean): RequestId {
+  if (isBinary) return null;
+  try {
+    return rawId(JSON.parse(data.toString()));
+  } catch {
+    return null;
+  }
 }
