@@ -12,6 +12,7 @@ export const ENTRIES = {
   'spawner.cjs': 'spawner/main.ts',
   'cli.cjs': 'cli/main.ts',
   'bench.cjs': 'bench/main.ts',
+  'bench-peer.cjs': 'bench/peer.ts',
 };
 
 export async function buildAgent(entries = ENTRIES) {
@@ -28,7 +29,7 @@ export async function buildAgent(entries = ENTRIES) {
         logLevel: 'warning',
         // paths.ts reads import.meta only when __dirname is missing (ESM under tsx), never in a bundle.
         logOverride: { 'empty-import-meta': 'silent' },
-        external: ['koffi', 'next', 'react', 'react-dom', 'pino', 'prom-client', 'playwright-core'],
+        external: ['koffi', 'next', 'react', 'react-dom', 'pino', 'prom-client', 'playwright-core', '@lydell/node-pty'],
       }),
     ),
   );

@@ -1,8 +1,8 @@
 // `npm run bench`: speed and memory of labs and panes, each figure beside a baseline measured in
 // the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
-// single runs: these machines are shared and noisy.
+// single runs: these machines are shared and noisy. Two groups: `labs` (opening labs, spawning
+// panes, exec, limits) and `stream` (terminal streaming, ./stream.ts); `--only stream` runs one.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { LESSON_IDS } from '@nslab/shared';
 import { loadConfig } from '../config.js';
 import { startAgent, type RunningAgent } from '../server/agent.js';
@@ -11,14 +11,8 @@ import type { Pane } from '../sandbox/pane.js';
 import { checkHost } from '../preflight.js';
 import { AgentClient } from '../cli/client.js';
 import { ExecResult } from '@nslab/shared';
-
-interface Metric {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: string;
-  baseline_value?: number;
-}
+import { pct, round, rssMb, sleep, type Metric } from './util.js';
+import { runStreamBench } from './stream.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -30,17 +24,14 @@ const OPENS = opt('opens', 40);
 const PANE_SPAWNS = opt('pane-spawns', 60);
 const STRESS_SPAWNS = opt('spawns', 10_000);
 const MAX_LABS = opt('max-labs', 256);
+const GROUPS = ['labs', 'stream'] as const;
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : [...GROUPS];
+for (const g of only) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--only: unknown group "${g}" (groups: ${GROUPS.join(', ')})`);
 const say = (msg: string) => {
   if (!json) process.stderr.write(msg + '\n');
   else process.stderr.write('.');
 };
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-const round = (x: number) => Math.round(x * 100) / 100;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Time a command, median over n runs (ms). */
 function timeCommand(cmd: string, argv: string[], n: number): number[] {
@@ -60,11 +51,6 @@ function ensureBwrap() {
   execFileSync('apt-get', ['install', '-y', '-qq', 'bubblewrap'], { stdio: 'ignore' });
 }
 
-function rssMb(pid: number | 'self'): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return kb / 1024;
-}
-
 async function waitFirstOutput(panes: Pane[], t0: number, timeoutMs = 10_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (panes.some((p) => p.firstOutputAt === null)) {
@@ -74,12 +60,11 @@ async function waitFirstOutput(panes: Pane[], t0: number, timeoutMs = 10_000): P
   return Math.max(...panes.map((p) => p.firstOutputAt!)) - t0;
 }
 
-async function main() {
-  const problem = checkHost();
-  if (problem) throw new Error(problem);
-  const metrics: Metric[] = [];
+/** Labs and panes, with the agent in this process. */
+async function labsGroup(metrics: Metric[]) {
+  // Instance and id range of the bench's own: far from those the tests use.
   const agent: RunningAgent = await startAgent(
-    loadConfig({ instance: 'nslabbench', stateDir: '/run/nslabbench', idBase: 220_000_000, port: 0, web: false, maxLabs: MAX_LABS + 8, warmLabs: 2 }),
+    loadConfig({ instance: 'nslabbench', stateDir: '/run/nslabbench', idBase: 400_000_000, port: 0, web: false, maxLabs: MAX_LABS + 8, warmLabs: 2 }),
     { quiet: true },
   );
   const m = agent.manager;
@@ -208,6 +193,27 @@ async function main() {
     metrics.push({ name: 'lab_close_ms_mean', value: round((performance.now() - tClose) / Math.max(1, open.length)), unit: 'ms' });
   } finally {
     await agent.close();
+  }
+}
+
+async function main() {
+  const problem = checkHost();
+  if (problem) throw new Error(problem);
+  const metrics: Metric[] = [];
+  if (only.includes('labs')) await labsGroup(metrics);
+  if (only.includes('stream')) {
+    metrics.push(
+      ...(await runStreamBench({
+        lines: opt('lines', 500_000),
+        rounds: opt('rounds', 5),
+        echoes: opt('echoes', 300),
+        ctrlCRuns: opt('ctrl-c-runs', 5),
+        replays: opt('replays', 20),
+        floodS: opt('flood-s', 60),
+        profileDir: args.includes('--profile-agent') ? args[args.indexOf('--profile-agent') + 1] : undefined,
+        say,
+      })),
+    );
   }
 
   if (json) {
