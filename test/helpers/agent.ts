@@ -20,6 +20,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     port: 0,
     web: false,
     token: 'test-token-123',
+    shutdownNoticeMs: 0,
     ...overrides,
   });
 }

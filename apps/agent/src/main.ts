@@ -4,6 +4,12 @@ import { startAgent } from './server/agent.js';
 import { checkHost } from './preflight.js';
 
 async function main() {
+  const at = process.argv.indexOf('--config');
+  if (at >= 0) {
+    const path = process.argv[at + 1];
+    if (!path) throw new Error('--config needs a file: --config /etc/nslab/config.yaml');
+    process.env.NSLAB_CONFIG = path;
+  }
   const problem = checkHost();
   if (problem) {
     process.stderr.write(`nslab: ${problem}\n`);

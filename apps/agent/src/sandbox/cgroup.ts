@@ -222,6 +222,27 @@ export class LabCgroup {
     return null;
   }
 
+  /**
+   * How often the lab ran into its limits: processes the kernel's OOM killer took (memory) and
+   * forks refused (pids). Counters only grow; compare with an earlier reading.
+   */
+  limitHits(): { memory: number; pids: number } {
+    const hits = { memory: 0, pids: 0 };
+    const field = (file: string, name: string): number => {
+      try {
+        const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'));
+        return m ? Number(m[1]) : 0;
+      } catch {
+        return 0;
+      }
+    };
+    for (const { h, dir } of this.dirs) {
+      if (h.controllers.includes('memory')) hits.memory = field(join(dir, h.version === 1 ? 'memory.oom_control' : 'memory.events'), 'oom_kill');
+      if (h.controllers.includes('pids')) hits.pids = field(join(dir, 'pids.events'), 'max');
+    }
+    return hits;
+  }
+
   get paths(): string[] {
     return this.dirs.map((d) => d.dir);
   }

@@ -56,9 +56,14 @@ export class Lab {
   /** Task checks and namespace picture, for clients that watch the lab. */
   watcher: LabWatcher | null = null;
   state: 'open' | 'closing' | 'closed' = 'open';
+  /** performance.now() when a lesson took the lab, and of the learner's latest action in it. */
+  openedAt = performance.now();
+  lastActiveAt = performance.now();
   private closing: Promise<void> | null = null;
   private devptsFd = -1;
   onClosed: ((reason: string) => void) | null = null;
+  /** Told when a pane's shell has started, with how long it took (ms), for metrics. */
+  onPaneStarted: ((pane: Pane, ms: number) => void) | null = null;
 
   constructor(
     readonly id: string,
@@ -78,6 +83,7 @@ export class Lab {
   async assign(lesson: LessonDef): Promise<void> {
     if (this.lesson) throw new Error(`lab ${this.id} already runs lesson ${this.lesson.id}`);
     this.lesson = lesson;
+    this.openedAt = this.lastActiveAt = performance.now();
     for (const def of lesson.panes) this.panes.set(def.name, new Pane(def));
     await Promise.all([...this.panes.values()].map((p) => this.startPane(p)));
   }
@@ -86,6 +92,16 @@ export class Lab {
   pids(): number[] {
     if (this.cgroup) return this.cgroup.pids();
     return labProcesses(new IdRanges(this.uidBase, this.deps.idsPerLab, 1));
+  }
+
+  /** The learner did something (typed, ran a command): the lab is not idle. */
+  touch() {
+    this.lastActiveAt = performance.now();
+  }
+
+  /** A line from nslab in every running pane. */
+  notice(text: string) {
+    for (const p of this.panes.values()) if (p.running) p.notice(text);
   }
 
   pane(name: string): Pane | undefined {
@@ -102,6 +118,7 @@ export class Lab {
     const flags = def.unshare.reduce((f, t) => f | NAMESPACES[t].value, 0);
     if (def.unshare.includes('cgroup')) this.cgroup?.createSub(`pane-${def.name}`);
     let lastErr: unknown;
+    const t0 = performance.now();
     for (let attempt = 1; attempt <= SPAWN_TRIES; attempt++) {
       const pty = new Pty(this.devptsFd, this.uidBase, this.uidBase + 5, pane.cols, pane.rows);
       try {
@@ -128,6 +145,7 @@ export class Lab {
           if (pane.pid === pid) pane.exited(code, sig);
         });
         pane.started(pty, pid);
+        this.onPaneStarted?.(pane, performance.now() - t0);
         return;
       } catch (err) {
         pty.close();

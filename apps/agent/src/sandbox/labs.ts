@@ -14,6 +14,7 @@ import { MASKED_DIRS, MASKED_FILES } from './masks.js';
 import { sweepLeftovers } from './sweep.js';
 import { REPO_ROOT } from '../paths.js';
 import { rmdirSync } from 'node:fs';
+import { LabLifetimes } from './lifetime.js';
 
 export class LimitError extends Error {
   constructor(message: string) {
@@ -31,7 +32,16 @@ export class UnknownLessonError extends Error {
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 
-export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string] }> {
+export interface LabManagerEvents {
+  opened: [lab: Lab, ms: number];
+  closed: [lab: Lab, reason: string];
+  /** The lab will be closed in `inMs` (idle, or at the end of its lifetime). */
+  closing: [lab: Lab, reason: string, inMs: number];
+  limit: [lab: Lab, which: 'memory' | 'pids'];
+  paneStarted: [lab: Lab, ms: number];
+}
+
+export class LabManager extends EventEmitter<LabManagerEvents> {
   readonly labs = new Map<string, Lab>();
   readonly spawner = new SpawnerClient();
   readonly router = new ProcessRouter(this.spawner);
@@ -42,6 +52,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
   /** Labs made ahead of time, waiting for a lesson. */
   private warm: Lab[] = [];
   private refilling: Promise<void> | null = null;
+  private lifetimes: LabLifetimes | null = null;
 
   constructor(
     readonly config: AgentConfig,
@@ -77,6 +88,21 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
     }
     await this.spawner.start();
     this.log('info', `cgroups: ${this.cgroups.describe()}`);
+    this.lifetimes = new LabLifetimes(
+      { idleMs: this.config.idleMs, maxLifetimeMs: this.config.maxLifetimeMs, warnMs: this.config.warnMs, limits: this.config.limits },
+      {
+        labs: () => this.list(),
+        close: (lab, reason) => {
+          this.log('info', `closing a lab: ${reason}`, { lab: lab.id });
+          lab.close(reason).catch((err: Error) => this.log('error', 'closing a lab failed', { lab: lab.id, error: err.message }));
+        },
+        warn: (lab, reason, inMs) => this.emit('closing', lab, reason, inMs),
+        limitHit: (lab, which) => {
+          this.log('info', `a lab hit its ${which} limit`, { lab: lab.id });
+          this.emit('limit', lab, which);
+        },
+      },
+    );
     this.refillSoon();
   }
 
@@ -96,6 +122,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
         await old.close('replaced by a newer lab of the same browser');
       }
     }
+    const t0 = performance.now();
     const lab = this.warm.shift() ?? (await this.create());
     lab.owner = owner;
     lab.watcher = new LabWatcher(lab, entry.tasks);
@@ -107,7 +134,9 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
       await lab.close('failed to start');
       throw err;
     }
-    this.log('info', 'lab opened', { lab: lab.id, lesson: lessonId, uidBase: lab.uidBase });
+    const ms = performance.now() - t0;
+    this.log('info', 'lab opened', { lab: lab.id, lesson: lessonId, uidBase: lab.uidBase, ms: Math.round(ms * 100) / 100 });
+    this.emit('opened', lab, ms);
     return lab;
   }
 
@@ -145,6 +174,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
         shell: this.shell,
         idsPerLab: this.config.idsPerLab,
       });
+      lab.onPaneStarted = (_pane, ms) => this.emit('paneStarted', lab, ms);
       lab.onClosed = (reason) => {
         this.labs.delete(id);
         this.warm = this.warm.filter((w) => w !== lab);
@@ -220,6 +250,7 @@ export class LabManager extends EventEmitter<{ closed: [lab: Lab, reason: string
 
   async stop() {
     this.stopping = true;
+    this.lifetimes?.stop();
     await this.refilling;
     await Promise.allSettled([...this.list(), ...this.warm].map((l) => l.close('the agent is stopping')));
     this.warm = [];

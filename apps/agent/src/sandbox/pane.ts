@@ -153,6 +153,15 @@ export class Pane extends EventEmitter<PaneEvents> {
     if (this.running) this.pty?.write(data);
   }
 
+  /**
+   * A line from nslab itself in the pane's output (a lab about to close, a limit hit). It goes
+   * into the stream like shell output, so every client and every later replay shows it.
+   */
+  notice(text: string) {
+    this.collect(Buffer.from(`\r\n\x1b[1;33m[nslab] ${text}\x1b[0m\r\n`));
+    this.flush();
+  }
+
   resize(cols: number, rows: number) {
     if (cols === this.cols && rows === this.rows) return;
     this.flush();

@@ -12,6 +12,7 @@ import { Connection, type ConnectionContext, type Principal } from './connection
 import { Shares } from './share.js';
 import { Presence } from './presence.js';
 import { KeyedBuckets } from './rate.js';
+import { Metrics } from './metrics.js';
 import { Sessions, sameOrigin } from './session.js';
 import { bearer, setupToken, tokenMatches } from './auth.js';
 import { WEB_DIR } from '../paths.js';
@@ -41,6 +42,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
 
   const sessions = new Sessions();
   const presence = new Presence(manager, config.graceMs, (msg, extra) => log.info(extra, msg));
+  const metrics = config.metrics ? new Metrics(manager, () => presence.waiting) : null;
   // Wrong tokens per address: a guesser is refused for a while (each guess costs a connection).
   const authFailures = new KeyedBuckets(20, 1 / 3);
   const ctx: ConnectionContext = {
@@ -53,7 +55,10 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     opensPerSession: new KeyedBuckets(config.rates.opens.burst, config.rates.opens.perMinute / 60),
     opensPerAddress: new KeyedBuckets(config.rates.opensPerAddress.burst, config.rates.opensPerAddress.perMinute / 60),
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
+    metrics,
   };
+  // Pages of these origins may open a WebSocket: the agent's own, and those configured.
+  const originAllowed = (req: IncomingMessage) => sameOrigin(req) || config.allowedOrigins.includes(req.headers.origin ?? '');
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -69,6 +74,19 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
           cgroups: manager.cgroups.describe(),
         }),
       );
+      return;
+    }
+    if (path === '/metrics') {
+      // The operator's scraper has the token; nobody else learns how busy the agent is.
+      if (!metrics || !tokenMatches(token, bearer(req.headers.authorization))) {
+        res.writeHead(metrics ? 401 : 404, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' });
+        res.end(metrics ? 'the agent token is required (Authorization: Bearer ...)\n' : 'metrics are off\n');
+        return;
+      }
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(text);
+      });
       return;
     }
     if (path === '/api/session') {
@@ -105,12 +123,14 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     }
     const v = new URL(req.url ?? '/', 'http://x').searchParams.get('v');
     const requestedVersion = v !== null && /^\d{1,4}$/.test(v) ? Number(v) : null;
+    // A browser always names the page's origin: pages of other sites are refused outright.
+    if (req.headers.origin !== undefined && !originAllowed(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');
     let principal: Principal | null = given !== null ? { kind: 'token' } : null;
     if (!principal) {
       const sid = sessions.fromRequest(req);
       if (sid) {
-        // A session cookie counts only from a page of this agent (no cross-site WebSocket).
-        if (!sameOrigin(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');
+        // A session cookie counts only from a page of an allowed origin (no cross-site WebSocket).
+        if (!originAllowed(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');
         principal = { kind: 'session', sid };
       }
     }
@@ -139,6 +159,15 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     close() {
       closing ??= (async () => {
         presence.stop();
+        // Labs are told first (in their panes and to their clients), then closed.
+        const labs = manager.list();
+        if (labs.length && config.shutdownNoticeMs > 0) {
+          for (const lab of labs) {
+            lab.notice(`nslab is stopping: this lab closes in ${Math.ceil(config.shutdownNoticeMs / 1000)} s.`);
+            manager.emit('closing', lab, 'the agent is stopping', config.shutdownNoticeMs);
+          }
+          await new Promise((r) => setTimeout(r, config.shutdownNoticeMs));
+        }
         for (const ws of wss.clients) ws.close(1001, 'the agent is stopping');
         await manager.stop();
         server.closeAllConnections();

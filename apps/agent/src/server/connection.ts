@@ -26,6 +26,7 @@ import { PaneStream } from './stream.js';
 import type { Shares } from './share.js';
 import type { Presence } from './presence.js';
 import { TokenBucket, type KeyedBuckets } from './rate.js';
+import type { Metrics } from './metrics.js';
 
 type RequestId = string | number | null;
 
@@ -61,6 +62,7 @@ export interface ConnectionContext {
   /** Wrong tokens per address. */
   authFailures: KeyedBuckets;
   log: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void;
+  metrics: Metrics | null;
 }
 
 export class Connection {
@@ -72,6 +74,11 @@ export class Connection {
   private readonly messages: TokenBucket;
   private readonly input: TokenBucket;
   private closed = false;
+  private readonly onClosing = (lab: Lab, reason: string, inMs: number) => {
+    if (this.watching.has(lab.id) || [...this.streams.keys()].some((k) => k.startsWith(`${lab.id}/`))) {
+      this.send({ type: 'lab-closing', lab: lab.id, reason, inMs: Math.round(inMs) });
+    }
+  };
 
   constructor(
     private readonly ws: WebSocket,
@@ -82,8 +89,10 @@ export class Connection {
     requestedVersion: number | null,
   ) {
     this.authenticated = principal !== null;
+    ctx.metrics?.connections.inc();
     this.messages = new TokenBucket(ctx.rates.messages.burst, ctx.rates.messages.perSecond);
     this.input = new TokenBucket(ctx.rates.inputBytes.burst, ctx.rates.inputBytes.perSecond);
+    ctx.manager.on('closing', this.onClosing);
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.cleanup());
     ws.on('error', () => this.cleanup());
@@ -99,6 +108,12 @@ export class Connection {
   }
 
   private error(id: RequestId, code: ErrorCode, message: string) {
+    const m = this.ctx.metrics;
+    if (m) {
+      m.errors.inc({ code });
+      if (code === 'rate-limited') m.limitHits.inc({ limit: 'rate' });
+      if (code === 'limit') m.limitHits.inc({ limit: 'labs' });
+    }
     this.send({ type: 'error', id, code, message });
   }
 
@@ -210,6 +225,7 @@ export class Connection {
         const lab = this.lab(msg.lab);
         const pane = this.pane(lab, msg.pane);
         if (!pane.running) throw new ClientError('pane-not-running', `pane ${pane.name} has exited; restart it first`);
+        lab.touch();
         return lab.exec(pane, msg.argv, {
           stdin: msg.stdin !== undefined ? Buffer.from(msg.stdin, 'base64') : undefined,
           timeoutMs: msg.timeoutMs,
@@ -235,7 +251,8 @@ export class Connection {
         return undefined;
       }
       case 'input': {
-        const pane = this.pane(this.lab(msg.lab), msg.pane);
+        const lab = this.lab(msg.lab);
+        const pane = this.pane(lab, msg.pane);
         if (!pane.running) throw new ClientError('pane-not-running', `pane ${pane.name} has exited`);
         const bytes = Buffer.from(msg.data);
         if (!this.input.take(bytes.length)) {
@@ -244,7 +261,9 @@ export class Connection {
             `input refused: more than ${this.ctx.rates.inputBytes.perSecond} bytes a second; send it again in ${this.input.waitFor(bytes.length)} s`,
           );
         }
+        lab.touch();
         pane.write(bytes);
+        this.ctx.metrics?.bytesIn.inc(bytes.length);
         return msg.id !== undefined ? { written: bytes.length } : undefined;
       }
       case 'resize': {
@@ -254,6 +273,7 @@ export class Connection {
       case 'restart': {
         const lab = this.lab(msg.lab);
         const pane = this.pane(lab, msg.pane);
+        lab.touch();
         await lab.startPane(pane);
         return pane.info();
       }
@@ -326,6 +346,7 @@ export class Connection {
       frame: (bytes) => {
         if (this.ws.readyState !== this.ws.OPEN) return false;
         this.ws.send(bytes, { binary: true });
+        this.ctx.metrics?.bytesOut.inc(bytes.length);
         return true;
       },
     });
@@ -355,6 +376,8 @@ export class Connection {
   private cleanup() {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.metrics?.connections.dec();
+    this.ctx.manager.off('closing', this.onClosing);
     for (const { off } of [...this.streams.values()]) off();
     for (const off of [...this.watching.values()]) off();
     this.ctx.presence.releaseAll(this);
