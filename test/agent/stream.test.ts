@@ -4,8 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FLOW_HIGH_BYTES, FRAME_OUTPUT, FRAME_SNAPSHOT } from '@nslab/shared';
-import { useTestAgent, startTestAgent, TEST_INSTANCE, TEST_ID_BASE } from '../helpers/agent.ts';
-import type { AgentConfig } from '../../apps/agent/src/config.ts';
+import { useTestAgent, sideAgent } from '../helpers/agent.ts';
 import { TestClient } from '../helpers/ws.ts';
 import { TerminalMirror } from '../helpers/mirror.ts';
 import { rootOrSkip } from '../helpers/env.ts';
@@ -13,12 +12,6 @@ import { rootOrSkip } from '../helpers/env.ts';
 const skip = rootOrSkip();
 const useAgent = useTestAgent(skip, { graceMs: 60_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A second agent with settings of its own, apart from the file's agent (name, id range). */
-function sideAgent(n: number, overrides: Partial<AgentConfig>) {
-  const instance = `${TEST_INSTANCE}-s${n}`;
-  return startTestAgent({ instance, stateDir: `/run/${instance}`, maxLabs: 8, idBase: TEST_ID_BASE + (64 + 8 * n) * 65536, ...overrides });
-}
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
@@ -362,7 +355,7 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
 });
 
 test('wrong tokens from one address are refused for a while', { skip }, async () => {
-  const agent = await sideAgent(3, {});
+  const agent = await sideAgent(3);
   try {
     const statuses: string[] = [];
     for (let i = 0; i < 25; i++) {

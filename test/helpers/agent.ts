@@ -29,6 +29,16 @@ export function startTestAgent(overrides: Partial<AgentConfig> = {}): Promise<Ru
   return startAgent(testConfig(overrides), { quiet: true });
 }
 
+/**
+ * A second agent with settings of its own (short timeouts, small limits), apart from the file's
+ * agent: its own instance name and id range. `n` (1 to 18) must be unique across test files.
+ */
+export function sideAgent(n: number, overrides: Partial<AgentConfig> = {}): Promise<RunningAgent> {
+  if (!Number.isInteger(n) || n < 1 || n > 18) throw new Error('side agents are numbered 1 to 18');
+  const instance = `${TEST_INSTANCE}-s${n}`;
+  return startTestAgent({ instance, stateDir: `/run/${instance}`, maxLabs: 8, idBase: TEST_ID_BASE + (64 + 8 * n) * 65536, ...overrides });
+}
+
 /** Run a command in a pane and return its output as text; fails the test on a spawn error. */
 export async function run(lab: Lab, pane: string, script: string): Promise<{ code: number | null; out: string; err: string }> {
   const p = lab.pane(pane);
