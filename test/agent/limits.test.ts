@@ -145,6 +145,29 @@ test("a lab whose PID 1 dies is closed cleanly, and its clients are told", { ski
   c.close();
 });
 
+test('the spawner dying takes its labs down cleanly; a new one starts and labs open again', { skip }, async () => {
+  const agent = await sideAgent(6, { warmLabs: 1 });
+  try {
+    const c = await TestClient.connect(agent.url, agent.token);
+    const id = (await c.request({ type: 'open', lesson: 'pid' })).data.id as string;
+    await c.request({ type: 'attach', lab: id, pane: 'container', cols: 80, rows: 24 });
+    const lab = agent.manager.get(id)!;
+    const pids = lab.pids();
+    const old = agent.manager.spawner.pid!;
+    process.kill(old, 'SIGKILL');
+    assert.match((await c.waitFor((m) => m.type === 'lab-closed' && m.lab === id, 15_000)).reason, /spawner died/);
+    await until('every lab process gone', () => pids.every((p) => !isAlive(p)));
+    await until('a new spawner', () => agent.manager.spawner.pid !== old && agent.manager.spawner.pid !== undefined);
+    const again = await c.request({ type: 'open', lesson: 'uts' });
+    assert.equal(again.type, 'result', JSON.stringify(again));
+    const r = await c.request({ type: 'exec', lab: again.data.id, pane: 'host', argv: ['hostname'] });
+    assert.equal(Buffer.from(r.data.stdout, 'base64').toString().trim(), 'nslab');
+    c.close();
+  } finally {
+    await agent.close();
+  }
+});
+
 test('a syscall that fails in a lab is a named error for that request; the lab and the agent go on', { skip }, async () => {
   const agent = useAgent();
   const lab = await agent.manager.open('pid');

@@ -28,6 +28,8 @@ async function main() {
     await agent.close();
     process.exit(0);
   };
+  // A promise nobody awaited is a bug, not a reason to drop every learner's lab.
+  process.on('unhandledRejection', (err) => process.stderr.write(`nslab: unhandled rejection: ${(err as Error)?.stack ?? String(err)}\n`));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -61,7 +61,8 @@ export class Lab {
   lastActiveAt = performance.now();
   private closing: Promise<void> | null = null;
   private devptsFd = -1;
-  onClosed: ((reason: string) => void) | null = null;
+  /** Told once the lab is closed; `clean` is false when something of it could not be removed. */
+  onClosed: ((reason: string, clean: boolean) => void) | null = null;
   /** Told when a pane's shell has started, with how long it took (ms), for metrics. */
   onPaneStarted: ((pane: Pane, ms: number) => void) | null = null;
 
@@ -246,6 +247,20 @@ export class Lab {
   private async doClose(reason: string) {
     this.state = 'closing';
     this.watcher?.stop();
+    let clean = true;
+    try {
+      await this.teardown();
+    } catch (err) {
+      // Something of the lab could not be removed (a process that will not die, a busy cgroup).
+      // The lab is gone for its users; its id range stays reserved, and the next start sweeps.
+      clean = false;
+      reason = `${reason} (cleanup incomplete: ${(err as Error).message})`;
+    }
+    this.state = 'closed';
+    this.onClosed?.(reason, clean);
+  }
+
+  private async teardown() {
     // The anchor's death takes the lab init with it (parent-death signal), and the init's death
     // takes every process in the lab's PID namespace; the cgroup catches anything else.
     await this.deps.spawner.kill(this.anchorPid, SIG.KILL).catch(() => {});
@@ -280,8 +295,6 @@ export class Lab {
     } catch {
       /* already gone */
     }
-    this.state = 'closed';
-    this.onClosed?.(reason);
   }
 }
 

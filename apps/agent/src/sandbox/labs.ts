@@ -72,9 +72,34 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     this.spawner.on('died', (reason) => {
       if (this.stopping) return;
       this.log('error', reason);
-      // Its labs died with it (parent-death signals); release what they held.
-      for (const lab of [...this.labs.values(), ...this.warm]) void lab.close('the spawner died');
+      void this.recoverSpawner();
     });
+  }
+
+  private spawnerDeaths: number[] = [];
+
+  /**
+   * The spawner died: its labs died with it (parent-death signals). Release what they held and
+   * start a new spawner, unless it keeps dying (then opening a lab answers that it is not running).
+   */
+  private async recoverSpawner() {
+    const labs = [...this.labs.values(), ...this.warm];
+    this.warm = [];
+    await Promise.allSettled(labs.map((lab) => lab.close('the spawner died')));
+    const now = Date.now();
+    this.spawnerDeaths = [...this.spawnerDeaths.filter((t) => now - t < 60_000), now];
+    if (this.stopping) return;
+    if (this.spawnerDeaths.length > 3) {
+      this.log('error', 'the spawner died 4 times within a minute; not starting it again');
+      return;
+    }
+    try {
+      await this.spawner.start();
+      this.log('warn', 'started a new spawner');
+      this.refillSoon();
+    } catch (err) {
+      this.log('error', 'could not start a new spawner', { error: (err as Error).message });
+    }
   }
 
   private log(level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) {
@@ -175,11 +200,11 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
         idsPerLab: this.config.idsPerLab,
       });
       lab.onPaneStarted = (_pane, ms) => this.emit('paneStarted', lab, ms);
-      lab.onClosed = (reason) => {
+      lab.onClosed = (reason, clean) => {
         this.labs.delete(id);
         this.warm = this.warm.filter((w) => w !== lab);
-        this.ids.release(range.slot);
-        this.log('info', 'lab closed', { lab: id, reason });
+        if (clean) this.ids.release(range.slot);
+        this.log(clean ? 'info' : 'error', clean ? 'lab closed' : 'lab closed; its id range stays reserved until the next start', { lab: id, reason });
         this.emit('closed', lab, reason);
       };
       this.router.onExit(initPid, () => {

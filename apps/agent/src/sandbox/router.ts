@@ -26,6 +26,13 @@ export class ProcessRouter {
         if (this.early.size > 1024) this.early.delete(this.early.keys().next().value!);
       }
     });
+    // A new spawner's children have nothing to do with the old one's: forget them all.
+    spawner.on('died', () => {
+      this.exits.clear();
+      this.outputs.clear();
+      this.early.clear();
+      this.earlyOut.clear();
+    });
     spawner.on('out', (pid, fd, data) => {
       const fn = this.outputs.get(pid);
       if (fn) return fn(fd, data);
