@@ -25,6 +25,8 @@ export interface AgentConfig {
   maxLabs: number;
   /** Labs one browser session may hold; opening one more closes its oldest. */
   labsPerSession: number;
+  /** Labs all browser sessions from one client address may hold (0: no cap). */
+  labsPerAddress: number;
   /** Labs made ahead of time so that opening one takes only its panes' start. */
   warmLabs: number;
   limits: {
@@ -94,6 +96,7 @@ export const ConfigFile = z
         max: positive,
         warm: z.number().int().min(0),
         perSession: positive,
+        perAddress: z.number().int().min(0),
         graceSeconds: seconds,
         idleSeconds: seconds,
         maxLifetimeSeconds: seconds,
@@ -177,6 +180,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     maxLabs: num('NSLAB_MAX_LABS', f.labs?.max ?? 256),
     warmLabs: num('NSLAB_WARM_LABS', f.labs?.warm ?? 2),
     labsPerSession: num('NSLAB_LABS_PER_SESSION', f.labs?.perSession ?? 3),
+    labsPerAddress: num('NSLAB_LABS_PER_ADDRESS', f.labs?.perAddress ?? 64),
     limits: {
       memoryMb: num('NSLAB_LAB_MEMORY_MB', f.limits?.memoryMb ?? 512),
       pids: num('NSLAB_LAB_PIDS', f.limits?.pids ?? 256),

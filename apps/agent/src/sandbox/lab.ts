@@ -53,6 +53,8 @@ export class Lab {
   lesson: LessonDef | null = null;
   /** The browser session that opened the lab; null for the token holder (CLI, admin). */
   owner: string | null = null;
+  /** The client address that opened it (browser sessions only), for the per-address cap. */
+  address: string | null = null;
   /** Task checks and namespace picture, for clients that watch the lab. */
   watcher: LabWatcher | null = null;
   state: 'open' | 'closing' | 'closed' = 'open';

@@ -204,6 +204,7 @@ export class Connection {
       case 'open': {
         if (this.principal?.kind !== 'token') this.limitOpens();
         const lab = await manager.open(msg.lesson, this.owner);
+        if (this.owner) lab.address = this.address;
         if (this.closed) {
           // The client left while its lab was being made: it gets the grace period like any other.
           this.ctx.presence.hold(lab.id, this);
@@ -314,6 +315,13 @@ export class Connection {
 
   /** Lab creation per browser session and per address: a clear "come back later" when over. */
   private limitOpens() {
+    const cap = this.ctx.manager.config.labsPerAddress;
+    const mine = this.owner ? this.ctx.manager.list().filter((l) => l.owner === this.owner).length : 0;
+    const here = this.ctx.manager.list().filter((l) => l.address === this.address).length;
+    // A session at its own cap replaces its oldest lab, so it does not add one here.
+    if (cap > 0 && here >= cap && mine < this.ctx.manager.config.labsPerSession) {
+      throw new LimitError(`${here} labs are already open from your address; close one, or come back later`);
+    }
     const checks: Array<[KeyedBuckets, string]> = [[this.ctx.opensPerAddress, this.address]];
     if (this.owner) checks.unshift([this.ctx.opensPerSession, this.owner]);
     for (const [buckets, key] of checks) {
