@@ -13,6 +13,9 @@ export const WinSize = koffi.struct('nslab_winsize', {
 
 export const RLimit = koffi.struct('nslab_rlimit', { cur: 'uint64_t', max: 'uint64_t' });
 
+/** struct sock_fprog: a classic BPF program (len instructions of 8 bytes each) for seccomp(2). */
+export const SockFprog = koffi.struct('nslab_sock_fprog', { len: 'uint16_t', filter: 'const uint8_t *' });
+
 export const libc = {
   // processes
   fork: lib.func('int fork(void)'),

@@ -4,7 +4,10 @@
 import koffi from 'koffi';
 import { libc, RLimit, WinSize } from './libc.js';
 import { SyscallError } from './errors.js';
-import { SYS, SIG_SETMASK, TIOC, PR, O, MADV_DOFORK, CLOSE_RANGE_CLOEXEC, WNOHANG, F_GETFL, F_SETFL, AT_SYMLINK_NOFOLLOW, MFD_CLOEXEC } from './constants.js';
+import {
+  SYS, SIG_SETMASK, TIOC, PR, O, MADV_DOFORK, CLOSE_RANGE_CLOEXEC, WNOHANG, F_GETFL, F_SETFL, AT_SYMLINK_NOFOLLOW, MFD_CLOEXEC,
+  PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_SET_MODE_FILTER, BPF_INSN_SIZE,
+} from './constants.js';
 import { readFileSync } from 'node:fs';
 
 function check(name: string, ret: number | bigint, what?: string): number {
@@ -44,6 +47,25 @@ export const sys = {
   prctl: (what: string, option: number, arg: number) =>
     check('prctl', libc.prctl(option, 'unsigned long', arg, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), what),
   setPdeathsig: (sig: number) => sys.prctl('PR_SET_PDEATHSIG', PR.SET_PDEATHSIG, sig),
+  /** No exec from here on may gain privileges (setuid bits, file capabilities). Inherited, permanent. */
+  setNoNewPrivs: () => sys.prctl('PR_SET_NO_NEW_PRIVS', PR.SET_NO_NEW_PRIVS, 1),
+  /** Remove one capability from the bounding set: no exec can give it back. */
+  dropBoundingCap: (cap: number) => sys.prctl(`PR_CAPBSET_DROP ${cap}`, PR.CAPBSET_DROP, cap),
+  clearAmbientCaps: () =>
+    check('prctl', libc.prctl(PR.CAP_AMBIENT, 'unsigned long', PR_CAP_AMBIENT_CLEAR_ALL, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'PR_CAP_AMBIENT_CLEAR_ALL'),
+  /**
+   * Install a seccomp filter: `program` holds classic BPF instructions (8 bytes each). The caller
+   * must have set no_new_privs (or hold CAP_SYS_ADMIN). The filter outlives fork and exec.
+   */
+  installSeccomp(program: Uint8Array) {
+    if (program.length === 0 || program.length % BPF_INSN_SIZE) throw new Error(`a BPF program of ${program.length} bytes`);
+    const fprog = { len: program.length / BPF_INSN_SIZE, filter: program };
+    check(
+      'seccomp',
+      libc.syscall(SYS.seccomp, 'unsigned int', SECCOMP_SET_MODE_FILTER, 'unsigned int', 0, 'nslab_sock_fprog *', fprog),
+      'SECCOMP_SET_MODE_FILTER',
+    );
+  },
   setSignalDefault(sig: number, ignore = false) {
     const r = libc.signal(sig, ignore ? 1 : 0);
     if (Number(r) === -1) throw new SyscallError('signal', koffi.errno(), `signal ${sig}`);
