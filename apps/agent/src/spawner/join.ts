@@ -13,6 +13,7 @@ import { sys, decodeWaitStatus } from '../native/sys.js';
 import { CLONE, O, PR, TIOC } from '../native/constants.js';
 import type { SpawnSpec } from './protocol.js';
 import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
+import { harden, limitCapabilities } from './harden.js';
 
 export interface ChildStdio {
   /** The terminal's slave, opened by the joiner. */
@@ -55,6 +56,9 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
       });
     }
     if (spec.unshareFlags & CLONE.NEWPID) {
+      // Hardened before the first fork into the lab: no process the learner can see (and so
+      // trace) ever runs without the filter.
+      harden(s);
       let middle = 0;
       s.step('fork into the lab PID namespace', () => {
         middle = forkInto(() =>
@@ -73,6 +77,7 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
       return;
     }
     makePaneNamespaces(s, spec, hostProc);
+    harden(s);
     let pid = 0;
     s.step('fork the process', () => {
       pid = forkInto(() => startProcess(spec, stdio, report, -1), hostProc);
@@ -146,7 +151,10 @@ function startProcess(spec: SpawnSpec, stdio: ChildStdio, report: Reporter, host
       path = spec.file ?? resolveCommand(spec.argv[0]!, spec.env);
     });
     s.step('reset signals', () => resetSignals());
+    // Again: a nested user namespace made after harden() starts with a full bounding set.
+    s.step('limit the capability bounding set', () => limitCapabilities());
     s.step(`exec ${spec.argv[0]}`, () => {
+      // Every fd above stderr closes at exec: nothing of the spawner's reaches the program.
       sys.cloexecFrom(3);
       sys.execve(path, spec.argv, spec.env);
     });

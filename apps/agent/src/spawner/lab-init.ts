@@ -6,9 +6,11 @@
 //                         └─ fork ──> init, PID 1 of the lab (mounts /proc, pivots, ends as `sleep`)
 import { mkdirSync, writeFileSync, existsSync, lstatSync, symlinkSync, chownSync } from 'node:fs';
 import { sys } from '../native/sys.js';
-import { CLONE, MS, MNT_DETACH, O, PR, SIG, AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOC, IFF_UP, RLIMIT } from '../native/constants.js';
+import { CLONE, MS, MNT_DETACH, O, PR, SIG, AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOC, IFF_UP, RLIMIT, NAMESPACE_COUNT_SYSCTLS } from '../native/constants.js';
+import { LAB_MASKED_PATHS, LAB_READONLY_PATHS } from '../sandbox/masks.js';
 import type { LabSpec } from './protocol.js';
 import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
+import { harden, NAMESPACES_PER_USER } from './harden.js';
 
 const LAB_NAMESPACES = CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -30,6 +32,11 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
       // A credential change clears "dumpable", which would leave /proc/self owned by host root.
       sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
     });
+    // Written now, while this process holds CAP_SYS_RESOURCE in the lab's user namespace; lab
+    // processes lose it (harden.ts), so the learner cannot raise these limits again.
+    s.step('bound the namespaces each lab user may hold', () => {
+      for (const name of NAMESPACE_COUNT_SYSCTLS) writeFile(`/proc/sys/user/${name}`, `${NAMESPACES_PER_USER}\n`);
+    });
     s.step('unshare the lab namespaces', () => sys.unshare(LAB_NAMESPACES, 'mnt uts ipc net cgroup pid time'));
     s.step('set the hostname', () => sys.sethostname(spec.hostname));
     s.step('bring up loopback', () => loopbackUp());
@@ -48,12 +55,13 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
       initPid = forkInto(() => labInit(root, reportFd));
     });
     s.report.send({ t: 'pid', pid: initPid });
-    s.step('exec the anchor', () => {
+    s.step('become a quiet anchor', () => {
       resetSignals();
       sys.setsid();
       quietStdio();
-      execSleep('nslab-anchor');
     });
+    harden(s);
+    s.step('exec the anchor', () => execSleep('nslab-anchor'));
   });
 }
 
@@ -75,6 +83,9 @@ function labInit(root: string, reportFd: number): never {
     );
     s.step('mount /dev/shm', () => sys.mount('shm', 'dev/shm', 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777,size=16m'));
     s.step('mount /dev/mqueue', () => sys.mount('mqueue', 'dev/mqueue', 'mqueue', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
+    s.step('keep a whole /proc and /sys out of sight', () => hiddenWholeProc());
+    s.step('mask kernel files', () => maskKernelPaths());
+    s.step('make kernel settings read-only', () => readOnlyKernelPaths());
     s.step('pivot into the lab root', () => {
       sys.pivotRoot('.', '.');
       sys.umount2('.', MNT_DETACH);
@@ -87,8 +98,54 @@ function labInit(root: string, reportFd: number): never {
       sys.setsid();
       quietStdio();
     });
+    harden(s);
     s.step('exec the lab init', () => execSleep('nslab-init'));
   });
+}
+
+const HIDDEN = 'dev/.nslab';
+
+/**
+ * The kernel lets a user namespace mount a new proc (or sysfs) only where one is already fully
+ * visible: no mount it cannot remove covers anything in it but an empty directory. The masks
+ * below are such mounts in every user namespace the learner makes (`unshare -Urmpf --mount-proc`),
+ * so keep an unmasked instance of each as that proof, under a directory that an empty read-only
+ * tmpfs then covers: in a nested namespace the cover cannot be removed and the instance cannot be
+ * reached. (In the lab's own namespace lab root may unmount the cover, as it may unmount the
+ * masks: both are a first layer; the kernel's own permission checks are the wall.) The sysfs
+ * instance is read-only, like the lab's /sys, so a nested sysfs must be mounted read-only too.
+ */
+function hiddenWholeProc() {
+  mkdirSync(`${HIDDEN}/proc`, { recursive: true, mode: 0o555 });
+  mkdirSync(`${HIDDEN}/sys`, { mode: 0o555 });
+  sys.mount('proc', `${HIDDEN}/proc`, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, null);
+  sys.mount('sysfs', `${HIDDEN}/sys`, 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null);
+  sys.mount('nslab-cover', HIDDEN, 'tmpfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'size=4k,mode=0555');
+}
+
+const LOCKDOWN = MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+
+/** Cover each of runc's masked paths: a file by the empty /dev/null, a directory by an empty tmpfs. */
+function maskKernelPaths() {
+  for (const path of LAB_MASKED_PATHS) {
+    const rel = path.slice(1);
+    if (isKind(rel, 'dir')) {
+      sys.mount('nslab-mask', rel, 'tmpfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'size=4k,mode=0555');
+    } else if (isKind(rel, 'file')) {
+      sys.mount('dev/null', rel, null, MS.BIND, null);
+      sys.mount(null, rel, null, LOCKDOWN, null);
+    }
+  }
+}
+
+/** Bind each read-only path onto itself, then make that bind read-only. */
+function readOnlyKernelPaths() {
+  for (const path of LAB_READONLY_PATHS) {
+    const rel = path.slice(1);
+    if (!isKind(rel, 'dir') && !isKind(rel, 'file')) continue;
+    sys.mount(rel, rel, null, MS.BIND | MS.REC, null);
+    sys.mount(null, rel, null, LOCKDOWN, null);
+  }
 }
 
 function quietStdio() {
