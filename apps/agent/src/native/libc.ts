@@ -30,6 +30,7 @@ export const libc = {
   signal: lib.func('intptr_t signal(int sig, intptr_t handler)'),
   sigprocmask: lib.func('int sigprocmask(int how, const uint8_t *set, uint8_t *oldset)'),
   setrlimit: lib.func('int setrlimit(int resource, const nslab_rlimit *rlim)'),
+  prlimit: lib.func('int prlimit(int pid, int resource, const nslab_rlimit *new_limit, _Out_ nslab_rlimit *old_limit)'),
   madvise: lib.func('int madvise(uintptr_t addr, size_t len, int advice)'),
   syscall: lib.func('long syscall(long number, ...)'),
 

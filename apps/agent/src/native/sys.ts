@@ -71,6 +71,14 @@ export const sys = {
     if (Number(r) === -1) throw new SyscallError('signal', koffi.errno(), `signal ${sig}`);
   },
   unblockAllSignals: () => check('sigprocmask', libc.sigprocmask(SIG_SETMASK, new Uint8Array(128), null)),
+  /** Another process's limit for `resource` (prlimit without a new value). */
+  getProcessRlimit(pid: number, resource: number): { cur: bigint; max: bigint } {
+    const out = { cur: 0n, max: 0n };
+    check('prlimit', libc.prlimit(pid, resource, null, out), `pid ${pid} resource ${resource}`);
+    return { cur: BigInt(out.cur), max: BigInt(out.max) };
+  },
+  setrlimitBig: (resource: number, lim: { cur: bigint; max: bigint }) =>
+    check('setrlimit', libc.setrlimit(resource, lim), `resource ${resource}`),
   setrlimit: (resource: number, cur: number, max: number) =>
     check('setrlimit', libc.setrlimit(resource, { cur: BigInt(cur), max: BigInt(max) }), `resource ${resource}`),
 

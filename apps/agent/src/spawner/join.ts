@@ -10,7 +10,7 @@
 // the lab's init, so the spawner watches it through a pidfd.
 import { accessSync, constants as fsc } from 'node:fs';
 import { sys, decodeWaitStatus } from '../native/sys.js';
-import { CLONE, O, PR, TIOC } from '../native/constants.js';
+import { CLONE, O, PR, TIOC, RLIMIT } from '../native/constants.js';
 import type { SpawnSpec } from './protocol.js';
 import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
 import { harden, limitCapabilities } from './harden.js';
@@ -34,6 +34,11 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
       hostProc = sys.open('/proc', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     });
     s.step('join the cgroup', () => joinCgroups(spec.cgroupProcs));
+    // The lab's limits (set on its anchor and init by lab-init.ts) are read from the process
+    // joined, while this process is still host root and may set any value.
+    s.step('take the lab resource limits', () => {
+      for (const r of [RLIMIT.CORE, RLIMIT.NOFILE, RLIMIT.NPROC]) sys.setrlimitBig(r, sys.getProcessRlimit(spec.targetPid, r));
+    });
     s.step('drop supplementary groups', () => sys.clearGroups());
     s.step('join the namespaces', () => {
       const pidfd = sys.pidfdOpen(spec.targetPid);
