@@ -16,7 +16,7 @@ import { buildSeccompProgram, disassemble, DENIED_SYSCALLS } from '../../apps/ag
 import { boundingSetHex, KEPT_CAPS, NAMESPACES_PER_USER } from '../../apps/agent/src/spawner/harden.ts';
 import { LAB_MASKED_PATHS } from '../../apps/agent/src/sandbox/masks.ts';
 import { startTestAgent, testConfig, run, typeAndWait, waitForPrompt } from '../helpers/agent.ts';
-import { rootOrSkip } from '../helpers/env.ts';
+import { rootOrSkip, IN_CI } from '../helpers/env.ts';
 
 const skip = rootOrSkip('the hardening tests');
 
@@ -177,13 +177,19 @@ test('the filter program: arch check first, every denied call and ioctl present,
   assert.ok(lines.length < 100, `a short program (${lines.length} instructions)`);
 });
 
-test('the syscall numbers match the system headers', { skip: !existsSync('/usr/include/asm-generic/unistd.h') && 'no kernel headers' }, () => {
-  const header = ARCH === 'x64' ? '/usr/include/x86_64-linux-gnu/asm/unistd_64.h' : '/usr/include/asm-generic/unistd.h';
-  const text = readFileSync(header, 'utf8');
+const HEADER = ARCH === 'x64' ? '/usr/include/x86_64-linux-gnu/asm/unistd_64.h' : '/usr/include/asm-generic/unistd.h';
+
+test('the syscall numbers match the system headers', { skip: !IN_CI && !existsSync(HEADER) && 'no kernel headers' }, () => {
+  const text = readFileSync(HEADER, 'utf8');
+  let compared = 0;
   for (const [name, nr] of Object.entries(NR)) {
     const m = new RegExp(`#define __NR(?:3264)?_${name}\\s+(\\d+)`).exec(text);
-    if (m) assert.equal(Number(m[1]), nr, name);
+    if (m) {
+      assert.equal(Number(m[1]), nr, name);
+      compared++;
+    }
   }
+  assert.ok(compared >= 25, `compared ${compared} numbers`);
 });
 
 test('under the filter, host root gets EPERM for each denied call and the normal answer otherwise', { skip }, () => {
