@@ -7,12 +7,124 @@ import { STRINGS } from '../lib/i18n';
 import { LabSession, type SessionState } from '../lib/session';
 import { doneTasks, markDone } from '../lib/progress';
 import type { LessonPageData } from '../lib/content';
-import { TerminalPane } from './TerminalPane';
+import { TerminalPane, nslabHandle } from './TerminalPane';
 import { NsGraph } from './NsGraph';
 import { Splitter, useStoredFraction } from './Splitter';
 
+/** Seconds left until `at`, ticking while there is a deadline. */
+function useCountdown(at: number | null): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (at === null) return;
+    setNow(Date.now());
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [at]);
+  return at === null ? 0 : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** "Share read-only": mint a link to watch this lab, copy it, revoke it. */
+function SharePanel({ lang, session, labId }: { lang: Lang; session: LabSession; labId: string }) {
+  const s = STRINGS[lang];
+  const [open, setOpen] = useState(false);
+  const [link, setLink] = useState<string | null>(null);
+  const [note, setNote] = useState<{ text: string; tone: 'ok' | 'bad' } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+
+  // A link is for one lab: a new lab needs a new link.
+  useEffect(() => {
+    setLink(null);
+    setNote(null);
+  }, [labId]);
+
+  const mint = async () => {
+    setBusy(true);
+    setNote(null);
+    try {
+      const token = await session.share();
+      if (!token) throw new Error('no token');
+      const url = `${location.origin}/${lang}/watch#${token}`;
+      setLink(url);
+      if (await copy(url)) setNote({ text: s.shareCopied, tone: 'ok' });
+      setTimeout(() => input.current?.select(), 0);
+    } catch (err) {
+      setNote({ text: s.shareFailed((err as Error).message), tone: 'bad' });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const revoke = async () => {
+    setBusy(true);
+    try {
+      await session.share(true);
+      setLink(null);
+      setNote({ text: s.shareRevoked, tone: 'ok' });
+    } catch (err) {
+      setNote({ text: s.shareFailed((err as Error).message), tone: 'bad' });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <span className="share">
+      <button
+        type="button"
+        className="link-btn"
+        aria-expanded={open}
+        data-share-open
+        onClick={() => {
+          const next = !open;
+          setOpen(next);
+          if (next && !link) void mint();
+        }}
+      >
+        {s.share}
+      </button>
+      {open ? (
+        <div className="share-pop" role="dialog" aria-label={s.shareTitle} data-share>
+          <p className="share-title">{s.shareTitle}</p>
+          <p className="share-explain">{s.shareExplain}</p>
+          {link ? (
+            <div className="share-row">
+              <input ref={input} readOnly value={link} aria-label={s.shareTitle} data-share-link onFocus={(e) => e.currentTarget.select()} />
+              <button type="button" className="btn btn-small" onClick={() => void copy(link).then((ok) => setNote(ok ? { text: s.shareCopied, tone: 'ok' } : null))}>
+                {s.shareCopy}
+              </button>
+            </div>
+          ) : busy ? (
+            <p className="share-explain">{s.shareMaking}</p>
+          ) : null}
+          {note ? (
+            <p className={`share-note tone-${note.tone}`} role="status" data-share-note>
+              {note.text}
+            </p>
+          ) : null}
+          <div className="share-actions">
+            {link ? (
+              <button type="button" className="btn btn-small" disabled={busy} onClick={() => void revoke()} data-share-revoke>
+                {s.shareRevoke}
+              </button>
+            ) : (
+              <button type="button" className="btn btn-small" disabled={busy} onClick={() => void mint()} data-share-new>
+                {s.shareNew}
+              </button>
+            )}
+            <button type="button" className="link-btn" onClick={() => setOpen(false)}>
+              {s.shareClose}
+            </button>
+          </div>
+        </div>
+      ) : null}
+    </span>
+  );
+}
+
 function ConnLine({ state, lang, session }: { state: SessionState; lang: Lang; session: LabSession }) {
   const s = STRINGS[lang];
+  const closingIn = useCountdown(state.closing?.at ?? null);
   let text: string;
   let tone: 'ok' | 'wait' | 'bad';
   let action: { label: string; run: () => void } | null = null;
@@ -26,8 +138,8 @@ function ConnLine({ state, lang, session }: { state: SessionState; lang: Lang; s
       tone = 'wait';
       break;
     case 'ready':
-      text = s.connReady;
-      tone = 'ok';
+      text = state.closing ? s.labClosing(state.closing.reason, closingIn) : s.connReady;
+      tone = state.closing ? 'wait' : 'ok';
       break;
     case 'unreachable':
       text = s.connUnreachable(state.retryIn);
@@ -45,7 +157,7 @@ function ConnLine({ state, lang, session }: { state: SessionState; lang: Lang; s
       action = { label: s.reload, run: () => location.reload() };
       break;
     case 'lab-closed':
-      text = s.labClosed(state.message ?? '');
+      text = s.labClosed(s.labClosedReason(state.message ?? ''));
       tone = 'bad';
       action = { label: s.newLab, run: () => session.newLab() };
       break;
@@ -69,15 +181,18 @@ function ConnLine({ state, lang, session }: { state: SessionState; lang: Lang; s
           {action.label}
         </button>
       ) : state.phase === 'ready' ? (
-        <button
-          type="button"
-          className="link-btn"
-          onClick={() => {
-            if (window.confirm(s.resetLabConfirm)) void session.resetLab();
-          }}
-        >
-          {s.resetLab}
-        </button>
+        <>
+          {state.labId ? <SharePanel lang={lang} session={session} labId={state.labId} /> : null}
+          <button
+            type="button"
+            className="link-btn"
+            onClick={() => {
+              if (window.confirm(s.resetLabConfirm)) void session.resetLab();
+            }}
+          >
+            {s.resetLab}
+          </button>
+        </>
       ) : null}
     </div>
   );
@@ -136,9 +251,11 @@ export function LessonWorkspace({ lang, data }: { lang: Lang; data: LessonPageDa
   }, [data.id]);
 
   useEffect(() => {
-    const nslab = (window.__nslab ??= { terms: {}, lab: null });
+    const nslab = nslabHandle();
     nslab.lab = state.labId;
-  }, [state.labId]);
+    nslab.offsets = () => session.offsets();
+    nslab.drop = (forMs?: number) => session.dropConnection(forMs);
+  }, [state.labId, session]);
 
   // A task once done stays done in the course progress.
   useEffect(() => {

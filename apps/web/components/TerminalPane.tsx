@@ -1,14 +1,17 @@
 'use client';
 // One pane: a real shell in the lab, shown with xterm.js. Fit to its box, clickable links,
-// Ctrl/Cmd+F search, Unicode 11 widths (CJK), copy on select, paste with Ctrl/Cmd+V and
-// Shift+Insert (as a paste, never as ^V). After a reload or a language switch the agent replays
-// the shell's latest output, so the screen comes back as it was.
+// Ctrl/Cmd+F search, Unicode 11 widths (CJK), IME composition (xterm's own), copy on select,
+// paste with Ctrl/Cmd+V, Shift+Insert and right-click (as a paste, bracketed when the program
+// asks, never as ^V). After a reload, a language switch or a dropped connection the agent
+// redraws the exact screen, so it comes back as it was.
+// Read-only (a viewer of a shared lab): no input at all, the writer's size, scaled to fit.
 import { useEffect, useRef, useState } from 'react';
 import type { Terminal } from '@xterm/xterm';
 import type { SearchAddon } from '@xterm/addon-search';
+import type { SerializeAddon } from '@xterm/addon-serialize';
 import type { Lang } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
-import type { LabSession, PaneState } from '../lib/session';
+import type { PaneState, TermHooks, TermLike } from '../lib/session';
 
 export const TERM_FONT =
   "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', 'Noto Sans Mono CJK SC', 'Noto Sans Mono CJK TC', 'Sarasa Mono SC', 'PingFang SC', 'Microsoft YaHei', monospace";
@@ -37,10 +40,59 @@ const THEME = {
   brightWhite: '#ffffff',
 };
 
+/** What the page exposes for tests and debugging: each pane's terminal and its screen. */
+export interface NslabHandle {
+  terms: Record<string, Terminal>;
+  lab: string | null;
+  /** The pane's screen as escape sequences (scrollback, alternate buffer, modes, cursor). */
+  serialize(pane: string): string | null;
+  serializers: Record<string, SerializeAddon>;
+  /** Stream offsets per pane (what the terminal has, what it rendered, what it acknowledged). */
+  offsets?: () => Record<string, unknown>;
+  /** Drop the WebSocket as a failing network would, unreachable for `forMs`; the page reconnects by itself. */
+  drop?: (forMs?: number) => void;
+  /** Read-only viewer page. */
+  readOnly?: boolean;
+}
+
 declare global {
   interface Window {
-    __nslab?: { terms: Record<string, Terminal>; lab: string | null };
+    __nslab?: NslabHandle;
   }
+}
+
+export function nslabHandle(): NslabHandle {
+  return (window.__nslab ??= {
+    terms: {},
+    lab: null,
+    serializers: {},
+    serialize(pane: string) {
+      return this.serializers[pane]?.serialize() ?? null;
+    },
+  });
+}
+
+/** Where a pane's terminal gets its stream, and sends its keys and size. */
+export interface PaneSource {
+  registerTerminal(name: string, term: TermLike, hooks?: TermHooks): () => void;
+  input(pane: string, data: string): boolean;
+  resize(pane: string, cols: number, rows: number): void;
+  restart(pane: string): Promise<void>;
+}
+
+/** Reading the clipboard is allowed here (a secure page whose permission is not denied). */
+let clipboardRead: PermissionState | 'unknown' = 'unknown';
+function watchClipboardPermission() {
+  if (clipboardRead !== 'unknown' || typeof navigator === 'undefined' || !navigator.permissions) return;
+  navigator.permissions
+    .query({ name: 'clipboard-read' as PermissionName })
+    .then((st) => {
+      clipboardRead = st.state;
+      st.onchange = () => (clipboardRead = st.state);
+    })
+    .catch(() => {
+      /* a browser without that permission name: try readText and see */
+    });
 }
 
 async function copyText(text: string) {
@@ -74,12 +126,14 @@ export interface PaneProps {
   title: string | null;
   unshare: string[];
   lang: Lang;
-  session: LabSession;
+  session: PaneSource;
   state: PaneState | undefined;
   ready: boolean;
+  /** A viewer's pane: shows the writer's screen at the writer's size, takes no input. */
+  readOnly?: boolean;
 }
 
-export function TerminalPane({ name, title, unshare, lang, session, state, ready }: PaneProps) {
+export function TerminalPane({ name, title, unshare, lang, session, state, ready, readOnly = false }: PaneProps) {
   const s = STRINGS[lang];
   const hostRef = useRef<HTMLDivElement>(null);
   const termRef = useRef<Terminal | null>(null);
@@ -93,12 +147,13 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
     let disposed = false;
     let cleanup: (() => void) | undefined;
     (async () => {
-      const [{ Terminal }, { FitAddon }, { WebLinksAddon }, { SearchAddon }, { Unicode11Addon }] = await Promise.all([
+      const [{ Terminal }, { FitAddon }, { WebLinksAddon }, { SearchAddon }, { Unicode11Addon }, { SerializeAddon }] = await Promise.all([
         import('@xterm/xterm'),
         import('@xterm/addon-fit'),
         import('@xterm/addon-web-links'),
         import('@xterm/addon-search'),
         import('@xterm/addon-unicode11'),
+        import('@xterm/addon-serialize'),
       ]);
       if (disposed || !hostRef.current) return;
       const small = window.matchMedia('(max-width: 600px)').matches;
@@ -106,7 +161,8 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
         fontFamily: TERM_FONT,
         fontSize: small ? 12 : 13,
         lineHeight: 1.15,
-        cursorBlink: true,
+        cursorBlink: !readOnly,
+        disableStdin: readOnly,
         scrollback: 5000,
         allowProposedApi: true,
         theme: THEME,
@@ -116,7 +172,9 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
       });
       const fit = new FitAddon();
       const search = new SearchAddon();
+      const serializer = new SerializeAddon();
       term.loadAddon(fit);
+      term.loadAddon(serializer);
       term.loadAddon(new WebLinksAddon());
       term.loadAddon(search);
       term.loadAddon(new Unicode11Addon());
@@ -124,12 +182,12 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
       term.open(hostRef.current);
       termRef.current = term;
       searchRef.current = search;
-      const subs: { dispose(): void }[] = [];
-      subs.push(search.onDidChangeResults((r) => setResults({ index: r.resultIndex, count: r.resultCount })));
 
+      const host = hostRef.current;
       const doFit = () => {
         const el = hostRef.current;
         if (!el || el.clientWidth < 20 || el.clientHeight < 20) return;
+        if (readOnly) return scaleToFit();
         const before = [term.cols, term.rows];
         try {
           fit.fit();
@@ -138,10 +196,28 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
         }
         if (term.cols !== before[0] || term.rows !== before[1]) session.resize(name, term.cols, term.rows);
       };
+      // A viewer shows the writer's cols x rows: shrink the whole terminal to fit its box.
+      const scaleToFit = () => {
+        const el = hostRef.current;
+        const screen = term.element?.querySelector<HTMLElement>('.xterm-screen');
+        if (!el || !term.element || !screen || !screen.offsetWidth || !screen.offsetHeight) return;
+        const scale = Math.min(1, el.clientWidth / (screen.offsetWidth + 16), el.clientHeight / (screen.offsetHeight + 4));
+        term.element.style.transformOrigin = '0 0';
+        term.element.style.transform = scale < 1 ? `scale(${scale})` : '';
+        term.element.style.width = `${screen.offsetWidth + 16}px`;
+        term.element.style.height = `${screen.offsetHeight + 4}px`;
+        el.dataset.scale = scale.toFixed(3);
+      };
       doFit();
+
+      const subs: { dispose(): void }[] = [];
+      subs.push(search.onDidChangeResults((r) => setResults({ index: r.resultIndex, count: r.resultCount })));
+      if (readOnly) subs.push(term.onResize(() => requestAnimationFrame(scaleToFit)));
 
       // Keys the browser, not the shell, should get.
       term.attachCustomKeyEventHandler((e) => {
+        // While an input method composes (Chinese, Japanese...), every key belongs to it.
+        if (e.isComposing || e.keyCode === 229) return true;
         const mod = e.ctrlKey || e.metaKey;
         const key = e.key.toLowerCase();
         if (e.type === 'keydown' && mod && !e.altKey && key === 'f') {
@@ -153,14 +229,15 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
         // Paste: let the browser fire its paste event, which xterm turns into (bracketed) input.
         if (mod && !e.altKey && key === 'v') return false;
         if (e.shiftKey && e.key === 'Insert') return false;
-        // Copy with a selection (Cmd+C, Ctrl+Shift+C); plain Ctrl+C stays an interrupt.
-        if (e.type === 'keydown' && key === 'c' && (e.metaKey || (e.ctrlKey && e.shiftKey)) && term.hasSelection()) {
+        // Copy with a selection (Cmd+C, Ctrl+Shift+C, Ctrl+Insert); plain Ctrl+C stays an interrupt.
+        const copyKey = (key === 'c' && (e.metaKey || (e.ctrlKey && e.shiftKey))) || (e.ctrlKey && e.key === 'Insert');
+        if (e.type === 'keydown' && copyKey && term.hasSelection()) {
           void copyText(term.getSelection());
           return false;
         }
         return true;
       });
-      subs.push(term.onData((d) => session.input(name, d)));
+      if (!readOnly) subs.push(term.onData((d) => session.input(name, d)));
       let copyTimer: ReturnType<typeof setTimeout> | undefined;
       subs.push(
         term.onSelectionChange(() => {
@@ -173,11 +250,37 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
       );
       subs.push({ dispose: () => clearTimeout(copyTimer) });
 
-      const ro = new ResizeObserver(() => requestAnimationFrame(doFit));
-      ro.observe(hostRef.current);
+      // Right-click: copy the selection if there is one, else paste the clipboard (where the
+      // browser lets the page read it; otherwise its own menu, whose Paste works too).
+      watchClipboardPermission();
+      const onContextMenu = (e: MouseEvent) => {
+        if (term.hasSelection()) {
+          e.preventDefault();
+          void copyText(term.getSelection());
+          term.clearSelection();
+          return;
+        }
+        if (readOnly || !window.isSecureContext || !navigator.clipboard?.readText || clipboardRead === 'denied') return;
+        e.preventDefault();
+        navigator.clipboard.readText().then(
+          (text) => {
+            if (text) term.paste(text);
+            term.focus();
+          },
+          () => {
+            /* not allowed after all: nothing pasted */
+          },
+        );
+      };
+      host.addEventListener('contextmenu', onContextMenu);
+      subs.push({ dispose: () => host.removeEventListener('contextmenu', onContextMenu) });
 
-      const nslab = (window.__nslab ??= { terms: {}, lab: null });
+      const ro = new ResizeObserver(() => requestAnimationFrame(doFit));
+      ro.observe(host);
+
+      const nslab = nslabHandle();
       nslab.terms[name] = term;
+      nslab.serializers[name] = serializer;
 
       const unregister = session.registerTerminal(name, term, {
         note: (text) => term.write(`\x1b[2m(${text})\x1b[0m\r\n`),
@@ -187,7 +290,10 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
         unregister();
         ro.disconnect();
         subs.forEach((x) => x.dispose());
-        if (nslab.terms[name] === term) delete nslab.terms[name];
+        if (nslab.terms[name] === term) {
+          delete nslab.terms[name];
+          delete nslab.serializers[name];
+        }
         term.dispose();
         termRef.current = null;
       };
@@ -196,7 +302,7 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
       disposed = true;
       cleanup?.();
     };
-  }, [name, session]);
+  }, [name, session, readOnly]);
 
   const find = (dir: 'next' | 'prev', q = query) => {
     const search = searchRef.current;
@@ -233,8 +339,9 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
 
   return (
     <div
-      className={`pane pane-${name === 'host' ? 'host' : name === 'container' ? 'container' : 'other'}${exited ? ' is-exited' : ''}`}
+      className={`pane pane-${name === 'host' ? 'host' : name === 'container' ? 'container' : 'other'}${exited ? ' is-exited' : ''}${readOnly ? ' is-readonly' : ''}`}
       data-pane={name}
+      data-readonly={readOnly ? 'true' : undefined}
       data-running={running ? 'true' : 'false'}
       onMouseDown={(e) => {
         if ((e.target as HTMLElement).closest('button, input')) return;
@@ -304,9 +411,11 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
         {exited ? (
           <div className="pane-exit" role="status">
             <span>{s.paneExited(state.exitCode, state.signal)}</span>
-            <button type="button" className="btn btn-small" onClick={() => void session.restart(name)}>
-              {s.restart}
-            </button>
+            {readOnly ? null : (
+              <button type="button" className="btn btn-small" onClick={() => void session.restart(name)}>
+                {s.restart}
+              </button>
+            )}
           </div>
         ) : null}
       </div>

@@ -2,7 +2,11 @@
 // connects to ws(s)://<this host>/api/ws (the agent authenticates the browser by its session
 // cookie; no token ever reaches the page), finds or opens the lab, attaches every pane, watches
 // tasks and the namespace picture, and reconnects with backoff when the agent goes away.
-import { WS_PATH, decodeFrame, type LabInfo, type Picture, type TaskStatus } from '@nslab/shared';
+// Protocol v2: each pane's output is a PaneFeed (snapshot on page load, exact resume after a
+// dropped connection, flow-control acks); input goes through an InputQueue (chunked pastes).
+import { PROTOCOL_VERSION, WS_PATH, decodeFrame, type AttachResult, type LabInfo, type Picture, type TaskStatus } from '@nslab/shared';
+import { PaneFeed, type FeedTerm } from './feed';
+import { InputQueue } from './input';
 
 export type ConnPhase =
   | 'connecting'
@@ -31,15 +35,12 @@ export interface SessionState {
   tasks: Record<string, TaskStatus['status']> | null;
   picture: Picture | null;
   checking: boolean;
+  /** The agent warned that the lab closes soon (Date.now() when it will), and why. */
+  closing: { reason: string; at: number } | null;
 }
 
 /** What the session needs from a terminal. */
-export interface TermLike {
-  write(data: Uint8Array | string): void;
-  reset(): void;
-  cols: number;
-  rows: number;
-}
+export type TermLike = FeedTerm;
 
 export interface TermHooks {
   /** Called when the terminal should show a one-line note (dim). */
@@ -69,7 +70,8 @@ export class LabSession {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private listeners = new Set<() => void>();
-  private terms = new Map<string, { term: TermLike; hooks: TermHooks }>();
+  private terms = new Map<string, { term: TermLike; hooks: TermHooks; feed: PaneFeed; lab: string | null; replay: string | null }>();
+  private inputs = new Map<string, InputQueue>();
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private tick: ReturnType<typeof setInterval> | null = null;
@@ -77,6 +79,8 @@ export class LabSession {
   /** A fresh session cookie was asked for after this connection's hello said no. */
   private renewedSession = false;
   private generation = 0;
+  /** Connection attempts fail until then (dropConnection, for tests). */
+  private unreachableUntil = 0;
   /** A lab this page is closing itself (its lab-closed event is expected). */
   private closing: string | null = null;
   /** A line to show in every terminal on its next attach (a new lab replaced the old one). */
@@ -96,6 +100,7 @@ export class LabSession {
       tasks: null,
       picture: null,
       checking: false,
+      closing: null,
     };
   }
 
@@ -133,16 +138,40 @@ export class LabSession {
   }
 
   registerTerminal(name: string, term: TermLike, hooks: TermHooks = {}) {
-    this.terms.set(name, { term, hooks });
+    const entry = {
+      term,
+      hooks,
+      lab: null as string | null,
+      /** How the latest attach replayed the screen: 'snapshot' or 'resume'. */
+      replay: null as string | null,
+      feed: new PaneFeed(term, {
+        ack: (offset) => {
+          if (entry.lab) this.sendRaw({ type: 'ack', lab: entry.lab, pane: name, offset });
+        },
+        gap: () => {
+          if (this.terms.get(name) === entry) void this.attach(name);
+        },
+      }),
+    };
+    this.terms.set(name, entry);
     if (this.state.phase === 'ready' && this.state.labId) void this.attach(name);
     return () => {
-      if (this.terms.get(name)?.term === term) this.terms.delete(name);
+      if (this.terms.get(name) === entry) {
+        entry.feed.dispose();
+        this.terms.delete(name);
+        if (entry.lab) this.sendRaw({ type: 'detach', lab: entry.lab, pane: name });
+      }
     };
+  }
+
+  /** Stream offsets of each pane's terminal (tests, diagnostics). */
+  offsets(): Record<string, { queued: number | null; rendered: number; acked: number; replay: string | null }> {
+    return Object.fromEntries([...this.terms].map(([name, t]) => [name, { ...t.feed.offsets, replay: t.replay }]));
   }
 
   private url(): string {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${proto}//${location.host}${WS_PATH}`;
+    return `${proto}//${location.host}${WS_PATH}?v=${PROTOCOL_VERSION}`;
   }
 
   private connect() {
@@ -152,6 +181,7 @@ export class LabSession {
     this.set({ phase: this.state.phase === 'unreachable' ? 'unreachable' : 'connecting', message: null, retryIn: 0 });
     let ws: WebSocket;
     try {
+      if (Date.now() < this.unreachableUntil) throw new Error('unreachable (simulated)');
       ws = new WebSocket(this.url());
     } catch {
       this.scheduleReconnect();
@@ -164,14 +194,21 @@ export class LabSession {
       if (typeof ev.data === 'string') this.onText(ev.data);
       else this.onBinary(new Uint8Array(ev.data as ArrayBuffer));
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (gen !== this.generation) return;
       this.ws = null;
       for (const p of this.pending.values()) p.reject(new AgentError('disconnected', 'connection lost'));
       this.pending.clear();
+      for (const q of this.inputs.values()) q.clear();
       const panes = Object.fromEntries(Object.entries(this.state.panes).map(([k, v]) => [k, { ...v, attached: false }]));
       this.set({ panes });
       if (this.stopped) return;
+      if (ev.code === 4002) {
+        // The agent does not speak this page's protocol (it was upgraded or downgraded): a
+        // reload fetches the page that matches it.
+        this.set({ phase: 'error', message: ev.reason || 'unsupported protocol version' });
+        return;
+      }
       if (this.state.phase === 'unauthenticated' || this.state.phase === 'lab-closed') return;
       this.scheduleReconnect();
     };
@@ -204,6 +241,15 @@ export class LabSession {
   private wake = () => {
     if (document.visibilityState === 'visible' && this.state.phase === 'unreachable') this.retryNow();
   };
+
+  /**
+   * Drop the connection as a network failure would, and fail every attempt to reconnect for
+   * `forMs` (tests): the session reconnects by itself afterwards.
+   */
+  dropConnection(forMs = 0) {
+    this.unreachableUntil = Date.now() + forMs;
+    this.ws?.close(3000, 'dropped');
+  }
 
   /** Reconnect now (a "Retry now" button). */
   retryNow() {
@@ -295,8 +341,18 @@ export class LabSession {
       case 'lab-closed':
         if (msg.lab === this.state.labId && msg.lab !== this.closing) {
           sessionStorage.removeItem(LAB_KEY(this.lesson));
-          this.set({ phase: 'lab-closed', message: String(msg.reason ?? ''), picture: null });
+          for (const q of this.inputs.values()) q.clear();
+          this.set({ phase: 'lab-closed', message: String(msg.reason ?? ''), picture: null, closing: null });
         }
+        return;
+      case 'lab-closing':
+        if (msg.lab === this.state.labId && typeof msg.inMs === 'number') {
+          this.set({ closing: { reason: String(msg.reason ?? ''), at: Date.now() + msg.inMs } });
+        }
+        return;
+      case 'pane-size':
+        // The writer's own size coming back (or another tab of this browser's): a writer keeps
+        // the size of its own window.
         return;
       case 'tasks':
         if (msg.lab === this.state.labId && Array.isArray(msg.tasks)) {
@@ -311,12 +367,13 @@ export class LabSession {
 
   private onBinary(buf: Uint8Array) {
     const f = decodeFrame(buf);
-    if (!f || f.op !== 0x01) return;
+    if (!f) return;
     const slash = f.key.indexOf('/');
-    if (f.key.slice(0, slash) !== this.state.labId) return;
+    const lab = f.key.slice(0, slash);
+    if (lab !== this.state.labId) return;
     const t = this.terms.get(f.key.slice(slash + 1));
-    if (!t) return;
-    t.term.write(f.payload);
+    if (!t || t.lab !== lab) return;
+    t.feed.frame(f);
   }
 
   // ---- the lab ----
@@ -339,7 +396,15 @@ export class LabSession {
         const info = lab.panes.find((p) => p.name === name);
         panes[name] = { running: info?.running ?? false, attached: false, exitCode: info?.exitCode ?? null, signal: info?.signal ?? null };
       }
-      this.set({ labId: lab.id, panes, phase: 'ready', message: null, tasks: changed ? null : this.state.tasks, picture: changed ? null : this.state.picture });
+      this.set({
+        labId: lab.id,
+        panes,
+        phase: 'ready',
+        message: null,
+        tasks: changed ? null : this.state.tasks,
+        picture: changed ? null : this.state.picture,
+        closing: null,
+      });
       await Promise.all([...this.terms.keys()].map((name) => this.attach(name)));
       this.noteOnAttach = null;
       const labId = lab.id;
@@ -367,18 +432,24 @@ export class LabSession {
     const lab = this.state.labId;
     const t = this.terms.get(name);
     if (!lab || !t) return;
-    // The agent replays the shell's latest output to a client that attaches: start from a
-    // clean screen so that a re-attach (after a reconnect) does not show it twice.
-    t.term.reset();
-    if (this.noteOnAttach) t.hooks.note?.(this.noteOnAttach);
+    // The same lab's stream, after a dropped connection: continue from what the terminal shows
+    // (the agent sends just the missing bytes, or a snapshot when it no longer has them). A
+    // terminal that shows nothing of this lab yet gets a snapshot, which redraws it from scratch.
+    if (t.lab !== lab) t.feed.forget();
+    const from = t.lab === lab ? t.feed.resumeFrom : undefined;
+    const note = this.noteOnAttach;
+    if (note) t.feed.afterNextSnapshot(() => t.hooks.note?.(note));
+    t.lab = lab;
     try {
-      const res = await this.request<{ attached: boolean; running: boolean }>({
+      const res = await this.request<AttachResult>({
         type: 'attach',
         lab,
         pane: name,
         cols: Math.max(2, Math.min(1000, t.term.cols)),
         rows: Math.max(1, Math.min(500, t.term.rows)),
+        ...(from !== undefined ? { from } : {}),
       });
+      t.replay = res.replay;
       this.setPane(name, { attached: true, running: res.running });
     } catch (err) {
       const e = err as AgentError;
@@ -396,8 +467,23 @@ export class LabSession {
     if (!lab || this.state.phase !== 'ready') return false;
     const st = this.state.panes[pane];
     if (st && !st.running) return false;
-    for (let i = 0; i < data.length; i += 60000) this.sendRaw({ type: 'input', lab, pane, data: data.slice(i, i + 60000) });
-    return true;
+    let q = this.inputs.get(pane);
+    if (!q) {
+      q = new InputQueue({
+        send: (chunk) => this.state.labId !== null && this.sendRaw({ type: 'input', lab: this.state.labId, pane, data: chunk }),
+        request: (chunk) => this.request({ type: 'input', lab: this.state.labId, pane, data: chunk }),
+      });
+      this.inputs.set(pane, q);
+    }
+    return q.push(data);
+  }
+
+  /** A read-only link to this lab (`revoke`: make every earlier link invalid). */
+  async share(revoke = false): Promise<string | null> {
+    const lab = this.state.labId;
+    if (!lab) throw new AgentError('disconnected', 'no lab');
+    const res = await this.request<{ token?: string }>({ type: 'share', lab, ...(revoke ? { revoke: true } : {}) });
+    return res?.token ?? null;
   }
 
   resize(pane: string, cols: number, rows: number) {
@@ -447,8 +533,13 @@ export class LabSession {
 
   /** After lab-closed: open a fresh lab. */
   newLab() {
-    this.set({ labId: null, tasks: null, picture: null });
-    for (const t of this.terms.values()) t.term.reset();
+    this.set({ labId: null, tasks: null, picture: null, closing: null });
+    for (const q of this.inputs.values()) q.clear();
+    for (const t of this.terms.values()) {
+      t.feed.forget();
+      t.lab = null;
+      t.term.reset();
+    }
     if (this.ws && this.ws.readyState === WebSocket.OPEN) void this.setupLab();
     else this.connect();
   }
