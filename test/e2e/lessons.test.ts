@@ -19,12 +19,6 @@ import { launch, haveChromium } from '../helpers/browser.ts';
 import { IS_ROOT, IN_CI } from '../helpers/env.ts';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
-declare global {
-  interface Window {
-    __nslab?: { terms: Record<string, any>; lab: string | null };
-  }
-}
-
 if (IN_CI && (!IS_ROOT || !haveChromium())) throw new Error('the lesson tests need root and /usr/bin/chromium, and CI=true forbids skipping them');
 const skip = !IS_ROOT ? 'needs root' : !haveChromium() ? 'needs /usr/bin/chromium' : false;
 

@@ -2,6 +2,26 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 
+/** What the web app exposes on `window.__nslab` for tests (apps/web/components/TerminalPane.tsx). */
+export interface NslabPage {
+  /** Each pane's xterm.js Terminal. */
+  terms: Record<string, any>;
+  lab: string | null;
+  /** The pane's screen as escape sequences (the serialize addon): equal strings, equal screens. */
+  serialize(pane: string): string | null;
+  /** Per pane: stream offset handed to the terminal, rendered by it, acknowledged to the agent; how the last attach replayed. */
+  offsets?: () => Record<string, { queued: number | null; rendered: number; acked: number; replay?: string | null }>;
+  /** Drop the page's WebSocket as a failing network would, unreachable for `forMs` (it reconnects by itself). */
+  drop?: (forMs?: number) => void;
+  readOnly?: boolean;
+}
+
+declare global {
+  interface Window {
+    __nslab?: NslabPage;
+  }
+}
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function haveChromium(): boolean {
