@@ -387,16 +387,17 @@ async function echoLatency(t: Term, n: number): Promise<number[]> {
  * `yes` for a second with the client consuming everything, then Ctrl-C: from sending it to the
  * last output byte's arrival, "stopped" being the prompt back and then quiet for 500 ms.
  */
-async function ctrlCStop(t: Term): Promise<number> {
+async function ctrlCStop(t: Term): Promise<{ ms: number; bytes: number }> {
   await t.tap.quiet(150);
   t.input('yes\r');
   await sleep(1000);
   const prompt = t.tap.expect(PROMPT, 30_000);
   const t0 = now();
+  const b0 = t.tap.bytes;
   t.input('\x03');
   await prompt;
   await t.tap.quiet(500);
-  return t.tap.lastAt - t0;
+  return { ms: t.tap.lastAt - t0, bytes: t.tap.bytes - b0 };
 }
 
 export async function runStreamBench(o: StreamOptions): Promise<Metric[]> {
@@ -466,14 +467,15 @@ export async function runStreamBench(o: StreamOptions): Promise<Metric[]> {
 
     // --- Ctrl-C during a flood ------------------------------------------------------------------
     o.say(`Ctrl-C during \`yes\` x${o.ctrlCRuns} each...`);
-    const nsStop: number[] = [];
-    const peerStop: number[] = [];
+    const nsStop: { ms: number; bytes: number }[] = [];
+    const peerStop: { ms: number; bytes: number }[] = [];
     for (let i = 0; i < o.ctrlCRuns; i++) {
       nsStop.push(await ctrlCStop(nsT));
       peerStop.push(await ctrlCStop(peerT));
     }
-    o.say(`  agent ${nsStop.map((x) => x.toFixed(0)).join(' ')} | peer ${peerStop.map((x) => x.toFixed(0)).join(' ')} ms`);
-    metrics.push({ name: 'ctrl_c_stop_ms', value: round(median(nsStop)), unit: 'ms', baseline: 'peer (node-pty + ws)', baseline_value: round(median(peerStop)) });
+    const stops = (xs: { ms: number; bytes: number }[]) => `${xs.map((x) => x.ms.toFixed(0)).join(' ')} ms (${(median(xs.map((x) => x.bytes)) / 1024).toFixed(0)} KiB after Ctrl-C)`;
+    o.say(`  agent ${stops(nsStop)} | peer ${stops(peerStop)}`);
+    metrics.push({ name: 'ctrl_c_stop_ms', value: round(median(nsStop.map((x) => x.ms))), unit: 'ms', baseline: 'peer (node-pty + ws)', baseline_value: round(median(peerStop.map((x) => x.ms))) });
     for (const t of [nsT, peerT]) await t.close();
     await boot.request({ type: 'close', lab: labT });
 
@@ -494,7 +496,8 @@ export async function runStreamBench(o: StreamOptions): Promise<Metric[]> {
       fullR.push(await PaneTerm.timeReplay(agent, labR, 'host'));
       emptyR.push(await PaneTerm.timeReplay(agent, labR, 'container'));
     }
-    o.say(`  snapshot ${(median(fullR.map((r) => r.bytes)) / 1024).toFixed(0)} KiB (full) / ${(median(emptyR.map((r) => r.bytes)) / 1024).toFixed(1)} KiB (empty); the peer has no replay (a new connection gets a new shell)`);
+    const kib = (rs: { bytes: number }[]) => `${(median(rs.map((r) => r.bytes)) / 1024).toFixed(1)} KiB`;
+    o.say(`  snapshot ${kib(fullR)} (full) / ${kib(emptyR)} (empty); the peer has no replay (a new connection gets a new shell)`);
     metrics.push({
       name: 'reconnect_replay_ms',
       value: round(median(fullR.map((r) => r.ms))),
