@@ -355,6 +355,32 @@ test('a read-only viewer follows the writer live, can never type, and a revoked 
   }
 });
 
+test('IME: Chinese composed with an input method reaches the shell', { skip }, async () => {
+  const { ctx, page } = await open(`/zh/lessons/${LESSON}`);
+  try {
+    await waitPrompts(page);
+    const lab = await labOf(page);
+    await page.click('[data-pane="host"] .pane-term');
+    await page.keyboard.type('echo ', { delay: 5 });
+    // As an input method does it: a composition that changes as the learner types, then the commit.
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('Input.imeSetComposition', { text: 'zhong', selectionStart: 5, selectionEnd: 5 });
+    await cdp.send('Input.imeSetComposition', { text: '中', selectionStart: 1, selectionEnd: 1 });
+    await cdp.send('Input.imeSetComposition', { text: '中文', selectionStart: 2, selectionEnd: 2 });
+    await cdp.send('Input.insertText', { text: '中文' });
+    await page.keyboard.type(' > /tmp/ime.txt; cat /tmp/ime.txt', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expectScreen(page, 'host', /^中文$/m);
+    assert.equal(await labExec(lab, 'cat /tmp/ime.txt'), '中文\n', 'the shell got the committed text, once, and no pinyin');
+    // Text inserted without a composition (an on-screen keyboard, a dictation tool) too.
+    await page.keyboard.insertText('echo 命名空间');
+    await page.keyboard.press('Enter');
+    await expectScreen(page, 'host', /^命名空间$/m);
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('paste: 200 KB arrives whole and in order; bracketed paste; right-click and Shift+Insert; copy on select', { skip }, async () => {
   const { ctx, page } = await open(`/en/lessons/${LESSON}`, { clipboard: true });
   try {
@@ -423,32 +449,6 @@ test('paste: 200 KB arrives whole and in order; bracketed paste; right-click and
       }
     });
     await waitFor('the selection on the clipboard', async () => (await page.evaluate(() => navigator.clipboard.readText())) === 'shift-insert-4', 10_000);
-  } finally {
-    await ctx.close();
-  }
-});
-
-test('IME: Chinese composed with an input method reaches the shell', { skip }, async () => {
-  const { ctx, page } = await open(`/zh/lessons/${LESSON}`);
-  try {
-    await waitPrompts(page);
-    const lab = await labOf(page);
-    await page.click('[data-pane="host"] .pane-term');
-    await page.keyboard.type('echo ', { delay: 5 });
-    // As an input method does it: a composition that changes as the learner types, then the commit.
-    const cdp = await ctx.newCDPSession(page);
-    await cdp.send('Input.imeSetComposition', { text: 'zhong', selectionStart: 5, selectionEnd: 5 });
-    await cdp.send('Input.imeSetComposition', { text: '中', selectionStart: 1, selectionEnd: 1 });
-    await cdp.send('Input.imeSetComposition', { text: '中文', selectionStart: 2, selectionEnd: 2 });
-    await cdp.send('Input.insertText', { text: '中文' });
-    await page.keyboard.type(' > /tmp/ime.txt; cat /tmp/ime.txt', { delay: 5 });
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'host', /^中文$/m);
-    assert.equal(await labExec(lab, 'cat /tmp/ime.txt'), '中文\n', 'the shell got the committed text, once, and no pinyin');
-    // Text inserted without a composition (an on-screen keyboard, a dictation tool) too.
-    await page.keyboard.insertText('echo 命名空间');
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'host', /^命名空间$/m);
   } finally {
     await ctx.close();
   }

@@ -133,6 +133,7 @@ export class LabSession {
     document.removeEventListener('visibilitychange', this.wake);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.tick) clearInterval(this.tick);
+    for (const q of this.inputs.values()) q.clear();
     this.ws?.close(1000, 'page closed');
     this.ws = null;
   }
