@@ -251,6 +251,33 @@ test('a read-only link lets a second viewer watch, never type', { skip }, async 
   await agent.manager.close(lab);
 });
 
+test('a large paste reaches the program complete and in order, while the terminal pushes back', { skip }, async () => {
+  const agent = useAgent();
+  const c = await TestClient.connect(agent.url, agent.token);
+  const lab = await openLab(c);
+  const A = await attached(c, lab, 'host');
+  type(c, lab, 'host', 'stty -echo; cat > /tmp/paste; stty echo\n');
+  await sleep(300);
+  // 200 KB of numbered lines in 16 K pieces, each sent when the previous one is written: far
+  // more than the terminal's input buffer, so most writes meet a full terminal and wait.
+  const lines = Array.from({ length: 4000 }, (_, i) => `line ${String(i).padStart(5, '0')} ${'x'.repeat(36)}`).join('\n') + '\n';
+  for (let at = 0; at < lines.length; at += 16 * 1024) {
+    const r = await c.request({ type: 'input', lab, pane: 'host', data: lines.slice(at, at + 16 * 1024) });
+    assert.equal(r.type, 'result', JSON.stringify(r));
+  }
+  type(c, lab, 'host', '\x04');
+  const sum = (await import('node:crypto')).createHash('sha256').update(lines).digest('hex');
+  const check = async () => {
+    const r = await c.request({ type: 'exec', lab, pane: 'host', argv: ['sh', '-c', 'wc -c < /tmp/paste; sha256sum < /tmp/paste'] });
+    return Buffer.from(r.data.stdout, 'base64').toString();
+  };
+  await until('the whole paste in the file', async () => (await check()).includes(sum), 30_000);
+  assert.equal((await check()).split('\n')[0]!.trim(), String(Buffer.byteLength(lines)));
+  A.stop();
+  c.close();
+  await agent.manager.close(lab);
+});
+
 test('malformed stream messages get clear errors; the connection carries on', { skip }, async () => {
   const agent = useAgent();
   const c = await TestClient.connect(agent.url, agent.token);

@@ -7,7 +7,6 @@ import { sys } from '../native/sys.js';
 import { O } from '../native/constants.js';
 
 const EAGAIN = 11;
-const EIO = 5;
 const READ_CHUNK = 64 * 1024;
 
 export interface PtyEvents {
@@ -20,7 +19,7 @@ export class Pty extends EventEmitter<PtyEvents> {
   private poller: ReturnType<typeof koffi.node.poll> | null = null;
   private readonly buf = Buffer.alloc(READ_CHUNK);
   private writeQueue: Buffer[] = [];
-  private writePoller: ReturnType<typeof koffi.node.poll> | null = null;
+  private reading = false;
   private paused = false;
   private ended = false;
   readonly number: number;
@@ -53,8 +52,41 @@ export class Pty extends EventEmitter<PtyEvents> {
 
   /** Start delivering output ('data' events) until the terminal's other side is gone ('end'). */
   start() {
-    if (this.poller || this.fd < 0) return;
-    this.poller = koffi.node.poll(this.fd, { readable: true, disconnect: true }, () => this.drain());
+    if (this.reading || this.fd < 0) return;
+    this.reading = true;
+    this.watch();
+  }
+
+  /**
+   * One poll handle for the master, its interest set to what is wanted now: readable while
+   * reading and not paused, writable while input waits. (Two poll handles on one fd abort Node.)
+   */
+  private watch() {
+    if (this.fd < 0) return;
+    const readable = this.reading && !this.paused && !this.ended;
+    const writable = this.writeQueue.length > 0;
+    if (!readable && !writable) {
+      this.poller?.stop();
+      return;
+    }
+    // Only the wanted events, named: koffi reads any key present as a request for that event.
+    const opts: { readable?: boolean; writable?: boolean; disconnect?: boolean } = {};
+    if (readable) opts.readable = opts.disconnect = true;
+    if (writable) opts.writable = true;
+    // koffi calls back with (status, events), whatever its typings say; a status < 0 is an error
+    // on the descriptor, which the next read or write reports properly.
+    const onEvent = (...args: unknown[]) => {
+      const ev = (args.find((a) => typeof a === 'object' && a !== null) ?? { readable: true, writable: true, disconnect: false }) as {
+        readable: boolean;
+        writable: boolean;
+        disconnect: boolean;
+      };
+      if (args[0] !== 0 && typeof args[0] === 'number') ev.readable = ev.writable = true;
+      if (ev.writable || (!readable && (ev.readable || ev.disconnect))) this.flushWrites();
+      if (readable && (ev.readable || ev.disconnect)) this.drain();
+    };
+    if (this.poller) this.poller.start(opts, onEvent as never);
+    else this.poller = koffi.node.poll(this.fd, opts, onEvent as never);
   }
 
   private drain() {
@@ -63,19 +95,17 @@ export class Pty extends EventEmitter<PtyEvents> {
       const n = sys.readRaw(this.fd, this.buf);
       if (n > 0) {
         this.emit('data', Buffer.from(this.buf.subarray(0, n)));
-        if (this.paused) return;
+        if (this.paused || this.fd < 0) return;
         continue;
       }
       if (n === -EAGAIN) return;
       // 0 or EIO: every slave fd is closed (the shell and its children are gone).
-      if (n === 0 || n === -EIO || n < 0) {
-        this.poller?.stop();
-        if (!this.ended) {
-          this.ended = true;
-          this.emit('end');
-        }
-        return;
+      if (!this.ended) {
+        this.ended = true;
+        this.watch();
+        this.emit('end');
       }
+      return;
     }
   }
 
@@ -83,42 +113,37 @@ export class Pty extends EventEmitter<PtyEvents> {
   pause() {
     if (this.paused) return;
     this.paused = true;
-    this.poller?.stop();
+    this.watch();
   }
 
   resume() {
-    if (!this.paused || this.fd < 0) return;
+    if (!this.paused) return;
     this.paused = false;
-    if (!this.ended) this.poller?.start({ readable: true, disconnect: true }, () => this.drain());
+    this.watch();
   }
 
   write(data: string | Buffer) {
     if (this.fd < 0) return;
     this.writeQueue.push(typeof data === 'string' ? Buffer.from(data) : data);
-    this.flushWrites();
+    if (this.writeQueue.length === 1) this.flushWrites();
   }
 
   private flushWrites() {
+    const before = this.writeQueue.length;
     while (this.writeQueue.length && this.fd >= 0) {
       const head = this.writeQueue[0]!;
       const n = sys.writeRaw(this.fd, head);
-      if (n === -EAGAIN) {
-        if (!this.writePoller) {
-          this.writePoller = koffi.node.poll(this.fd, { writable: true }, () => {
-            this.writePoller?.close();
-            this.writePoller = null;
-            this.flushWrites();
-          });
-        }
-        return;
-      }
+      if (n === -EAGAIN) break;
       if (n < 0) {
+        // The terminal is gone (EIO): what was typed has nowhere to go.
         this.writeQueue = [];
-        return;
+        break;
       }
       if (n < head.length) this.writeQueue[0] = head.subarray(n);
       else this.writeQueue.shift();
     }
+    // Wait for room only while something waits, and stop waiting once it is all written.
+    if ((before > 0) !== (this.writeQueue.length > 0) || this.writeQueue.length > 0) this.watch();
   }
 
   resize(cols: number, rows: number) {
@@ -128,8 +153,7 @@ export class Pty extends EventEmitter<PtyEvents> {
   close() {
     if (this.fd < 0) return;
     this.poller?.close();
-    this.writePoller?.close();
-    this.poller = this.writePoller = null;
+    this.poller = null;
     sys.close(this.fd);
     this.fd = -1;
   }
