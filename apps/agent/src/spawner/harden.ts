@@ -14,13 +14,15 @@ import { buildSeccompProgram } from './seccomp.js';
  * namespaces mapping root (SETUID, SETGID, SETFCAP), dropping capabilities further (SETPCAP),
  * mount, unshare, setns, sethostname (SYS_ADMIN), chroot, ip link/addr and veth (NET_ADMIN),
  * ping (NET_RAW), low ports (NET_BIND_SERVICE), another user's IPC objects (IPC_OWNER), reading
- * another uid's /proc entries and namespaces (SYS_PTRACE), and AUDIT_WRITE, which login tools
- * expect. Everything else is dropped, notably SYS_RESOURCE: without it lab root cannot raise the
+ * another uid's /proc entries and namespaces (SYS_PTRACE), time namespace offsets (SYS_TIME:
+ * writing /proc/PID/timens_offsets checks it in the lab's user namespace; the host clock needs it
+ * in the host's, and the seccomp filter refuses clock changes besides), and AUDIT_WRITE, which
+ * login tools expect. Everything else is dropped, notably SYS_RESOURCE: without it lab root cannot raise the
  * lab's namespace limits (see boundNamespaces).
  */
 export const KEPT_CAPS: readonly CapName[] = [
   'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'SETFCAP',
-  'NET_BIND_SERVICE', 'NET_ADMIN', 'NET_RAW', 'IPC_OWNER', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_ADMIN', 'AUDIT_WRITE',
+  'NET_BIND_SERVICE', 'NET_ADMIN', 'NET_RAW', 'IPC_OWNER', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_ADMIN', 'SYS_TIME', 'AUDIT_WRITE',
 ];
 
 /** The highest capability this kernel knows (newer kernels may know more than CAP lists). */
