@@ -240,8 +240,14 @@ test('a read-only link lets a second viewer watch, never type', { skip }, async 
   assert.equal((await v.request({ type: 'watch', lab })).type, 'result', 'the viewer may watch tasks and the picture');
   assert.equal((await v.request({ type: 'inspect', lab })).type, 'result');
 
-  // Revoked: the old link is dead, for new viewers.
+  // Revoked: the viewer watching is cut off at once, and the old link is dead for new ones.
   await owner.request({ type: 'share', lab, revoke: true });
+  assert.equal((await v.waitFor((m) => m.type === 'lab-closed' && m.lab === lab)).reason, 'the read-only link was revoked');
+  const seen = v.frames.length;
+  type(owner, lab, 'host', 'echo after-revoke\n');
+  await sleep(500);
+  assert.equal(v.frames.length, seen, 'no more output to the revoked viewer');
+  assert.equal((await v.request({ type: 'attach', lab, pane: 'host' })).code, 'unauthenticated', 'nor may it attach again');
   const v2 = await TestClient.connect(agent.url);
   assert.equal((await v2.request({ type: 'view', token })).code, 'bad-link');
   assert.equal((await v2.request({ type: 'view', token: token.slice(0, -2) + 'xx' })).code, 'bad-link', 'a forged signature');

@@ -74,6 +74,15 @@ export class Connection {
   private readonly messages: TokenBucket;
   private readonly input: TokenBucket;
   private closed = false;
+  /** The owner revoked the links: a viewer who came in through one is detached from the lab. */
+  private readonly onRevoked = (id: string) => {
+    if (!this.viewing.delete(id)) return;
+    const lab = this.ctx.manager.get(id);
+    if (lab && this.mayUse(lab)) return; // also its own: nothing to take away
+    for (const [key, { off }] of [...this.streams]) if (key.startsWith(`${id}/`)) off();
+    this.watching.get(id)?.();
+    this.send({ type: 'lab-closed', lab: id, reason: 'the read-only link was revoked' });
+  };
   private readonly onClosing = (lab: Lab, reason: string, inMs: number) => {
     if (this.watching.has(lab.id) || [...this.streams.keys()].some((k) => k.startsWith(`${lab.id}/`))) {
       this.send({ type: 'lab-closing', lab: lab.id, reason, inMs: Math.round(inMs) });
@@ -93,6 +102,7 @@ export class Connection {
     this.messages = new TokenBucket(ctx.rates.messages.burst, ctx.rates.messages.perSecond);
     this.input = new TokenBucket(ctx.rates.inputBytes.burst, ctx.rates.inputBytes.perSecond);
     ctx.manager.on('closing', this.onClosing);
+    ctx.shares.on('revoked', this.onRevoked);
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.cleanup());
     ws.on('error', () => this.cleanup());
@@ -386,6 +396,7 @@ export class Connection {
     this.closed = true;
     this.ctx.metrics?.connections.dec();
     this.ctx.manager.off('closing', this.onClosing);
+    this.ctx.shares.off('revoked', this.onRevoked);
     for (const { off } of [...this.streams.values()]) off();
     for (const off of [...this.watching.values()]) off();
     this.ctx.presence.releaseAll(this);

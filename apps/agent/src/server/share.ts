@@ -2,10 +2,17 @@
 // type into it). Tokens are signed with a key that lives as long as the agent, name the lab and a
 // per-lab nonce; revoking a lab's links replaces its nonce.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 
-export class Shares {
+/** Emits `revoked` (lab id): viewers who came in through the old links must leave. */
+export class Shares extends EventEmitter<{ revoked: [lab: string] }> {
   private readonly key = randomBytes(32);
   private readonly nonces = new Map<string, string>();
+
+  constructor() {
+    super();
+    this.setMaxListeners(0);
+  }
 
   mint(lab: string): string {
     let nonce = this.nonces.get(lab);
@@ -16,6 +23,7 @@ export class Shares {
 
   revoke(lab: string) {
     this.nonces.delete(lab);
+    this.emit('revoked', lab);
   }
 
   /** The lab a token grants, or null when it is forged, revoked or for a closed lab. */
