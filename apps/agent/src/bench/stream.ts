@@ -99,7 +99,7 @@ class Tap {
       watch = { text, seen: '', done };
       this.watches.add(watch);
     });
-    return withTimeout(p, timeoutMs, `waiting for "${text}"`).finally(() => this.watches.delete(watch));
+    return withTimeout(p, timeoutMs, `waiting for "${text}" (${this.bytes} bytes so far)`).finally(() => this.watches.delete(watch));
   }
 
   /** The next chunk's arrival. */
@@ -126,6 +126,8 @@ class Tap {
 
 /** A shell a client types into and reads from: a pane of the agent, or a peer's shell. */
 interface Term {
+  /** For messages: "agent" or "peer". */
+  readonly name: string;
   readonly tap: Tap;
   input(data: string): void;
   close(): Promise<void>;
@@ -133,9 +135,8 @@ interface Term {
 
 /** A pane of the agent, attached over its own WebSocket connection. */
 class PaneTerm implements Term {
+  readonly name = 'agent';
   readonly tap = new Tap();
-  /** Arrival of the snapshot frame of the attach, and its size. */
-  snapshot: { at: number; bytes: number } | null = null;
 
   private constructor(
     private readonly client: AgentClient,
@@ -149,12 +150,7 @@ class PaneTerm implements Term {
     const t = new PaneTerm(client, lab, pane);
     const key = `${lab}/${pane}`;
     client.onFrame((f) => {
-      if (f.key !== key) return;
-      if (f.op === FRAME_SNAPSHOT) {
-        t.snapshot ??= { at: now(), bytes: f.payload.length };
-        return;
-      }
-      if (f.op !== FRAME_OUTPUT) return;
+      if (f.key !== key || f.op !== FRAME_OUTPUT) return;
       t.tap.push(f.payload);
       if (ack) client.notify({ type: 'ack', lab, pane, offset: f.offset + f.payload.length });
     });
@@ -192,6 +188,7 @@ class PaneTerm implements Term {
 
 /** A shell of the peer server, over its own WebSocket connection; acknowledges every message. */
 class PeerTerm implements Term {
+  readonly name = 'peer';
   readonly tap = new Tap();
   private constructor(private readonly ws: WebSocket) {}
 
@@ -334,7 +331,9 @@ async function typedWorkload(t: Term, command: string): Promise<Rate> {
   const done = t.tap.expect(MARK, 120_000);
   const t0 = now();
   t.input(`${command}; ${ECHO_MARK}\r`);
-  const seen = await done;
+  const seen = await done.catch((err: Error) => {
+    throw new Error(`${t.name}: ${err.message}`);
+  });
   const chunks = t.tap.chunks - c0;
   await t.tap.quiet(100);
   return { bytes: seen.bytes - b0, ms: seen.at - t0, chunks };
@@ -357,7 +356,9 @@ async function rawWorkload(command: string): Promise<Rate> {
     const child = spawn('/bin/sh', ['-c', `${command}; ${ECHO_MARK}`], { stdio: [slave, slave, slave], detached: true });
     closeSync(slave);
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const seen = await done;
+    const seen = await done.catch((err: Error) => {
+      throw new Error(`raw PTY: ${err.message}`);
+    });
     await exited;
     return { bytes: seen.bytes, ms: seen.at - t0, chunks: tap.chunks };
   } finally {
