@@ -369,6 +369,15 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
     const answered = c.messages.filter((m) => typeof m.id === 'string' && m.id.startsWith('f')).length;
     assert.equal(answered, 300, 'every message answered');
     assert.ok(limited > 100, `${limited} refused`);
+    // Acknowledgements do not count against the message rate (a lost one could leave a pane
+    // held): after 500 of them, a full burst of requests is still answered.
+    await sleep(2500);
+    for (let i = 0; i < 500; i++) c.send({ type: 'ack', lab, pane: 'host', offset: 0 });
+    for (let i = 0; i < 90; i++) c.send({ type: 'list', id: `g${i}` });
+    await c.waitFor((m) => m.id === 'g89');
+    const burst = () => c.messages.filter((m) => typeof m.id === 'string' && m.id.startsWith('g'));
+    for (let i = 0; i < 100 && burst().length < 90; i++) await sleep(50);
+    assert.equal(burst().filter((m) => m.type === 'result').length, 90, 'no request refused');
     await sleep(1000);
     assert.equal((await c.request({ type: 'list' })).type, 'result', 'fine again after a pause');
     assert.equal((await (await fetch(`${agent.url}/healthz`)).json()).ok, true);

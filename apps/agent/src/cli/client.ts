@@ -287,6 +287,8 @@ export class AgentClient {
       }
       case 'error': {
         if (msg.id === null) {
+          // Too fast for a notice (input without an id): nothing pending failed.
+          if (msg.code === 'rate-limited') return;
           // Not about one request: about the connection (unauthenticated, bad-json...).
           const err = msg.code === 'unauthenticated' ? this.refused(msg.message) : new AgentError(msg.code, msg.message);
           if (this.connectionErrorWaiter) this.connectionErrorWaiter(err);

@@ -30,6 +30,9 @@ import type { Metrics } from './metrics.js';
 
 type RequestId = string | number | null;
 
+/** A message that is (most likely) an acknowledgement, told apart before parsing. */
+const ACK_PREFIX = /^\{"type":"ack",/;
+
 export class ClientError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -72,6 +75,7 @@ export class Connection {
   /** Labs this connection may watch through a read-only link. */
   private readonly viewing = new Set<string>();
   private readonly messages: TokenBucket;
+  private readonly acks = new TokenBucket(20_000, 10_000);
   private readonly input: TokenBucket;
   private closed = false;
   /** The owner revoked the links: a viewer who came in through one is detached from the lab. */
@@ -128,10 +132,20 @@ export class Connection {
   }
 
   private onMessage(data: RawData, isBinary: boolean) {
+    // Acknowledgements are as many as the frames the agent chose to send, and one that is lost
+    // could leave a pane held: they have a bucket of their own, and the excess is dropped quietly.
+    if (!isBinary && Buffer.isBuffer(data) && data.length < 160 && ACK_PREFIX.test(data.toString())) {
+      if (this.acks.take()) this.onParsed(data);
+      return;
+    }
     if (!this.messages.take()) {
       return this.error(rawIdOf(data, isBinary), 'rate-limited', `too many messages; at most ${this.ctx.rates.messages.perSecond} a second`);
     }
     if (isBinary) return this.error(null, 'bad-message', 'binary frames are not accepted from clients; send JSON text messages');
+    this.onParsed(data);
+  }
+
+  private onParsed(data: RawData) {
     let raw: unknown;
     try {
       raw = JSON.parse(data.toString());
