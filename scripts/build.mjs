@@ -10,6 +10,7 @@ const out = join(root, 'apps/agent/dist');
 export const ENTRIES = {
   'main.cjs': 'main.ts',
   'spawner.cjs': 'spawner/main.ts',
+  'screen-worker.cjs': 'pty/screen-worker.ts',
   'cli.cjs': 'cli/main.ts',
   'bench.cjs': 'bench/main.ts',
   'bench-peer.cjs': 'bench/peer.ts',

@@ -14,8 +14,6 @@ const RING_BYTES = 256 * 1024;
 /** Output within this long of the last chunk is sent together. */
 const COALESCE_MS = 4;
 const COALESCE_MAX_BYTES = 64 * 1024;
-/** Stop reading while the headless screen is this far behind. */
-const SCREEN_BACKLOG_BYTES = 2 * 1024 * 1024;
 
 export interface PaneEvents {
   /** Output: `chunk` starts at stream offset `start`. */
@@ -53,7 +51,7 @@ export class Pane extends EventEmitter<PaneEvents> {
   ) {
     super();
     this.screen = new Screen(this.cols, this.rows, scrollback, () => {
-      if (this.screen.backlog === 0) this.release(this.screenHold);
+      if (this.screen.caughtUp) this.release(this.screenHold);
     });
   }
 
@@ -102,7 +100,7 @@ export class Pane extends EventEmitter<PaneEvents> {
     this.offset += chunk.length;
     this.ring.append(chunk);
     this.screen.write(chunk, this.offset);
-    if (this.screen.backlog > SCREEN_BACKLOG_BYTES) this.hold(this.screenHold);
+    if (this.screen.behind) this.hold(this.screenHold);
     this.emit('data', chunk, start);
   }
 
