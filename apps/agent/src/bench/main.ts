@@ -1,7 +1,8 @@
 // `npm run bench`: speed and memory of labs and panes, each figure beside a baseline measured in
 // the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
-// single runs: these machines are shared and noisy. Two groups: `labs` (opening labs, spawning
-// panes, exec, limits) and `stream` (terminal streaming, ./stream.ts); `--only stream` runs one.
+// single runs: these machines are shared and noisy. Three groups: `labs` (opening labs, spawning
+// panes, exec, limits), `stream` (terminal streaming, ./stream.ts) and `load` (N learners at
+// once, ./load.ts); `--only stream` runs one.
 import { spawnSync, execFileSync } from 'node:child_process';
 import { LESSON_IDS } from '@nslab/shared';
 import { loadConfig } from '../config.js';
@@ -13,6 +14,7 @@ import { AgentClient } from '../cli/client.js';
 import { ExecResult } from '@nslab/shared';
 import { pct, round, rssMb, sleep, type Metric } from './util.js';
 import { runStreamBench } from './stream.js';
+import { runLoadBench } from './load.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -24,7 +26,7 @@ const OPENS = opt('opens', 40);
 const PANE_SPAWNS = opt('pane-spawns', 60);
 const STRESS_SPAWNS = opt('spawns', 10_000);
 const MAX_LABS = opt('max-labs', 256);
-const GROUPS = ['labs', 'stream'] as const;
+const GROUPS = ['labs', 'stream', 'load'] as const;
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : [...GROUPS];
 for (const g of only) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--only: unknown group "${g}" (groups: ${GROUPS.join(', ')})`);
@@ -215,6 +217,8 @@ async function main() {
       })),
     );
   }
+
+  if (only.includes('load')) metrics.push(...(await runLoadBench({ learners: opt('learners', 50), say })));
 
   if (json) {
     process.stderr.write('\n');

@@ -277,12 +277,15 @@ function startChild(bundle: string, env: NodeJS.ProcessEnv, match: RegExp, what:
   });
 }
 
-interface ChildAgent extends Child {
+export interface ChildAgent extends Child {
   pid: number;
+  url: string;
+  token: string;
   connect(): Promise<AgentClient>;
 }
 
-async function startChildAgent(profileDir?: string): Promise<ChildAgent> {
+/** The agent as a child process of the bench (its own event loop and memory), `env` on top. */
+export async function startChildAgent(profileDir?: string, extraEnv: Record<string, string> = {}): Promise<ChildAgent> {
   const token = randomBytes(24).toString('hex');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -296,6 +299,7 @@ async function startChildAgent(profileDir?: string): Promise<ChildAgent> {
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'warn',
+    ...extraEnv,
   };
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const { child, m } = await startChild('main.cjs', env, /running at (http:\/\/[^\s]+)/, 'the agent', nodeArgs);
@@ -304,6 +308,8 @@ async function startChildAgent(profileDir?: string): Promise<ChildAgent> {
   return {
     ...child,
     pid: child.proc.pid!,
+    url,
+    token,
     connect: () => AgentClient.connect({ wsUrl, displayUrl: url, token }),
   };
 }

@@ -1,0 +1,207 @@
+// `npm run bench -- --only load`: N learners at once, as browsers would be (a session cookie each,
+// the agent's own Origin): each opens a lab for a lesson, attaches both panes (acknowledging
+// output), watches the tasks, types every command of the lesson's steps in order, and waits
+// until the agent has seen every task done. Measured: the time until all are done, each
+// learner's time, and the agent's event-loop delay (p99) over the run, from its /metrics. The
+// baseline is one learner alone on the same agent.
+import WebSocket from 'ws';
+import { join } from 'node:path';
+import { FRAME_OUTPUT, FRAME_SNAPSHOT, decodeFrame, WS_PATH } from '@nslab/shared';
+import { loadLessons, type Lesson } from '@nslab/shared/content';
+import { REPO_ROOT } from '../paths.js';
+import { median, pct, round, type Metric } from './util.js';
+import { startChildAgent } from './stream.js';
+
+export interface LoadOptions {
+  learners: number;
+  say: (msg: string) => void;
+}
+
+interface Script {
+  lesson: string;
+  commands: Array<{ pane: string; text: string }>;
+  tasks: number;
+}
+
+/** Every click-to-run command of a lesson's steps, in order. */
+function scripts(): Script[] {
+  const lessons: Lesson[] = loadLessons(join(REPO_ROOT, 'content', 'lessons'));
+  return lessons.map((l) => {
+    const doc = l.docs.en ?? Object.values(l.docs)[0]!;
+    const commands: Script['commands'] = [];
+    for (const step of doc.steps) {
+      for (const m of step.markdown.matchAll(/```sh pane=([a-z][a-z0-9-]*)\n([\s\S]*?)```/g)) {
+        for (const line of m[2]!.split('\n')) if (line.trim()) commands.push({ pane: m[1]!, text: line });
+      }
+    }
+    return { lesson: l.id, commands, tasks: doc.tasks.length };
+  });
+}
+
+/** One simulated learner: a browser session on one WebSocket. */
+class Learner {
+  private ws!: WebSocket;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (m: { type: string; data?: unknown; message?: string }) => void>();
+  private readonly screens = new Map<string, string>();
+  private readonly watchers: Array<() => void> = [];
+  tasksDone = 0;
+  lab = '';
+
+  static async connect(url: string): Promise<Learner> {
+    const res = await fetch(`${url}/api/session`);
+    const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const l = new Learner();
+    l.ws = new WebSocket(url.replace(/^http/, 'ws') + WS_PATH + '?v=2', { headers: { cookie, origin: url }, perMessageDeflate: false });
+    l.ws.on('message', (data, isBinary) => l.onMessage(data as Buffer, isBinary));
+    await new Promise<void>((resolve, reject) => {
+      l.ws.once('open', () => resolve());
+      l.ws.once('error', reject);
+    });
+    return l;
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean) {
+    if (isBinary) {
+      const f = decodeFrame(new Uint8Array(data));
+      if (!f) return;
+      const [lab, pane] = f.key.split('/') as [string, string];
+      if (f.op === FRAME_OUTPUT) {
+        // Keep the tail of each pane's output: enough to find the markers.
+        this.screens.set(pane, ((this.screens.get(pane) ?? '') + Buffer.from(f.payload).toString()).slice(-16_384));
+        this.ws.send(JSON.stringify({ type: 'ack', lab, pane, offset: f.offset + f.payload.length }));
+      } else if (f.op === FRAME_SNAPSHOT) this.screens.set(pane, '');
+      for (const w of this.watchers.splice(0)) w();
+      return;
+    }
+    const m = JSON.parse(data.toString());
+    if ((m.type === 'result' || m.type === 'error') && typeof m.id === 'number') this.waiting.get(m.id)?.(m);
+    if (m.type === 'tasks' && m.lab === this.lab) this.tasksDone = m.tasks.filter((t: { status: string }) => t.status === 'done').length;
+    for (const w of this.watchers.splice(0)) w();
+  }
+
+  async request(msg: Record<string, unknown>): Promise<any> {
+    const id = this.nextId++;
+    const reply = new Promise<{ type: string; data?: unknown; message?: string }>((r) => this.waiting.set(id, r));
+    this.ws.send(JSON.stringify({ ...msg, id }));
+    const m = await reply;
+    this.waiting.delete(id);
+    if (m.type === 'error') throw new Error(`${msg.type}: ${m.message}`);
+    return m.data;
+  }
+
+  /** Wait until `cond` holds, re-checked whenever something arrives. */
+  async until(what: string, cond: () => boolean, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`learner of lab ${this.lab}: no ${what} within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 200);
+        this.watchers.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Type a command, then a marker, and wait for the marker's output: the command has run. */
+  async run(pane: string, text: string, n: number) {
+    const marker = `__M${n}_`;
+    this.ws.send(JSON.stringify({ type: 'input', lab: this.lab, pane, data: `${text}\r` }));
+    // $((40+2)) makes the output differ from the echoed input.
+    this.ws.send(JSON.stringify({ type: 'input', lab: this.lab, pane, data: `echo ${marker}$((40+2))\r` }));
+    await this.until(`marker ${n} in ${pane}`, () => (this.screens.get(pane) ?? '').includes(`${marker}42`));
+  }
+
+  close() {
+    this.ws.close();
+  }
+}
+
+/** One learner's whole lesson; returns its time (ms) and whether every task was done. */
+async function learn(url: string, script: Script): Promise<{ ms: number; allDone: boolean }> {
+  const t0 = performance.now();
+  const l = await Learner.connect(url);
+  try {
+    const lab = await l.request({ type: 'open', lesson: script.lesson });
+    l.lab = lab.id;
+    const panes = [...new Set(lab.panes.map((p: { name: string }) => p.name))] as string[];
+    for (const pane of panes) await l.request({ type: 'attach', lab: l.lab, pane, cols: 120, rows: 32 });
+    await l.request({ type: 'watch', lab: l.lab });
+    // The first prompt in every pane, then the lesson's commands in order.
+    for (const pane of panes) await l.run(pane, 'true', 0);
+    let n = 1;
+    for (const c of script.commands) await l.run(c.pane, c.text, n++);
+    let allDone = true;
+    try {
+      await l.until('every task done', () => l.tasksDone >= script.tasks, 30_000);
+    } catch {
+      allDone = false;
+    }
+    await l.request({ type: 'close', lab: l.lab });
+    return { ms: performance.now() - t0, allDone };
+  } finally {
+    l.close();
+  }
+}
+
+/** The agent's event-loop delay p99 (s) since the last scrape (prom-client resets it on each). */
+async function loopP99(url: string, token: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  return Number(/^nslab_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+export async function runLoadBench(opts: LoadOptions): Promise<Metric[]> {
+  // Every learner comes from 127.0.0.1, as behind a reverse proxy: the per-address caps are off.
+  const agent = await startChildAgent(undefined, {
+    NSLAB_MAX_LABS: String(opts.learners + 16),
+    NSLAB_WARM_LABS: '2',
+    NSLAB_LABS_PER_ADDRESS: '0',
+    NSLAB_RATE_ADDRESS_OPENS_BURST: '100000',
+  });
+  try {
+    return await load({ ...opts, url: agent.url, token: agent.token });
+  } finally {
+    await agent.stop();
+  }
+}
+
+async function load(o: LoadOptions & { url: string; token: string }): Promise<Metric[]> {
+  const all = scripts().filter((s) => s.commands.length);
+  o.say(`load: ${all.length} lessons, ${all.reduce((n, s) => n + s.commands.length, 0)} commands in all`);
+
+  // Baseline: one learner alone, each lesson once.
+  await loopP99(o.url, o.token);
+  const alone: number[] = [];
+  for (const s of all) {
+    const r = await learn(o.url, s);
+    if (!r.allDone) o.say(`  alone: lesson ${s.lesson} ended with tasks not done`);
+    alone.push(r.ms);
+  }
+  const aloneLoop = await loopP99(o.url, o.token);
+  o.say(`  one learner alone: median ${(median(alone) / 1000).toFixed(2)} s a lesson, event-loop p99 ${(aloneLoop * 1000).toFixed(1)} ms`);
+
+  // N learners at once, lessons dealt round-robin.
+  o.say(`  ${o.learners} learners at once...`);
+  await loopP99(o.url, o.token);
+  const t0 = performance.now();
+  const results = await Promise.allSettled(Array.from({ length: o.learners }, (_, i) => learn(o.url, all[i % all.length]!)));
+  const wall = performance.now() - t0;
+  const loop = await loopP99(o.url, o.token);
+  const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+  for (const f of failed.slice(0, 3)) o.say(`  failed: ${(f.reason as Error).message}`);
+  const times = ok.map((r) => r.ms);
+  o.say(
+    `  all done in ${(wall / 1000).toFixed(1)} s; per learner p50 ${(median(times) / 1000).toFixed(2)} s, p99 ${(pct(times, 99) / 1000).toFixed(2)} s; ` +
+      `${failed.length} failed, ${ok.filter((r) => !r.allDone).length} with tasks not done; event-loop p99 ${(loop * 1000).toFixed(1)} ms`,
+  );
+  return [
+    { name: `load_${o.learners}_learners_s`, value: round(wall / 1000), unit: 's', baseline: 'one learner, one lesson (median)', baseline_value: round(median(alone) / 1000) },
+    { name: 'load_learner_s_p50', value: round(median(times) / 1000), unit: 's', baseline: 'one learner alone', baseline_value: round(median(alone) / 1000) },
+    { name: 'load_learner_s_p99', value: round(pct(times, 99) / 1000), unit: 's', baseline: 'one learner alone (p99)', baseline_value: round(pct(alone, 99) / 1000) },
+    { name: 'load_failed_learners', value: failed.length + ok.filter((r) => !r.allDone).length, unit: 'learners' },
+    { name: 'agent_event_loop_p99_ms_load', value: round(loop * 1000), unit: 'ms', baseline: 'one learner alone', baseline_value: round(aloneLoop * 1000) },
+  ];
+}
