@@ -119,7 +119,7 @@ test('origins: pages of other sites are refused, configured ones are allowed', {
   try {
     await assert.rejects(TestClient.connect(agent.url, undefined, { origin: 'https://evil.example' }), /HTTP 403/);
     await assert.rejects(TestClient.connect(agent.url, agent.token, { origin: 'https://evil.example' }), /HTTP 403/, 'even with the token');
-    const cookie = (await fetch(`${agent.url}/api/session`)).headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = await TestClient.sessionCookie(agent.url);
     const portal = await TestClient.connect(agent.url, undefined, { cookie, origin: 'https://portal.example' });
     assert.equal((await portal.waitFor((m) => m.type === 'hello')).authenticated, true);
     portal.close();

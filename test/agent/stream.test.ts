@@ -384,8 +384,7 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
     c.close();
 
     // Lab creation per browser session: the token holder is exempt, a session is not.
-    const cookie = (await fetch(`${agent.url}/api/session`)).headers.get('set-cookie')!.split(';')[0]!;
-    const s = await TestClient.connect(agent.url, undefined, { cookie, origin: agent.url });
+    const s = await TestClient.asBrowser(agent.url);
     assert.equal((await s.request({ type: 'open', lesson: 'uts' })).type, 'result');
     assert.equal((await s.request({ type: 'open', lesson: 'uts' })).type, 'result');
     const third = await s.request({ type: 'open', lesson: 'uts' });
@@ -400,10 +399,7 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
 test('labs per client address: sessions from one address hold a bounded number; "come back later"', { skip }, async () => {
   const agent = await sideAgent(7, { labsPerAddress: 2, labsPerSession: 1 });
   try {
-    const session = async () => {
-      const cookie = (await fetch(`${agent.url}/api/session`)).headers.get('set-cookie')!.split(';')[0]!;
-      return TestClient.connect(agent.url, undefined, { cookie, origin: agent.url });
-    };
+    const session = () => TestClient.asBrowser(agent.url);
     const a = await session();
     const b = await session();
     assert.equal((await a.request({ type: 'open', lesson: 'uts' })).type, 'result');

@@ -51,6 +51,17 @@ export class TestClient {
     });
   }
 
+  /** A new browser session's cookie (`name=value`), as a page load would set it. */
+  static async sessionCookie(url: string): Promise<string> {
+    const res = await fetch(`${url}/api/session`);
+    return (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+  }
+
+  /** A browser: a fresh session cookie, and the agent's own page as Origin (unless told otherwise). */
+  static async asBrowser(url: string, origin = url): Promise<TestClient> {
+    return TestClient.connect(url, undefined, { cookie: await TestClient.sessionCookie(url), origin });
+  }
+
   send(msg: unknown) {
     this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
   }

@@ -24,7 +24,7 @@ const TICK_MS = 1000;
 export class LabLifetimes {
   private readonly timer: NodeJS.Timeout;
   /** Per lab: the warning already given (so it is given once), and the limit counters seen. */
-  private readonly seen = new WeakMap<Lab, { warned: string | null; hits: { memory: number; pids: number } | null }>();
+  private readonly seen = new WeakMap<Lab, { warned: string | null; hits: { memory: number; pids: number } }>();
 
   constructor(
     private readonly settings: LifetimeSettings,
@@ -39,7 +39,8 @@ export class LabLifetimes {
     for (const lab of this.hooks.labs()) {
       if (lab.state !== 'open' || !lab.lesson) continue;
       let state = this.seen.get(lab);
-      if (!state) this.seen.set(lab, (state = { warned: null, hits: null }));
+      // A lab's cgroup is new, so its counters start at zero: a hit before the first look counts.
+      if (!state) this.seen.set(lab, (state = { warned: null, hits: { memory: 0, pids: 0 } }));
       this.checkLimits(lab, state);
 
       const idleLeft = idleMs > 0 ? lab.lastActiveAt + idleMs - now : Infinity;
@@ -68,12 +69,11 @@ export class LabLifetimes {
     }
   }
 
-  private checkLimits(lab: Lab, state: { hits: { memory: number; pids: number } | null }) {
+  private checkLimits(lab: Lab, state: { hits: { memory: number; pids: number } }) {
     if (!lab.cgroup) return;
     const hits = lab.cgroup.limitHits();
     const before = state.hits;
     state.hits = hits;
-    if (!before) return;
     if (hits.memory > before.memory) {
       lab.notice(`The lab hit its memory limit (${this.settings.limits.memoryMb} MB): the kernel killed a process to make room.`);
       this.hooks.limitHit(lab, 'memory');
