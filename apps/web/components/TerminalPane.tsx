@@ -11,7 +11,7 @@ import type { SearchAddon } from '@xterm/addon-search';
 import type { SerializeAddon } from '@xterm/addon-serialize';
 import type { Lang } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
-import type { PaneState, TermHooks, TermLike } from '../lib/session';
+import type { PaneState, TermHooks, TermLike } from '../lib/store';
 
 export const TERM_FONT =
   "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', 'Noto Sans Mono CJK SC', 'Noto Sans Mono CJK TC', 'Sarasa Mono SC', 'PingFang SC', 'Microsoft YaHei', monospace";
