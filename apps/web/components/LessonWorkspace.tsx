@@ -10,6 +10,7 @@ import type { LessonPageData } from '../lib/content';
 import { TerminalPane, nslabHandle } from './TerminalPane';
 import { NsGraph } from './NsGraph';
 import { Splitter, useStoredFraction } from './Splitter';
+import { StatusLine, TaskItem, connectionStatus } from './StatusLine';
 
 /** Seconds left until `at`, ticking while there is a deadline. */
 function useCountdown(at: number | null): number {
@@ -125,57 +126,29 @@ function SharePanel({ lang, session, labId }: { lang: Lang; session: LabSession;
 function ConnLine({ state, lang, session }: { state: SessionState; lang: Lang; session: LabSession }) {
   const s = STRINGS[lang];
   const closingIn = useCountdown(state.closing?.at ?? null);
-  let text: string;
-  let tone: 'ok' | 'wait' | 'bad';
-  let action: { label: string; run: () => void } | null = null;
-  switch (state.phase) {
-    case 'connecting':
-      text = s.connConnecting;
-      tone = 'wait';
-      break;
-    case 'opening':
-      text = s.connOpening;
-      tone = 'wait';
-      break;
-    case 'ready':
-      text = state.closing ? s.labClosing(state.closing.reason, closingIn) : s.connReady;
-      tone = state.closing ? 'wait' : 'ok';
-      break;
-    case 'unreachable':
-      text = s.connUnreachable(state.retryIn);
-      tone = 'bad';
-      action = { label: s.retryNow, run: () => session.retryNow() };
-      break;
-    case 'limit':
-      text = s.connLimit;
-      tone = 'bad';
-      action = { label: s.retryNow, run: () => session.retryNow() };
-      break;
-    case 'unauthenticated':
-      text = s.connUnauthenticated;
-      tone = 'bad';
-      action = { label: s.reload, run: () => location.reload() };
-      break;
-    case 'lab-closed':
-      text = s.labClosed(s.labClosedReason(state.message ?? ''));
-      tone = 'bad';
-      action = { label: s.newLab, run: () => session.newLab() };
-      break;
-    case 'error':
-    default:
-      text = s.connError(state.message ?? '');
-      tone = 'bad';
-      action = { label: s.retryNow, run: () => session.retryNow() };
+  let status = connectionStatus(state, s, { connecting: s.connConnecting, opening: s.connOpening });
+  let action: { label: string; run: () => void } | null = status?.retry ? { label: s.retryNow, run: () => session.retryNow() } : null;
+  if (!status) {
+    switch (state.phase) {
+      case 'ready':
+        status = state.closing ? { text: s.labClosing(state.closing.reason, closingIn), tone: 'wait' } : { text: s.connReady, tone: 'ok' };
+        break;
+      case 'limit':
+        status = { text: s.connLimit, tone: 'bad' };
+        action = { label: s.retryNow, run: () => session.retryNow() };
+        break;
+      case 'unauthenticated':
+        status = { text: s.connUnauthenticated, tone: 'bad' };
+        action = { label: s.reload, run: () => location.reload() };
+        break;
+      case 'lab-closed':
+      default:
+        status = { text: s.labClosed(s.labClosedReason(state.message ?? '')), tone: 'bad' };
+        action = { label: s.newLab, run: () => session.newLab() };
+    }
   }
   return (
-    <div className={`connline tone-${tone}`} role="status" aria-live="polite" data-conn={state.phase}>
-      <span className="conn-dot" aria-hidden="true" />
-      <span className="conn-text">{text}</span>
-      {state.labId ? (
-        <span className="conn-lab" title={state.labId}>
-          {s.labLabel} <code>{state.labId.slice(0, 8)}</code>
-        </span>
-      ) : null}
+    <StatusLine status={status} attrs={{ 'data-conn': state.phase }} labId={state.labId} s={s}>
       {action ? (
         <button type="button" className="btn btn-small" onClick={action.run}>
           {action.label}
@@ -194,7 +167,7 @@ function ConnLine({ state, lang, session }: { state: SessionState; lang: Lang; s
           </button>
         </>
       ) : null}
-    </div>
+    </StatusLine>
   );
 }
 
@@ -323,21 +296,21 @@ export function LessonWorkspace({ lang, data }: { lang: Lang; data: LessonPageDa
           </div>
           <ul className="task-list">
             {data.tasks.map((t) => {
-              const st = status(t.id);
+              const done = status(t.id) === 'done';
               return (
-                <li key={t.id} data-task={t.id} data-status={st} className={`task ${st}`}>
-                  <span className="task-check" aria-hidden="true">
-                    <svg viewBox="0 0 20 20">
-                      <path d="M5 10.5l3.2 3.2L15 7" fill="none" stroke="currentColor" strokeWidth="2.4" strokeLinecap="round" strokeLinejoin="round" />
-                    </svg>
-                  </span>
-                  <span className="task-title">{t.title}</span>
-                  <span className="task-meta">
-                    <span className="sr-only">{st === 'done' ? s.taskDone : s.taskPending}</span>
-                    {st !== 'done' && earlier.has(t.id) ? <span className="task-earlier">{s.doneEarlier}</span> : null}
-                    <a href={`#step-${t.step}`}>{s.stepN(stepOfTask(t.step))}</a>
-                  </span>
-                </li>
+                <TaskItem
+                  key={t.id}
+                  id={t.id}
+                  title={t.title}
+                  done={done}
+                  s={s}
+                  meta={
+                    <>
+                      {!done && earlier.has(t.id) ? <span className="task-earlier">{s.doneEarlier}</span> : null}
+                      <a href={`#step-${t.step}`}>{s.stepN(stepOfTask(t.step))}</a>
+                    </>
+                  }
+                />
               );
             })}
           </ul>

@@ -7,6 +7,7 @@ import { STRINGS } from '../lib/i18n';
 import { WatchSession, type WatchState } from '../lib/watch';
 import { TerminalPane, nslabHandle } from './TerminalPane';
 import { NsGraph } from './NsGraph';
+import { StatusLine, TaskItem, connectionStatus } from './StatusLine';
 
 export interface WatchLesson {
   id: string;
@@ -19,64 +20,35 @@ export interface WatchLesson {
 
 const NO_SESSION = new WatchSession(null);
 
-function StatusLine({ state, lang, lesson, session }: { state: WatchState; lang: Lang; lesson: WatchLesson | null; session: WatchSession }) {
+function WatchStatus({ state, lang, lesson, session }: { state: WatchState; lang: Lang; lesson: WatchLesson | null; session: WatchSession }) {
   const s = STRINGS[lang];
-  let text: string;
-  let tone: 'ok' | 'wait' | 'bad';
-  let retry = false;
-  switch (state.phase) {
-    case 'no-link':
-      text = s.watchNoLink;
-      tone = 'bad';
-      break;
-    case 'connecting':
-      text = s.watchConnecting;
-      tone = 'wait';
-      break;
-    case 'opening':
-      text = s.watchOpening;
-      tone = 'wait';
-      break;
-    case 'live':
-      text = s.watchLive(lesson?.title ?? state.lab?.lesson ?? '');
-      tone = 'ok';
-      break;
-    case 'unreachable':
-      text = s.connUnreachable(state.retryIn);
-      tone = 'bad';
-      retry = true;
-      break;
-    case 'bad-link':
-      text = s.watchBadLink;
-      tone = 'bad';
-      retry = true;
-      break;
-    case 'closed':
-      text = s.watchClosed(s.labClosedReason(state.message ?? ''));
-      tone = 'bad';
-      break;
-    case 'error':
-    default:
-      text = s.connError(state.message ?? '');
-      tone = 'bad';
-      retry = true;
+  let status = connectionStatus(state, s, { connecting: s.watchConnecting, opening: s.watchOpening });
+  if (!status) {
+    switch (state.phase) {
+      case 'no-link':
+        status = { text: s.watchNoLink, tone: 'bad' };
+        break;
+      case 'live':
+        status = { text: s.watchLive(lesson?.title ?? state.lab?.lesson ?? ''), tone: 'ok' };
+        break;
+      case 'bad-link':
+        status = { text: s.watchBadLink, tone: 'bad', retry: true };
+        break;
+      case 'closed':
+        status = { text: s.watchClosed(s.labClosedReason(state.message ?? '')), tone: 'bad' };
+        break;
+      default:
+        status = { text: s.connError(state.message ?? ''), tone: 'bad', retry: true };
+    }
   }
   return (
-    <div className={`connline tone-${tone}`} role="status" aria-live="polite" data-watch={state.phase}>
-      <span className="conn-dot" aria-hidden="true" />
-      <span className="watch-badge">{s.watchBadge}</span>
-      <span className="conn-text">{text}</span>
-      {state.lab ? (
-        <span className="conn-lab" title={state.lab.id}>
-          {s.labLabel} <code>{state.lab.id.slice(0, 8)}</code>
-        </span>
-      ) : null}
-      {retry ? (
+    <StatusLine status={status} attrs={{ 'data-watch': state.phase }} badge={s.watchBadge} labId={state.lab?.id ?? null} s={s}>
+      {status.retry ? (
         <button type="button" className="btn btn-small" onClick={() => session.retryNow()}>
           {state.phase === 'unreachable' ? s.retryNow : s.watchTryAgain}
         </button>
       ) : null}
-    </div>
+    </StatusLine>
   );
 }
 
@@ -125,7 +97,7 @@ export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<
   return (
     <div className="watch-layout">
       <section className="bench" aria-label={s.shells}>
-        <StatusLine state={state} lang={lang} lesson={lesson} session={session} />
+        <WatchStatus state={state} lang={lang} lesson={lesson} session={session} />
         {state.lab ? (
           <>
             <div className="panes watch-panes">
@@ -148,20 +120,9 @@ export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<
                     </span>
                   </div>
                   <ul className="task-list">
-                    {lesson.tasks.map((t) => {
-                      const st = state.tasks?.[t.id] === 'done' ? 'done' : 'pending';
-                      return (
-                        <li key={t.id} data-task={t.id} data-status={st} className={`task ${st}`}>
-                          <span className="task-check" aria-hidden="true">
-                            <svg viewBox="0 0 20 20">
-                              <path d="M5 10.5l3.2 3.2L15 7" fill="none" stroke="currentColor" strokeWidth="2.4" strokeLinecap="round" strokeLinejoin="round" />
-                            </svg>
-                          </span>
-                          <span className="task-title">{t.title}</span>
-                          <span className="sr-only">{st === 'done' ? s.taskDone : s.taskPending}</span>
-                        </li>
-                      );
-                    })}
+                    {lesson.tasks.map((t) => (
+                      <TaskItem key={t.id} id={t.id} title={t.title} done={state.tasks?.[t.id] === 'done'} s={s} />
+                    ))}
                   </ul>
                 </section>
               ) : null}
