@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events';
 import type { Catalogue } from '../lessons/catalogue.js';
 import { LabWatcher } from '../lessons/watcher.js';
 import type { AgentConfig } from '../config.js';
-import { SpawnerClient } from './spawner-client.js';
+import { SpawnerClient, SpawnError } from './spawner-client.js';
+import { SyscallError } from '../native/errors.js';
 import { ProcessRouter } from './router.js';
 import { Cgroups, type LabCgroup } from './cgroup.js';
 import { IdRanges } from './idrange.js';
@@ -148,7 +149,7 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
       }
     }
     const t0 = performance.now();
-    const lab = this.warm.shift() ?? (await this.create());
+    const lab = this.warm.shift() ?? (await this.createRetrying());
     lab.owner = owner;
     lab.watcher = new LabWatcher(lab, entry.tasks);
     this.labs.set(lab.id, lab);
@@ -163,6 +164,29 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     this.log('info', 'lab opened', { lab: lab.id, lesson: lessonId, uidBase: lab.uidBase, ms: Math.round(ms * 100) / 100 });
     this.emit('opened', lab, ms);
     return lab;
+  }
+
+  /** Labs whose set-up was tried again after its process was lost (for the benchmark and logs). */
+  labRetries = 0;
+
+  /**
+   * create(), tried again when the set-up's process vanished without a word (no step named: a
+   * crash, the kernel's OOM killer) or the init was gone as soon as it started; a step that fails
+   * fails the same way again and is not retried.
+   */
+  private async createRetrying(): Promise<Lab> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.create();
+      } catch (err) {
+        const lost =
+          (err instanceof SpawnError && (err.step === undefined || err.step === 'lost' || err.step === 'watchdog')) ||
+          (err instanceof SyscallError && err.code === 'ENOENT' && /\/proc\/\d+\/root/.test(err.message));
+        if (!lost || attempt >= 3) throw err;
+        this.labRetries++;
+        this.log('warn', 'a lab set-up process was lost; trying again', { error: (err as Error).message, attempt });
+      }
+    }
   }
 
   /** Make a lab with no lesson yet: namespaces, root filesystem, cgroup, init. */
