@@ -15,64 +15,16 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { loadLessons, type Lesson } from '@nslab/shared/content';
 import type { Lang } from '@nslab/shared';
 import { serve, type Served } from '../helpers/server.ts';
-import { launch, haveChromium } from '../helpers/browser.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
+import { launch, browserTestsSkip } from '../helpers/browser.ts';
+import { LAPTOP, PHONE, cursor, expectScreen, openPage, run, screen, typeCommand, waitFor, waitPrompts } from '../helpers/page.ts';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
-if (IN_CI && (!IS_ROOT || !haveChromium())) throw new Error('the lesson tests need root and /usr/bin/chromium, and CI=true forbids skipping them');
-const skip = !IS_ROOT ? 'needs root' : !haveChromium() ? 'needs /usr/bin/chromium' : false;
+const skip = browserTestsSkip('the lesson tests');
 
 const LESSONS: Lesson[] = loadLessons(join(REPO_ROOT, 'content/lessons'));
 const ARTIFACTS = join(REPO_ROOT, 'test/artifacts');
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 // ---- driving a lesson page ----
-
-/** The pane's screen: every non-empty line of xterm's active buffer. */
-function screen(page: Page, pane: string): Promise<string> {
-  return page.evaluate((p) => {
-    const term = window.__nslab?.terms[p];
-    if (!term) return '';
-    const b = term.buffer.active;
-    // One string per logical line: a line xterm wrapped continues the one before it.
-    const out: string[] = [];
-    for (let i = 0; i < b.length; i++) {
-      const line = b.getLine(i);
-      if (!line) continue;
-      const text = line.translateToString(true);
-      if (line.isWrapped && out.length) out[out.length - 1] += text;
-      else out.push(text);
-    }
-    return out.filter((x) => x.trim()).join('\n');
-  }, pane);
-}
-
-/** Where the pane's cursor is (absolute line) and whether that line is a shell prompt. */
-function cursor(page: Page, pane: string): Promise<{ y: number; prompt: boolean }> {
-  return page.evaluate((p) => {
-    const term = window.__nslab?.terms[p];
-    if (!term) return { y: -1, prompt: false };
-    const b = term.buffer.active;
-    const line = b.getLine(b.baseY + b.cursorY)?.translateToString(true) ?? '';
-    return { y: b.baseY + b.cursorY, prompt: /[#$] ?$/.test(line) };
-  }, pane);
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 class LessonPage {
   /** Commands sent with the lesson's own Run buttons (the rest were typed). */
@@ -88,14 +40,8 @@ class LessonPage {
     return this.lesson.docs[this.lang].panes.map((p) => p.name);
   }
 
-  async waitPrompts() {
-    await this.page.waitForFunction(() => !!window.__nslab?.lab, null, { timeout: 30_000 });
-    for (const pane of this.panes) {
-      await waitFor(`a prompt in the ${pane} pane`, async () => (await cursor(this.page, pane)).prompt, 30_000).catch(async (err) => {
-        const conn = await this.page.locator('[data-conn]').textContent();
-        throw new Error(`${(err as Error).message} (connection: ${conn})\n--- ${pane} ---\n${await this.screen(pane)}`);
-      });
-    }
+  waitPrompts() {
+    return waitPrompts(this.page, this.panes);
   }
 
   screen(pane: string) {
@@ -103,35 +49,26 @@ class LessonPage {
   }
 
   /** Run a command in a pane as a learner would, and wait for the next prompt. */
-  async run(pane: string, command: string, { wait = true } = {}) {
-    const before = await cursor(this.page, pane);
+  run(pane: string, command: string, { wait = true } = {}) {
+    return run(this.page, pane, command, { wait, send: () => this.send(pane, command) });
+  }
+
+  /** Click the lesson's Run button for exactly this command, or type it when there is none. */
+  private async send(pane: string, command: string) {
     const button = this.page.locator(`.codeblock[data-run-block="${pane}"]`).filter({ has: this.page.locator('code', { hasText: command }) });
-    let clicked = false;
     for (const b of await button.all()) {
       if ((await b.locator('code').textContent())?.trim() === command) {
         await b.locator('[data-action="run"]').click();
         this.runClicks++;
-        clicked = true;
-        break;
+        return;
       }
     }
-    if (!clicked) {
-      await this.page.click(`[data-pane="${pane}"] .pane-term`);
-      await this.page.keyboard.type(command, { delay: 2 });
-      await this.page.keyboard.press('Enter');
-    }
-    if (!wait) return;
-    await waitFor(`"${command}" to finish in ${pane}`, async () => {
-      const now = await cursor(this.page, pane);
-      return now.y > before.y && now.prompt;
-    });
+    await typeCommand(this.page, pane, command);
   }
 
   /** Wait until the pane's screen matches; returns the match. */
-  async expectScreen(pane: string, re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-    return waitFor(`${re} in the ${pane} pane`, async () => (await this.screen(pane)).match(re), timeoutMs).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n--- ${pane} ---\n${await this.screen(pane)}`);
-    });
+  expectScreen(pane: string, re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+    return expectScreen(this.page, pane, re, timeoutMs);
   }
 
   async taskStatuses(): Promise<Record<string, string>> {
@@ -254,13 +191,8 @@ after(async () => {
   await served?.stop();
 });
 
-async function open(path: string, lang: Lang, viewport = LAPTOP): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport, locale: lang === 'zh' ? 'zh-CN' : 'en-US' });
-  const page = await ctx.newPage();
-  page.on('pageerror', (err) => console.error(`page error on ${path}: ${err.message}`));
-  const res = await page.goto(served.url + path);
-  assert.equal(res?.status(), 200, path);
-  return { ctx, page };
+function open(path: string, lang: Lang, viewport = LAPTOP): Promise<{ ctx: BrowserContext; page: Page }> {
+  return openPage(browser, served.url + path, { viewport, locale: lang === 'zh' ? 'zh-CN' : 'en-US' });
 }
 
 test('every lesson can be done in the browser: tasks turn done, the picture shows the new namespaces', { skip }, async (t) => {

@@ -6,15 +6,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LESSON_IDS } from '@nslab/shared';
 import { serve, type Served } from '../helpers/server.ts';
-import { launch, haveChromium } from '../helpers/browser.ts';
+import { launch, browserTestsSkip } from '../helpers/browser.ts';
+import { LAPTOP, PHONE } from '../helpers/page.ts';
 import { TestClient } from '../helpers/ws.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
 import { labProcesses } from '../../apps/agent/src/sandbox/sweep.ts';
 import { IdRanges } from '../../apps/agent/src/sandbox/idrange.ts';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
-if (IN_CI && (!IS_ROOT || !haveChromium())) throw new Error('the end-to-end tests need root and /usr/bin/chromium, and CI=true forbids skipping them');
-const skip = !IS_ROOT ? 'needs root' : !haveChromium() ? 'needs /usr/bin/chromium' : false;
+const skip = browserTestsSkip('the end-to-end tests');
 
 let served: Served;
 before(async () => {
@@ -30,8 +29,8 @@ test('the home page lists every lesson, in a real browser', { skip }, async () =
     const artifacts = join(REPO_ROOT, 'test/artifacts');
     mkdirSync(artifacts, { recursive: true });
     for (const [name, viewport] of [
-      ['laptop', { width: 1280, height: 800 }],
-      ['phone', { width: 390, height: 844 }],
+      ['laptop', LAPTOP],
+      ['phone', PHONE],
     ] as const) {
       const page = await browser.newPage({ viewport });
       const res = await page.goto(served.url + '/');

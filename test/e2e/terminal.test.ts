@@ -11,17 +11,15 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { FLOW_HIGH_BYTES } from '@nslab/shared';
 import { serve, type Served } from '../helpers/server.ts';
-import { launch, haveChromium } from '../helpers/browser.ts';
+import { launch, browserTestsSkip } from '../helpers/browser.ts';
+import { cursor, expectScreen, openPage, run, screen, serialized, sleep, waitFor, waitPrompts, withPage } from '../helpers/page.ts';
 import { TestClient } from '../helpers/ws.ts';
-import { IS_ROOT, IN_CI } from '../helpers/env.ts';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
-if (IN_CI && (!IS_ROOT || !haveChromium())) throw new Error('the terminal tests need root and /usr/bin/chromium, and CI=true forbids skipping them');
-const skip = !IS_ROOT ? 'needs root' : !haveChromium() ? 'needs /usr/bin/chromium' : false;
+const skip = browserTestsSkip('the terminal tests');
 
 const LESSON = 'uts';
 const ARTIFACTS = join(REPO_ROOT, 'test/artifacts');
-const LAPTOP = { width: 1280, height: 800 };
 
 let served: Served;
 let browser: Browser;
@@ -51,90 +49,13 @@ after(async () => {
 
 // ---- helpers ----
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const PANES = ['host', 'container'];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Every non-empty logical line of the pane's active buffer. */
-function screen(page: Page, pane: string): Promise<string> {
-  return page.evaluate((p) => {
-    const term = window.__nslab?.terms[p];
-    if (!term) return '';
-    const b = term.buffer.active;
-    const out: string[] = [];
-    for (let i = 0; i < b.length; i++) {
-      const line = b.getLine(i);
-      if (!line) continue;
-      const text = line.translateToString(true);
-      if (line.isWrapped && out.length) out[out.length - 1] += text;
-      else out.push(text);
-    }
-    return out.filter((x) => x.trim()).join('\n');
-  }, pane);
-}
-
-function cursor(page: Page, pane: string): Promise<{ y: number; prompt: boolean }> {
-  return page.evaluate((p) => {
-    const term = window.__nslab?.terms[p];
-    if (!term) return { y: -1, prompt: false };
-    const b = term.buffer.active;
-    const line = b.getLine(b.baseY + b.cursorY)?.translateToString(true) ?? '';
-    return { y: b.baseY + b.cursorY, prompt: /[#$] ?$/.test(line) };
-  }, pane);
-}
-
-function serialized(page: Page, pane: string): Promise<string | null> {
-  return page.evaluate((p) => window.__nslab?.serialize(p) ?? null, pane);
-}
-
-async function expectScreen(page: Page, pane: string, re: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
-  return waitFor(`${re} in the ${pane} pane`, async () => (await screen(page, pane)).match(re), timeoutMs).catch(async (err) => {
-    throw new Error(`${(err as Error).message}\n--- ${pane} ---\n${(await screen(page, pane)).slice(-3000)}`);
-  });
-}
-
-async function open(path: string, { viewport = LAPTOP, clipboard = false } = {}): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport, locale: 'en-US' });
-  if (clipboard) await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: served.url });
-  const page = await ctx.newPage();
-  page.on('pageerror', (err) => console.error(`page error on ${path}: ${err.message}`));
-  const res = await page.goto(served.url + path);
-  assert.equal(res?.status(), 200, path);
-  return { ctx, page };
-}
-
-async function waitPrompts(page: Page, panes = ['host', 'container']) {
-  await page.waitForFunction(() => !!window.__nslab?.lab, null, { timeout: 30_000 });
-  for (const pane of panes) {
-    await waitFor(`a prompt in the ${pane} pane`, async () => (await cursor(page, pane)).prompt, 30_000).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n--- ${pane} ---\n${await screen(page, pane)}`);
-    });
-  }
-}
-
-/** Type a command into a pane and wait for the next prompt. */
-async function run(page: Page, pane: string, command: string, { wait = true } = {}) {
-  const before = await cursor(page, pane);
-  await page.click(`[data-pane="${pane}"] .pane-term`);
-  await page.keyboard.type(command, { delay: 2 });
-  await page.keyboard.press('Enter');
-  if (!wait) return;
-  await waitFor(`"${command}" to finish in ${pane}`, async () => {
-    const now = await cursor(page, pane);
-    return now.y > before.y && now.prompt;
+/** The lesson page (this file's lesson unless `path`) with both prompts shown, for the length of `fn`. */
+function inLesson<T>(fn: (page: Page, ctx: BrowserContext) => Promise<T>, { path = `/en/lessons/${LESSON}`, clipboard = false } = {}): Promise<T> {
+  return withPage(browser, served.url + path, { clipboard }, async (page, ctx) => {
+    await waitPrompts(page, PANES);
+    return fn(page, ctx);
   });
 }
 
@@ -161,9 +82,7 @@ async function expectSameScreen(page: Page, pane: string, want: string, what: st
 // ---- the tests ----
 
 test('a reload redraws exactly the screen it had: plain output, colours, and full-screen programs', { skip }, async () => {
-  const { ctx, page } = await open(`/en/lessons/${LESSON}`);
-  try {
-    await waitPrompts(page);
+  await inLesson(async (page) => {
     // Plain output with colours, long wrapped lines and enough lines to scroll.
     await run(page, 'host', `seq 1 120; printf '\\033[1;31mred\\033[0m \\033[42mgreen\\033[0m\\n'; printf 'x%.0s' $(seq 1 300); echo`);
     await expectScreen(page, 'host', /^red green$/m);
@@ -207,15 +126,11 @@ test('a reload redraws exactly the screen it had: plain output, colours, and ful
     await page.click('[data-pane="host"] .pane-term');
     await page.keyboard.type(':q!\n', { delay: 20 });
     await waitFor('the prompt after vi', async () => (await cursor(page, 'host')).prompt);
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('a dropped connection resumes the stream: the screen is kept, nothing lost or repeated', { skip }, async () => {
-  const { ctx, page } = await open(`/en/lessons/${LESSON}`);
-  try {
-    await waitPrompts(page);
+  await inLesson(async (page) => {
     await run(page, 'host', 'echo before-the-drop');
     // Output keeps coming while the network is away; it must all arrive, once, after it is back.
     await run(page, 'host', 'sleep 2; seq 1 300 | sed "s/^/n/"', { wait: false });
@@ -233,15 +148,11 @@ test('a dropped connection resumes the stream: the screen is kept, nothing lost 
       'every line once, in order',
     );
     assert.equal(text.match(/^before-the-drop$/gm)?.length, 1, 'the screen before the drop is kept, not replayed twice');
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('yes: the page stays responsive, acknowledgements keep the output flowing, Ctrl-C stops it', { skip }, async () => {
-  const { ctx, page } = await open(`/en/lessons/${LESSON}`);
-  try {
-    await waitPrompts(page);
+  await inLesson(async (page) => {
     const start = (await page.evaluate(() => window.__nslab!.offsets!().host!.rendered)) as number;
     await run(page, 'host', 'yes', { wait: false });
     // Well past the agent's high watermark: without acks from the page the pane would stop there.
@@ -265,17 +176,15 @@ test('yes: the page stays responsive, acknowledgements keep the output flowing, 
     // (The scrollback is full of y: the cursor's line number no longer grows, so wait for the text.)
     await run(page, 'host', 'echo works-$((40+2))', { wait: false });
     await expectScreen(page, 'host', /^works-42$/m);
-  } finally {
-    await ctx.close();
-  }
+  });
 });
 
 test('a read-only viewer follows the writer live, can never type, and a revoked or bad link says so', { skip }, async () => {
-  const writer = await open(`/en/lessons/${LESSON}`, { clipboard: true });
+  const writer = await openPage(browser, `${served.url}/en/lessons/${LESSON}`, { clipboard: true });
   let viewer: { ctx: BrowserContext; page: Page } | undefined;
   try {
     const w = writer.page;
-    await waitPrompts(w);
+    await waitPrompts(w, PANES);
     const lab = await labOf(w);
     await run(w, 'host', 'echo written-before-watching');
 
@@ -290,7 +199,7 @@ test('a read-only viewer follows the writer live, can never type, and a revoked 
     assert.equal(await w.evaluate(() => navigator.clipboard.readText()), link, 'the link was copied');
 
     // A second browser (its own cookies) opens it.
-    viewer = await open(url.pathname + url.hash);
+    viewer = await openPage(browser, served.url + url.pathname + url.hash);
     const v = viewer.page;
     await v.locator('[data-watch="live"]').waitFor({ timeout: 30_000 });
     assert.equal(await v.evaluate(() => window.__nslab?.lab), lab, 'the viewer watches the writer’s lab');
@@ -356,9 +265,7 @@ test('a read-only viewer follows the writer live, can never type, and a revoked 
 });
 
 test('IME: Chinese composed with an input method reaches the shell', { skip }, async () => {
-  const { ctx, page } = await open(`/zh/lessons/${LESSON}`);
-  try {
-    await waitPrompts(page);
+  await inLesson(async (page, ctx) => {
     const lab = await labOf(page);
     await page.click('[data-pane="host"] .pane-term');
     await page.keyboard.type('echo ', { delay: 5 });
@@ -376,15 +283,11 @@ test('IME: Chinese composed with an input method reaches the shell', { skip }, a
     await page.keyboard.insertText('echo 命名空间');
     await page.keyboard.press('Enter');
     await expectScreen(page, 'host', /^命名空间$/m);
-  } finally {
-    await ctx.close();
-  }
+  }, { path: `/zh/lessons/${LESSON}` });
 });
 
 test('paste: 200 KB arrives whole and in order; bracketed paste; right-click and Shift+Insert; copy on select', { skip }, async () => {
-  const { ctx, page } = await open(`/en/lessons/${LESSON}`, { clipboard: true });
-  try {
-    await waitPrompts(page);
+  await inLesson(async (page) => {
     const lab = await labOf(page);
 
     // 200 KB of numbered lines (the terminal's line discipline takes lines shorter than 4 KiB).
@@ -449,7 +352,5 @@ test('paste: 200 KB arrives whole and in order; bracketed paste; right-click and
       }
     });
     await waitFor('the selection on the clipboard', async () => (await page.evaluate(() => navigator.clipboard.readText())) === 'shift-insert-4', 10_000);
-  } finally {
-    await ctx.close();
-  }
+  }, { clipboard: true });
 });

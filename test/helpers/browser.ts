@@ -1,6 +1,7 @@
 // Debian's Chromium driven by playwright-core, with the flags these machines need.
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { IN_CI, IS_ROOT } from './env.ts';
 
 /** What the web app exposes on `window.__nslab` for tests (apps/web/components/TerminalPane.tsx). */
 export interface NslabPage {
@@ -26,6 +27,15 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function haveChromium(): boolean {
   return existsSync(CHROMIUM);
+}
+
+/**
+ * The `skip` of a file of browser tests: why they cannot run here, or false. Under CI=true they
+ * must run, so a missing requirement fails instead.
+ */
+export function browserTestsSkip(what: string): string | false {
+  if (IN_CI && (!IS_ROOT || !haveChromium())) throw new Error(`${what} need root and ${CHROMIUM}, and CI=true forbids skipping them`);
+  return !IS_ROOT ? 'needs root' : !haveChromium() ? `needs ${CHROMIUM}` : false;
 }
 
 export function launch(): Promise<Browser> {
