@@ -131,7 +131,9 @@ function ConnLine({ state, lang, session }: { state: SessionState; lang: Lang; s
   if (!status) {
     switch (state.phase) {
       case 'ready':
-        status = state.closing ? { text: s.labClosing(state.closing.reason, closingIn), tone: 'wait' } : { text: s.connReady, tone: 'ok' };
+        status = state.closing
+          ? { text: s.labClosing(state.closing.reason, closingIn), tone: 'wait' }
+          : { text: state.message ? `${s.connReady} · ${state.message}` : s.connReady, tone: 'ok' };
         break;
       case 'limit':
         status = { text: s.connLimit, tone: 'bad' };

@@ -11,7 +11,7 @@ import type { SearchAddon } from '@xterm/addon-search';
 import type { SerializeAddon } from '@xterm/addon-serialize';
 import type { Lang } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
-import type { PaneState, TermHooks, TermLike } from '../lib/store';
+import type { PaneState, TermLike } from '../lib/store';
 
 export const TERM_FONT =
   "'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', 'Noto Sans Mono CJK SC', 'Noto Sans Mono CJK TC', 'Sarasa Mono SC', 'PingFang SC', 'Microsoft YaHei', monospace";
@@ -74,7 +74,7 @@ export function nslabHandle(): NslabHandle {
 
 /** Where a pane's terminal gets its stream, and sends its keys and size. */
 export interface PaneSource {
-  registerTerminal(name: string, term: TermLike, hooks?: TermHooks): () => void;
+  registerTerminal(name: string, term: TermLike): () => void;
   input(pane: string, data: string): boolean;
   resize(pane: string, cols: number, rows: number): void;
   restart(pane: string): Promise<void>;
@@ -282,9 +282,7 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
       nslab.terms[name] = term;
       nslab.serializers[name] = serializer;
 
-      const unregister = session.registerTerminal(name, term, {
-        note: (text) => term.write(`\x1b[2m(${text})\x1b[0m\r\n`),
-      });
+      const unregister = session.registerTerminal(name, term);
 
       cleanup = () => {
         unregister();

@@ -40,7 +40,6 @@ export class PaneFeed {
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   private lastAckAt = 0;
   /** Runs once, right after the next snapshot is on screen. */
-  private onNextSnapshot: (() => void) | null = null;
 
   constructor(
     readonly term: FeedTerm,
@@ -62,11 +61,6 @@ export class PaneFeed {
     this.queued = null;
     this.epoch++;
     this.clearTimer();
-  }
-
-  /** Run `fn` once the next snapshot is drawn (a note under the redrawn screen). */
-  afterNextSnapshot(fn: () => void) {
-    this.onNextSnapshot = fn;
   }
 
   frame(f: Frame) {
@@ -100,7 +94,7 @@ export class PaneFeed {
   private snapshot(offset: number, payload: Uint8Array) {
     const snap = decodeSnapshot(payload);
     if (!snap) return;
-    const epoch = ++this.epoch;
+    ++this.epoch;
     this.clearTimer();
     this.queued = offset;
     // The agent counts a snapshot as acknowledged: the accounting restarts at its offset.
@@ -112,11 +106,7 @@ export class PaneFeed {
       this.term.reset();
       if (this.opts.follow && (cols !== this.term.cols || rows !== this.term.rows)) this.term.resize(cols, rows);
     });
-    const then = this.onNextSnapshot;
-    this.onNextSnapshot = null;
-    this.term.write(screen, () => {
-      if (epoch === this.epoch) then?.();
-    });
+    this.term.write(screen);
   }
 
   private onRendered(epoch: number, end: number) {

@@ -39,8 +39,6 @@ export class LabSession extends LabStore<SessionState> {
   private renewedSession = false;
   /** A lab this page is closing itself (its lab-closed event is expected). */
   private closing: string | null = null;
-  /** A line to show in every terminal on its next attach (a new lab replaced the old one). */
-  private noteOnAttach: string | null = null;
 
   constructor(
     readonly lesson: string,
@@ -171,7 +169,6 @@ export class LabSession extends LabStore<SessionState> {
       if (!lab) lab = await this.request<LabInfo>({ type: 'open', lesson: this.lesson });
       if (ws !== this.socket.current) return;
       const changed = current !== null && current !== lab.id;
-      this.noteOnAttach = changed ? this.strings.newLabNotice : null;
       sessionStorage.setItem(LAB_KEY(this.lesson), lab.id);
       const panes: Record<string, PaneState> = {};
       for (const name of this.paneNames) {
@@ -182,13 +179,14 @@ export class LabSession extends LabStore<SessionState> {
         labId: lab.id,
         panes,
         phase: 'ready',
-        message: null,
+        // Said in the status line, not written into the terminals: they show exactly the
+        // agent's screens.
+        message: changed ? this.strings.newLabNotice : null,
         tasks: changed ? null : this.state.tasks,
         picture: changed ? null : this.state.picture,
         closing: null,
       });
       await Promise.all([...this.terms.keys()].map((name) => this.attach(name)));
-      this.noteOnAttach = null;
       this.follow(lab.id).catch(() => {});
     } catch (err) {
       if (ws !== this.socket.current) return;
@@ -209,8 +207,6 @@ export class LabSession extends LabStore<SessionState> {
     const at = lab ? this.beforeAttach(name, lab) : null;
     if (!lab || !at) return;
     const { t, from } = at;
-    const note = this.noteOnAttach;
-    if (note) t.feed.afterNextSnapshot(() => t.hooks.note?.(note));
     try {
       const res = await this.request<AttachResult>({
         type: 'attach',

@@ -10,15 +10,9 @@ import { AgentSocket, type AgentMessage } from './socket';
 /** What a session needs from a terminal. */
 export type TermLike = FeedTerm;
 
-export interface TermHooks {
-  /** Called when the terminal should show a one-line note (dim). */
-  note?: (text: string) => void;
-}
-
 /** A pane's terminal as a session feeds it. */
 export interface PaneTerm {
   term: TermLike;
-  hooks: TermHooks;
   feed: PaneFeed;
   /** The lab whose stream the terminal shows. */
   lab: string | null;
@@ -108,10 +102,9 @@ export abstract class LabStore<S extends LabViewState> {
   /** A terminal that showed `lab` went away. */
   protected unregistered(_name: string, _lab: string | null) {}
 
-  registerTerminal(name: string, term: TermLike, hooks: TermHooks = {}) {
+  registerTerminal(name: string, term: TermLike) {
     const entry: PaneTerm = {
       term,
-      hooks,
       lab: null,
       replay: null,
       feed: new PaneFeed(term, {
