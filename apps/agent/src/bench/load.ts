@@ -40,13 +40,15 @@ function scripts(): Script[] {
 
 /** One simulated learner: a browser session on one WebSocket. */
 class Learner {
-  private ws!: WebSocket;
+  ws!: WebSocket;
   private nextId = 1;
   private readonly waiting = new Map<number, (m: { type: string; data?: unknown; message?: string }) => void>();
   private readonly screens = new Map<string, string>();
   private readonly watchers: Array<() => void> = [];
   tasksDone = 0;
   lab = '';
+  /** Output frames received, all panes. */
+  received = 0;
 
   static async connect(url: string): Promise<Learner> {
     const res = await fetch(`${url}/api/session`);
@@ -67,6 +69,7 @@ class Learner {
       if (!f) return;
       const [lab, pane] = f.key.split('/') as [string, string];
       if (f.op === FRAME_OUTPUT) {
+        this.received++;
         // Keep the tail of each pane's output: enough to find the markers.
         this.screens.set(pane, ((this.screens.get(pane) ?? '') + Buffer.from(f.payload).toString()).slice(-16_384));
         this.ws.send(JSON.stringify({ type: 'ack', lab, pane, offset: f.offset + f.payload.length }));
@@ -112,6 +115,20 @@ class Learner {
     // $((40+2)) makes the output differ from the echoed input.
     this.ws.send(JSON.stringify({ type: 'input', lab: this.lab, pane, data: `echo ${marker}$((40+2))\r` }));
     await this.until(`marker ${n} in ${pane}`, () => (this.screens.get(pane) ?? '').includes(`${marker}42`));
+  }
+
+  /** Keystroke-to-echo times (ms) at a prompt: `n` keystrokes, x and backspace in turn. */
+  async echoes(pane: string, n: number): Promise<number[]> {
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const before = this.received;
+      const t0 = performance.now();
+      this.ws.send(JSON.stringify({ type: 'input', lab: this.lab, pane, data: i % 2 ? '\x7f' : 'x' }));
+      await this.until('an echo', () => this.received > before, 10_000);
+      times.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
+    }
+    return times;
   }
 
   close() {
@@ -161,9 +178,50 @@ export async function runLoadBench(opts: LoadOptions): Promise<Metric[]> {
     NSLAB_RATE_ADDRESS_OPENS_BURST: '100000',
   });
   try {
-    return await load({ ...opts, url: agent.url, token: agent.token });
+    const metrics = await load({ ...opts, url: agent.url, token: agent.token });
+    return [...metrics, ...(await neighbour({ ...opts, url: agent.url }))];
   } finally {
     await agent.stop();
+  }
+}
+
+/**
+ * A lab next to one that misbehaves: keystroke echo in a quiet lab, then again while another lab
+ * runs a fork bomb, a memory hog and a disk filler at once.
+ */
+async function neighbour(o: LoadOptions & { url: string }): Promise<Metric[]> {
+  const quiet = await Learner.connect(o.url);
+  const noisy = await Learner.connect(o.url);
+  try {
+    for (const l of [quiet, noisy]) {
+      l.lab = (await l.request({ type: 'open', lesson: 'uts' })).id;
+      await l.request({ type: 'attach', lab: l.lab, pane: 'host', cols: 120, rows: 32 });
+      await l.run('host', 'true', 0);
+    }
+    await quiet.echoes('host', 50);
+    const calm = await quiet.echoes('host', 200);
+    for (const cmd of [
+      "hog() { while :; do ( x=$(head -c 400M /dev/zero | tr '\\0' a) ); done; }; hog &",
+      'while :; do dd if=/dev/zero of=/root/fill bs=1M 2>/dev/null; rm -f /root/fill; done &',
+      'bomb() { bomb | bomb & }; bomb',
+    ]) {
+      noisy.ws.send(JSON.stringify({ type: 'input', lab: noisy.lab, pane: 'host', data: `${cmd}\r` }));
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const storm = await quiet.echoes('host', 200);
+    o.say(
+      `  echo next to a fork bomb + memory hog + disk filler: p50 ${median(storm).toFixed(2)} ms, p99 ${pct(storm, 99).toFixed(2)} ms ` +
+        `(quiet: ${median(calm).toFixed(2)} / ${pct(calm, 99).toFixed(2)} ms)`,
+    );
+    return [
+      { name: 'neighbour_echo_ms_p50', value: round(median(storm)), unit: 'ms', baseline: 'no misbehaving lab', baseline_value: round(median(calm)) },
+      { name: 'neighbour_echo_ms_p99', value: round(pct(storm, 99)), unit: 'ms', baseline: 'no misbehaving lab', baseline_value: round(pct(calm, 99)) },
+    ];
+  } finally {
+    await noisy.request({ type: 'close', lab: noisy.lab }).catch(() => {});
+    await quiet.request({ type: 'close', lab: quiet.lab }).catch(() => {});
+    quiet.close();
+    noisy.close();
   }
 }
 
