@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { beforeEach, describe, test } from 'node:test';
-import { splitInput, terminalSize } from '../../apps/agent/src/cli/attach.ts';
+import { terminalSize } from '../../apps/agent/src/cli/attach.ts';
+import { splitInput } from '@nslab/shared';
 import { runCli } from '../../apps/agent/src/cli/run.ts';
 import { FakeAgent, useFakeAgent } from './fake-agent.ts';
 import { Capture, FakeTty } from './streams.ts';

@@ -2,7 +2,7 @@
 // text larger than one message (a paste) is split into chunks of at most MAX_INPUT_CHARS, each
 // sent after the agent confirmed the one before, and sent again after a rate-limited answer.
 // Whatever is typed while a paste is on its way waits behind it.
-import { MAX_INPUT_CHARS } from '@nslab/shared';
+import { splitInput } from '@nslab/shared';
 
 /** Input shorter than this is sent without waiting for a reply when nothing is queued. */
 const DIRECT_CHARS = 1024;
@@ -19,21 +19,6 @@ export interface InputError {
   message: string;
 }
 
-/** Split text into message-sized chunks, never between the two halves of a surrogate pair. */
-export function chunkInput(data: string, max = MAX_INPUT_CHARS): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i < data.length) {
-    let end = Math.min(data.length, i + max);
-    if (end < data.length) {
-      const c = data.charCodeAt(end - 1);
-      if (c >= 0xd800 && c <= 0xdbff) end--;
-    }
-    out.push(data.slice(i, end));
-    i = end;
-  }
-  return out;
-}
 
 /** Seconds to wait before sending again, from a rate-limited error ("... again in N s"). */
 export function retryAfterS(message: string): number {
@@ -53,7 +38,7 @@ export class InputQueue {
   push(data: string): boolean {
     if (!data) return true;
     if (!this.draining && this.chunks.length === 0 && data.length <= DIRECT_CHARS) return this.sink.send(data);
-    this.chunks.push(...chunkInput(data));
+    this.chunks.push(...splitInput(data));
     if (!this.draining) void this.drain();
     return true;
   }

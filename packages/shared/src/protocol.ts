@@ -240,6 +240,25 @@ export function decodeSnapshot(payload: Uint8Array): { cols: number; rows: numbe
   return { cols: v.getUint16(0), rows: v.getUint16(2), screen: payload.subarray(4) };
 }
 
+/**
+ * Split text for `input` messages: pieces of at most `max` UTF-16 units, never between the two
+ * halves of a surrogate pair (an emoji, a rare CJK character), in order.
+ */
+export function splitInput(text: string, max = MAX_INPUT_CHARS): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let end = Math.min(text.length, i + max);
+    if (end < text.length && end - 1 > i) {
+      const c = text.charCodeAt(end - 1);
+      if (c >= 0xd800 && c <= 0xdbff) end--;
+    }
+    out.push(text.slice(i, end));
+    i = end;
+  }
+  return out;
+}
+
 /** Turn a zod error into one line that names the field and what was wrong. */
 export function describeZodError(err: z.ZodError): string {
   return err.issues

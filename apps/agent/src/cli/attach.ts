@@ -3,7 +3,7 @@
 // stdout. Ends on Ctrl-] (detach), when the pane exits, when the lab is closed, when the
 // connection drops, or on SIGINT/SIGTERM/SIGHUP; the terminal is restored in every case.
 import { StringDecoder } from 'node:string_decoder';
-import { FRAME_OUTPUT, FRAME_SNAPSHOT, MAX_INPUT_CHARS, decodeSnapshot } from '@nslab/shared';
+import { FRAME_OUTPUT, FRAME_SNAPSHOT, decodeSnapshot, splitInput } from '@nslab/shared';
 import type { AgentClient, ServerEvent } from './client.js';
 import { signalName } from './commands.js';
 import type { CliInput, CliOutput } from './io.js';
@@ -38,22 +38,6 @@ export function terminalSize(out: CliOutput): { cols: number; rows: number } {
   const rows = out.rows;
   if (typeof cols !== 'number' || typeof rows !== 'number' || !(cols > 0) || !(rows > 0)) return { ...DEFAULT_SIZE };
   return { cols: clamp(cols, 2, 1000), rows: clamp(rows, 1, 500) };
-}
-
-/** Split a string into pieces of at most `max` UTF-16 units without cutting a surrogate pair. */
-export function splitInput(s: string, max = MAX_INPUT_CHARS): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i < s.length) {
-    let end = Math.min(s.length, i + max);
-    if (end < s.length) {
-      const c = s.charCodeAt(end - 1);
-      if (c >= 0xd800 && c <= 0xdbff && end - 1 > i) end--;
-    }
-    out.push(s.slice(i, end));
-    i = end;
-  }
-  return out;
 }
 
 function describeExit(key: string, exitCode: number | null, signal: number | null): AttachOutcome {
