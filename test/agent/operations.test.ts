@@ -2,7 +2,7 @@
 // allowed origins, and a shutdown that tells the labs before closing them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, readConfigFile } from '../../apps/agent/src/config.ts';
@@ -144,7 +144,10 @@ test('shutdown: labs are told, in their panes and to their clients, then closed'
   assert.equal(warned.reason, 'the agent is stopping');
   assert.match(screen, /\[nslab\] nslab is stopping: this lab closes in 1 s/);
   assert.equal(lab.state, 'open', 'not closed before the notice time');
+  const parents = agent.manager.cgroups.hierarchies.map((h) => join(h.mount, agent.manager.cgroups.group));
+  assert.ok(parents.length && parents.every((p) => existsSync(p)), 'the agent has its parent cgroups');
   await stopping;
   assert.equal(lab.state, 'closed');
+  for (const p of parents) assert.equal(existsSync(p), false, `${p} removed on stop`);
   assert.equal((await c.waitClosed()).code, 1001);
 });

@@ -106,6 +106,17 @@ export class Cgroups {
     return new LabCgroup(dirs);
   }
 
+  /** Remove this agent's parent cgroups once no lab is left in them (on stop). */
+  removeParents() {
+    for (const h of this.hierarchies) {
+      try {
+        rmdirSync(join(h.mount, this.group));
+      } catch {
+        /* not empty (a lab that could not be removed) or already gone: the next start sweeps */
+      }
+    }
+  }
+
   /** Every lab cgroup left by an earlier run of the agent. */
   leftovers(): LabCgroup[] {
     const byLab = new Map<string, Array<{ h: Hierarchy; dir: string }>>();

@@ -304,5 +304,6 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     await Promise.allSettled([...this.list(), ...this.warm].map((l) => l.close('the agent is stopping')));
     this.warm = [];
     await this.spawner.stop();
+    this.cgroups.removeParents();
   }
 }
