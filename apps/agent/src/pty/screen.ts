@@ -21,6 +21,8 @@ const SCREEN_BACKLOG_BYTES = 32 * 1024 * 1024;
 /** ...and all screens together, past which any screen more than 1 MiB behind waits. */
 const TOTAL_BACKLOG_BYTES = 96 * 1024 * 1024;
 const SMALL_BACKLOG_BYTES = 1024 * 1024;
+/** The worker stops when no screen has been open for this long. */
+const IDLE_STOP_MS = 30_000;
 
 /** The one worker that holds every screen of this agent, started with the first screen. */
 class ScreenWorker {
@@ -29,6 +31,7 @@ class ScreenWorker {
   private nextReq = 1;
   private readonly screens = new Map<number, Screen>();
   private readonly snapshots = new Map<number, { at: number; done: (s: Snapshot) => void }>();
+  private idleTimer: NodeJS.Timeout | null = null;
   /** Bytes written and not yet parsed, over every screen. */
   backlog = 0;
 
@@ -42,7 +45,15 @@ class ScreenWorker {
   unregister(id: number) {
     this.screens.delete(id);
     this.post({ op: 'close', id });
-    if (this.screens.size === 0) this.stop();
+    // An agent with no pane for a while does not keep a thread for them; one that closes a lab
+    // and opens the next does not start a new thread each time.
+    if (this.screens.size === 0 && !this.idleTimer) {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        if (this.screens.size === 0) this.stop();
+      }, IDLE_STOP_MS);
+      this.idleTimer.unref();
+    }
   }
 
   snapshot(id: number, at: number, done: (s: Snapshot) => void) {
