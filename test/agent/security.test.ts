@@ -86,6 +86,26 @@ test('cannot see or signal host processes; is not root on the host', { skip }, a
   assert.ok(lab.uidBase >= 100000);
 });
 
+test('cannot escape through /proc/PID/root or ptrace: every root in sight is the lab\'s own', { skip }, async () => {
+  // Every process the lab can name has the lab's root as its root, PID 1 included.
+  const roots = await run(lab, 'host', 'for p in /proc/[0-9]*; do [ "$(stat -L -c %d:%i $p/root/ 2>/dev/null)" = "$(stat -c %d:%i /)" ] || echo "OTHER $p"; done; echo checked');
+  assert.match(roots.out, /checked/);
+  assert.doesNotMatch(roots.out, /OTHER/);
+  // Walking up from PID 1's root stays in the lab; the host's files are not there.
+  const up = await run(lab, 'host', 'cat /proc/1/root/../../../etc/shadow 2>&1; ls /proc/1/root/../../../run/ 2>&1');
+  assert.doesNotMatch(up.out, /root:[^:]*:\d+:/, 'no shadow lines');
+  assert.doesNotMatch(up.out, new RegExp(TEST_INSTANCE), "the agent's state directory is not there");
+  assert.equal((await run(lab, 'host', 'command -v strace')).code, 0, 'strace is in the lab (the CI installs it)');
+  // The agent, the spawner and the lab's own anchor are outside its PID namespace: nothing to attach to.
+  for (const pid of [process.pid, agent.manager.spawner.pid!, lab.anchorPid]) {
+    const r = await run(lab, 'host', `strace -p ${pid} -e trace=none 2>&1 & sleep 0.5; kill $! 2>/dev/null; echo done`);
+    assert.doesNotMatch(r.out, /attached|Process \d+ attached/i, `pid ${pid}`);
+  }
+  // setns into another process's namespaces: only the lab's own processes can be named.
+  const ns = await run(lab, 'host', `nsenter -t ${process.pid} -a true 2>&1 || echo REFUSED`);
+  assert.match(ns.out, /REFUSED/);
+});
+
 test("cannot change the host's hostname or make device nodes", { skip }, async () => {
   const real = readFileSync('/proc/sys/kernel/hostname', 'utf8');
   await run(lab, 'host', 'hostname evil-host');
