@@ -378,6 +378,10 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
     const burst = () => c.messages.filter((m) => typeof m.id === 'string' && m.id.startsWith('g'));
     for (let i = 0; i < 100 && burst().length < 90; i++) await sleep(50);
     assert.equal(burst().filter((m) => m.type === 'result').length, 90, 'no request refused');
+    // A request dressed as an ack (JSON keeps the last "type") still counts as a message.
+    for (let i = 0; i < 200; i++) c.send(`{"type":"ack","type":"list","id":"h${i}"}`);
+    await c.waitFor((m) => m.id === 'h199');
+    assert.ok(c.messages.some((m) => typeof m.id === 'string' && m.id.startsWith('h') && m.code === 'rate-limited'), 'the disguise does not pass');
     await sleep(1000);
     assert.equal((await c.request({ type: 'list' })).type, 'result', 'fine again after a pause');
     assert.equal((await (await fetch(`${agent.url}/healthz`)).json()).ok, true);

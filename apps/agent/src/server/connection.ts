@@ -135,7 +135,7 @@ export class Connection {
     // Acknowledgements are as many as the frames the agent chose to send, and one that is lost
     // could leave a pane held: they have a bucket of their own, and the excess is dropped quietly.
     if (!isBinary && Buffer.isBuffer(data) && data.length < 160 && ACK_PREFIX.test(data.toString())) {
-      if (this.acks.take()) this.onParsed(data);
+      if (this.acks.take()) this.onParsed(data, true);
       return;
     }
     if (!this.messages.take()) {
@@ -145,7 +145,7 @@ export class Connection {
     this.onParsed(data);
   }
 
-  private onParsed(data: RawData) {
+  private onParsed(data: RawData, asAck = false) {
     let raw: unknown;
     try {
       raw = JSON.parse(data.toString());
@@ -156,6 +156,10 @@ export class Connection {
     const parsed = ClientMessage.safeParse(raw);
     if (!parsed.success) return this.error(id, 'bad-message', describeZodError(parsed.error));
     const msg = parsed.data;
+    // Only a real ack rides the acks' bucket (JSON keeps the last of two "type" keys).
+    if (asAck && msg.type !== 'ack' && !this.messages.take()) {
+      return this.error(id, 'rate-limited', `too many messages; at most ${this.ctx.rates.messages.perSecond} a second`);
+    }
     if (msg.type === 'auth') return this.auth(msg.token, msg.id);
     // A viewer without credentials reaches only the lab its link names (and is told it is read-only).
     const viewed = 'lab' in msg && this.viewing.has(msg.lab);
