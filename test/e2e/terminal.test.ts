@@ -271,10 +271,16 @@ test('IME: Chinese composed with an input method reaches the shell', { skip }, a
     await page.keyboard.type('echo ', { delay: 5 });
     // As an input method does it: a composition that changes as the learner types, then the commit.
     const cdp = await ctx.newCDPSession(page);
-    await cdp.send('Input.imeSetComposition', { text: 'zhong', selectionStart: 5, selectionEnd: 5 });
-    await cdp.send('Input.imeSetComposition', { text: '中', selectionStart: 1, selectionEnd: 1 });
-    await cdp.send('Input.imeSetComposition', { text: '中文', selectionStart: 2, selectionEnd: 2 });
-    await cdp.send('Input.insertText', { text: '中文' });
+    // Paced like a person (xterm reads the composition back from its textarea on a timer): sent
+    // back to back, the commit could overtake the last update.
+    const ime = async (method: 'Input.imeSetComposition' | 'Input.insertText', params: Record<string, unknown>) => {
+      await cdp.send(method, params as never);
+      await page.waitForTimeout(60);
+    };
+    await ime('Input.imeSetComposition', { text: 'zhong', selectionStart: 5, selectionEnd: 5 });
+    await ime('Input.imeSetComposition', { text: '中', selectionStart: 1, selectionEnd: 1 });
+    await ime('Input.imeSetComposition', { text: '中文', selectionStart: 2, selectionEnd: 2 });
+    await ime('Input.insertText', { text: '中文' });
     await page.keyboard.type(' > /tmp/ime.txt; cat /tmp/ime.txt', { delay: 5 });
     await page.keyboard.press('Enter');
     await expectScreen(page, 'host', /^中文$/m);
