@@ -174,36 +174,55 @@ export const sys = {
 
   /**
    * Node marks V8's heap MADV_DONTFORK; a forked child that touches it faults. Undo that over
-   * the whole address space just before fork (errors on special mappings are expected and ignored).
+   * the whole address space just before fork, with one madvise per range (see doForkRanges): no
+   * JavaScript runs between it and the fork, so no heap page mapped meanwhile can be missed.
    */
   markAllDoFork(procDirFd?: number) {
-    let maps: string;
-    if (procDirFd === undefined) maps = readFileSync('/proc/self/maps', 'latin1');
-    else {
-      // Through a held /proc: "self" is resolved now, so it is this process (a forked copy's
-      // own maps, not those of whoever opened the directory).
-      const fd = sys.openat(procDirFd, 'self/maps', O.RDONLY | O.CLOEXEC);
-      try {
-        maps = readFileSync(fd, 'latin1');
-      } finally {
-        sys.close(fd);
-      }
-    }
-    let start = 0;
-    while (start < maps.length) {
-      let end = maps.indexOf('\n', start);
-      if (end < 0) end = maps.length;
-      const dash = maps.indexOf('-', start);
-      const space = maps.indexOf(' ', dash);
-      if (dash > start && space > dash && space < end) {
-        const lo = BigInt('0x' + maps.slice(start, dash));
-        const hi = BigInt('0x' + maps.slice(dash + 1, space));
-        libc.madvise(lo, hi - lo, MADV_DOFORK);
-      }
-      start = end + 1;
-    }
+    doForkRanges ??= findDoForkRanges(procDirFd);
+    for (const [lo, len] of doForkRanges) libc.madvise(lo, len, MADV_DOFORK);
   },
 };
+
+/** The end of the user address space with 4-level page tables (47 bits on x86_64, 48 on arm64). */
+const USER_SPACE_END = process.arch === 'arm64' ? 1n << 48n : 0x7ffffffff000n;
+let doForkRanges: Array<[bigint, bigint]> | null = null;
+
+/**
+ * The user address space minus the mappings madvise(MADV_DOFORK) refuses with EINVAL (the
+ * kernel's [vvar] pages: a refusal ends madvise's walk over the rest of a range). Those never
+ * move, so this is worked out once, from /proc/self/maps, and inherited by every forked copy.
+ * Holes in a range are fine: madvise skips them (and says ENOMEM at the end).
+ */
+function findDoForkRanges(procDirFd?: number): Array<[bigint, bigint]> {
+  let maps: string;
+  if (procDirFd === undefined) maps = readFileSync('/proc/self/maps', 'latin1');
+  else {
+    // Through a held /proc: "self" is resolved now, so it is this process.
+    const fd = sys.openat(procDirFd, 'self/maps', O.RDONLY | O.CLOEXEC);
+    try {
+      maps = readFileSync(fd, 'latin1');
+    } finally {
+      sys.close(fd);
+    }
+  }
+  const refused: Array<[bigint, bigint]> = [];
+  for (const line of maps.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (!m) continue;
+    const lo = BigInt('0x' + m[1]);
+    const hi = BigInt('0x' + m[2]);
+    if (hi > USER_SPACE_END) continue;
+    if (libc.madvise(lo, hi - lo, MADV_DOFORK) < 0 && koffi.errno() === koffi.os.errno.EINVAL) refused.push([lo, hi]);
+  }
+  const ranges: Array<[bigint, bigint]> = [];
+  let at = 0x1000n;
+  for (const [lo, hi] of refused.sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (lo > at) ranges.push([at, lo - at]);
+    at = hi;
+  }
+  if (at < USER_SPACE_END) ranges.push([at, USER_SPACE_END - at]);
+  return ranges;
+}
 
 /** Decode a raw wait status. */
 export function decodeWaitStatus(status: number): { exitCode: number | null; signal: number | null } {
