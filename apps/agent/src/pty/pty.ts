@@ -81,9 +81,13 @@ export class Pty extends EventEmitter<PtyEvents> {
         writable: boolean;
         disconnect: boolean;
       };
-      if (args[0] !== 0 && typeof args[0] === 'number') ev.readable = ev.writable = true;
+      const failed = typeof args[0] === 'number' && args[0] !== 0;
+      if (failed) ev.readable = ev.writable = true;
       if (ev.writable || (!readable && (ev.readable || ev.disconnect))) this.flushWrites();
       if (readable && (ev.readable || ev.disconnect)) this.drain();
+      // libuv stops a poll handle that reported an error: watch again unless the terminal is
+      // gone (then the read above saw its end and nothing is wanted any more).
+      if (failed && !this.ended && this.fd >= 0) this.watch();
     };
     if (this.poller) this.poller.start(opts, onEvent as never);
     else this.poller = koffi.node.poll(this.fd, opts, onEvent as never);
