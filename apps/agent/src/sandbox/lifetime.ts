@@ -56,9 +56,8 @@ export class LabLifetimes {
         state.warned = null;
         continue;
       }
-      const key = `${reason}`;
-      if (state.warned === key) continue;
-      state.warned = key;
+      if (state.warned === reason) continue;
+      state.warned = reason;
       const s = Math.ceil(left / 1000);
       lab.notice(
         reason === 'idle'
