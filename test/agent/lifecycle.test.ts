@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { startTestAgent, testConfig, run, typeAndWait, TEST_INSTANCE } from '../helpers/agent.ts';
 import { rootOrSkip } from '../helpers/env.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { labProcesses } from '../../apps/agent/src/sandbox/sweep.ts';
 import { IdRanges } from '../../apps/agent/src/sandbox/idrange.ts';
 import { startAgent } from '../../apps/agent/src/server/agent.ts';
@@ -20,13 +21,6 @@ function safeRead(p: string) {
     return readFileSync(p, 'utf8');
   } catch {
     return '';
-  }
-}
-async function until(cond: () => boolean, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -86,13 +80,13 @@ test('warm labs: opening takes a ready lab, the pool refills, stopping closes th
   const agent = await startTestAgent({ warmLabs: 2 });
   const ids = new IdRanges(agent.manager.config.idBase, 65536, agent.manager.config.maxLabs);
   try {
-    await until(() => agent.manager.warmCount === 2, 10_000, 'two warm labs');
+    await waitFor('two warm labs', () => agent.manager.warmCount === 2, 10_000);
     assert.equal(agent.manager.list().length, 0, 'warm labs are not listed as open');
     const asked = Date.now();
     const lab = await agent.manager.open('net');
     assert.ok(lab.createdAt.getTime() < asked, 'the open lab was made before it was asked for');
     assert.equal((await run(lab, 'container', 'cat /proc/net/dev | wc -l')).out.trim(), '3');
-    await until(() => agent.manager.warmCount === 2, 10_000, 'the pool refills');
+    await waitFor('the pool refills', () => agent.manager.warmCount === 2, 10_000);
     assert.equal(agent.manager.ids.inUse, 3);
     assert.ok(labProcesses(ids).length >= 6);
   } finally {
@@ -126,8 +120,8 @@ test('SIGKILL of the agent leaves no lab process; the next start sweeps what is 
   const ids = new IdRanges(210_000_000, 65536, 64);
   assert.ok(labProcesses(ids).length >= 7, 'the lab and a warm lab are running');
   child.kill('SIGKILL');
-  await until(() => !alive(info.spawnerPid), 5000, 'the spawner dies with the agent');
-  await until(() => labProcesses(ids).length === 0, 5000, 'every lab process dies with the agent');
+  await waitFor('the spawner dies with the agent', () => !alive(info.spawnerPid), 5000);
+  await waitFor('every lab process dies with the agent', () => labProcesses(ids).length === 0, 5000);
   for (const pid of info.pids) assert.equal(alive(pid), false);
   // What a SIGKILL cannot clean: cgroup directories and the staging directory. The next start does.
   assert.ok(info.cgroups.some((c) => existsSync(c)), 'the killed agent left its cgroups');

@@ -6,20 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { useTestAgent, sideAgent, run, typeAndWait, waitForPrompt } from '../helpers/agent.ts';
 import { TestClient } from '../helpers/ws.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 import { rootOrSkip } from '../helpers/env.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
 
 const skip = rootOrSkip();
 const useAgent = useTestAgent(skip, { limits: { memoryMb: 96, pids: 64, cpuPercent: 100, rootSizeMb: 32, tmpSizeMb: 16, nofile: 1024 } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Everything a pane printed from now on, as text. */
 function record(lab: Lab, pane: string) {
@@ -39,7 +32,7 @@ test('an idle lab is warned in its panes and to its clients, then closed; typing
     const warned = await c.waitFor((m) => m.type === 'lab-closing' && m.lab === id, 10_000);
     assert.equal(warned.reason, 'idle');
     assert.ok(warned.inMs > 0 && warned.inMs <= 1500);
-    await until('the notice in the pane', () => /\[nslab\] This lab has been idle and closes in \d+ s/.test(screen()));
+    await waitFor('the notice in the pane', () => /\[nslab\] This lab has been idle and closes in \d+ s/.test(screen()));
     // The learner types: the lab stays past the moment it would have closed.
     c.send({ type: 'input', lab: id, pane: 'host', data: 'true\n' });
     await sleep(1500);
@@ -83,7 +76,7 @@ test('a fork bomb stays in its lab: the process limit holds, the learner is told
     const screen = record(bombed, 'host');
     await waitForPrompt(bombed.pane('host')!);
     bombed.pane('host')!.write('bomb() { bomb | bomb & }; bomb\n');
-    await until('the process-limit notice', () => /\[nslab\] The lab hit its process limit \(64 processes\)/.test(screen()));
+    await waitFor('the process-limit notice', () => /\[nslab\] The lab hit its process limit \(64 processes\)/.test(screen()));
     const current = Number(readFileSync(`${bombed.cgroup!.paths.find((p) => p.includes('/pids/'))}/pids.current`, 'utf8'));
     assert.ok(current <= 64, `${current} processes in the lab`);
     // The rest of the machine carries on: another lab runs commands, the agent answers.
@@ -104,7 +97,7 @@ test('a memory hog is killed inside its lab, with a notice; the lab goes on', { 
     await waitForPrompt(lab.pane('host')!);
     // A subshell that keeps 300 MB in a variable.
     await typeAndWait(lab.pane('host')!, `( x=$(head -c 300M /dev/zero | tr '\\0' a) ); echo "hog exited $?"\n`, /hog exited \d+/, 60_000);
-    await until('the memory-limit notice', () => /\[nslab\] The lab hit its memory limit \(96 MB\)/.test(screen()));
+    await waitFor('the memory-limit notice', () => /\[nslab\] The lab hit its memory limit \(96 MB\)/.test(screen()));
     assert.match(screen(), /Killed|hog exited 137/);
     assert.ok((lab.cgroup!.memoryBytes() ?? 0) <= 96 * 1024 * 1024);
     assert.equal((await run(lab, 'host', 'echo alive')).out.trim(), 'alive', 'the lab works after');
@@ -139,7 +132,7 @@ test("a lab whose PID 1 dies is closed cleanly, and its clients are told", { ski
   process.kill(lab.initPid, 'SIGKILL');
   const closed = await c.waitFor((m) => m.type === 'lab-closed' && m.lab === id, 15_000);
   assert.match(closed.reason, /init exited/);
-  await until('every process gone', () => pids.every((p) => !isAlive(p)));
+  await waitFor('every process gone', () => pids.every((p) => !isAlive(p)));
   assert.equal(agent.manager.get(id), undefined);
   assert.equal((await c.request({ type: 'list' })).type, 'result', 'the agent answers');
   c.close();
@@ -156,8 +149,8 @@ test('the spawner dying takes its labs down cleanly; a new one starts and labs o
     const old = agent.manager.spawner.pid!;
     process.kill(old, 'SIGKILL');
     assert.match((await c.waitFor((m) => m.type === 'lab-closed' && m.lab === id, 15_000)).reason, /spawner died/);
-    await until('every lab process gone', () => pids.every((p) => !isAlive(p)));
-    await until('a new spawner', () => agent.manager.spawner.pid !== old && agent.manager.spawner.pid !== undefined);
+    await waitFor('every lab process gone', () => pids.every((p) => !isAlive(p)));
+    await waitFor('a new spawner', () => agent.manager.spawner.pid !== old && agent.manager.spawner.pid !== undefined);
     const again = await c.request({ type: 'open', lesson: 'uts' });
     assert.equal(again.type, 'result', JSON.stringify(again));
     const r = await c.request({ type: 'exec', lab: again.data.id, pane: 'host', argv: ['hostname'] });

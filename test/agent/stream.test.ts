@@ -6,20 +6,13 @@ import assert from 'node:assert/strict';
 import { FLOW_HIGH_BYTES, FRAME_OUTPUT, FRAME_SNAPSHOT } from '@nslab/shared';
 import { useTestAgent, sideAgent } from '../helpers/agent.ts';
 import { TestClient } from '../helpers/ws.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 import { TerminalMirror } from '../helpers/mirror.ts';
 import { rootOrSkip } from '../helpers/env.ts';
 
 const skip = rootOrSkip();
 const useAgent = useTestAgent(skip, { graceMs: 60_000 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /** A client attached to one pane, its frames applied to a terminal mirror. */
 async function attached(c: TestClient, lab: string, pane: string, extra: Record<string, unknown> = {}) {
@@ -51,10 +44,10 @@ test('a second client gets exactly the screen the first one shows, full-screen p
   assert.equal(A.result.replay, 'snapshot');
   // Colours, wide characters, a long wrapped line, then a full-screen program on the alternate screen.
   type(a, lab, 'host', `printf '\\033[1;31mred\\033[0m 你好 %s\\n' "$(seq -s, 1 80)"; seq 1 60\n`);
-  await until('the seq output', async () => (await A.mirror.text()).includes('60\n'));
+  await waitFor('the seq output', async () => (await A.mirror.text()).includes('60\n'));
   type(a, lab, 'host', `printf 'line %s\\n' $(seq 1 200) > /tmp/f; less -R /tmp/f\n`);
-  await until('less on the screen', async () => (await A.mirror.text()).includes('line 29'));
-  await until('the stream to settle', () => A.mirror.offset === pane.offset);
+  await waitFor('less on the screen', async () => (await A.mirror.text()).includes('line 29'));
+  await waitFor('the stream to settle', () => A.mirror.offset === pane.offset);
   await sleep(300);
   const before = await A.mirror.screen();
   assert.ok(A.mirror.term.buffer.active.type === 'alternate', 'less uses the alternate screen');
@@ -63,15 +56,15 @@ test('a second client gets exactly the screen the first one shows, full-screen p
   const b = await TestClient.connect(agent.url, agent.token);
   const B = await attached(b, lab, 'host');
   assert.equal(B.result.replay, 'snapshot');
-  await until('the snapshot', () => B.mirror.snapshots === 1);
+  await waitFor('the snapshot', () => B.mirror.snapshots === 1);
   assert.equal(await B.mirror.screen(), before, 'the serialized screen is identical');
   assert.equal(B.mirror.term.buffer.active.type, 'alternate');
 
   // Both keep following the same stream: leave less, and the normal screen with its history is back.
   type(a, lab, 'host', 'q');
   type(a, lab, 'host', 'echo after-less\n');
-  await until('both see the echo', async () => (await A.mirror.text()).includes('after-less\n') && (await B.mirror.text()).includes('after-less\n'));
-  await until('both settle', () => A.mirror.offset === pane.offset && B.mirror.offset === pane.offset);
+  await waitFor('both see the echo', async () => (await A.mirror.text()).includes('after-less\n') && (await B.mirror.text()).includes('after-less\n'));
+  await waitFor('both settle', () => A.mirror.offset === pane.offset && B.mirror.offset === pane.offset);
   assert.equal(await B.mirror.screen(), await A.mirror.screen());
   assert.equal(B.mirror.term.buffer.active.type, 'normal');
   A.stop();
@@ -88,20 +81,20 @@ test('a dropped connection resumes from its offset: no byte lost, none twice', {
   const a = await TestClient.connect(agent.url, agent.token);
   const A = await attached(a, lab, 'host');
   type(a, lab, 'host', 'echo first\n');
-  await until('the first echo', async () => (await A.mirror.text()).includes('first\n'));
+  await waitFor('the first echo', async () => (await A.mirror.text()).includes('first\n'));
   A.stop();
   const at = A.mirror.offset;
   a.ws.terminate(); // the network goes away, no close handshake
   // Output the client misses while it is gone.
   type(watcher, lab, 'host', 'for i in $(seq 1 300); do echo missed-$i; done\n');
-  await until('the loop to finish', async () => (await W.mirror.text()).includes('missed-300'));
+  await waitFor('the loop to finish', async () => (await W.mirror.text()).includes('missed-300'));
 
   const b = await TestClient.connect(agent.url, agent.token);
   const key = `${lab}/host`;
   const r = await b.request({ type: 'attach', lab, pane: 'host', cols: 100, rows: 30, from: at });
   assert.equal(r.data.replay, 'resume');
   assert.equal(r.data.offset, at);
-  await until('the resumed bytes', () => {
+  await waitFor('the resumed bytes', () => {
     const got = b.frames.filter((f) => f.key === key).reduce((n, f) => n + f.payload.length, 0);
     return at + got >= W.mirror.offset;
   });
@@ -120,7 +113,7 @@ test('a dropped connection resumes from its offset: no byte lost, none twice', {
   const c = await TestClient.connect(agent.url, agent.token);
   const r2 = await c.request({ type: 'attach', lab, pane: 'host', cols: 100, rows: 30, from: at + 10_000_000 });
   assert.equal(r2.data.replay, 'snapshot');
-  await until('the snapshot', () => c.frames.some((f) => f.op === FRAME_SNAPSHOT));
+  await waitFor('the snapshot', () => c.frames.some((f) => f.op === FRAME_SNAPSHOT));
   W.stop();
   for (const x of [watcher, b, c]) x.close();
 });
@@ -135,7 +128,7 @@ test('flow control: a client that does not acknowledge holds the shell, without 
   const received = () => c.frames.filter((f) => f.key === key).reduce((n, f) => n + f.payload.length, 0);
   await c.request({ type: 'attach', lab, pane: 'host', cols: 100, rows: 30 });
   type(c, lab, 'host', 'yes flood\n');
-  await until('the pane to be held', () => pane.paused && received() > FLOW_HIGH_BYTES);
+  await waitFor('the pane to be held', () => pane.paused && received() > FLOW_HIGH_BYTES);
   const held = received();
   const offsetHeld = pane.offset;
   await sleep(1000);
@@ -152,10 +145,10 @@ test('flow control: a client that does not acknowledge holds the shell, without 
   c.autoAck = true;
   const last = c.frames.filter((f) => f.key === key).at(-1)!;
   c.send({ type: 'ack', lab, pane: 'host', offset: last.offset + last.payload.length });
-  await until('more output', () => received() > held + 1024 * 1024);
+  await waitFor('more output', () => received() > held + 1024 * 1024);
   type(c, lab, 'host', '\x03');
   type(c, lab, 'host', 'echo stopped-$((6*7))\n');
-  await until('the prompt after Ctrl-C', () => {
+  await waitFor('the prompt after Ctrl-C', () => {
     const tail = Buffer.concat(c.frames.filter((f) => f.key === key).slice(-20).map((f) => f.payload)).toString();
     return tail.includes('stopped-42');
   });
@@ -178,11 +171,11 @@ test("a flood does not grow the agent's memory", { skip }, async () => {
   type(fast, lab, 'host', 'yes 0123456789abcdefghijklmnopqrstuvwxyz\n');
   type(stuck, lab, 'container', 'yes 0123456789abcdefghijklmnopqrstuvwxyz\n');
   // Warm up, then compare memory after some tens of megabytes more.
-  await until('10 MB streamed', () => pane.offset > 10e6, 60_000);
+  await waitFor('10 MB streamed', () => pane.offset > 10e6, 60_000);
   global.gc?.();
   const rss0 = process.memoryUsage().rss;
   const off0 = pane.offset;
-  await until('40 MB more streamed', () => pane.offset > off0 + 40e6, 120_000);
+  await waitFor('40 MB more streamed', () => pane.offset > off0 + 40e6, 120_000);
   global.gc?.();
   const grown = (process.memoryUsage().rss - rss0) / 1e6;
   assert.ok(grown < 64, `memory grew by ${grown.toFixed(1)} MB while 40 MB streamed`);
@@ -200,7 +193,7 @@ test('a read-only link lets a second viewer watch, never type', { skip }, async 
   const pane = agent.manager.get(lab)!.pane('host')!;
   const O = await attached(owner, lab, 'host');
   type(owner, lab, 'host', 'echo owner-was-here\n');
-  await until('the echo', async () => (await O.mirror.text()).includes('owner-was-here\n'));
+  await waitFor('the echo', async () => (await O.mirror.text()).includes('owner-was-here\n'));
   const token = (await owner.request({ type: 'share', lab })).data.token as string;
   assert.match(token, /^[a-z0-9]+\.[\w-]+\.[\w-]+$/);
 
@@ -214,7 +207,7 @@ test('a read-only link lets a second viewer watch, never type', { skip }, async 
   assert.equal(V.result.readOnly, true);
   assert.deepEqual([V.result.cols, V.result.rows], [100, 30], "the writer's size wins");
   assert.deepEqual([pane.cols, pane.rows], [100, 30], "the viewer's size changes nothing");
-  await until('the viewer sees the screen', async () => (await V.mirror.text()).includes('owner-was-here'));
+  await waitFor('the viewer sees the screen', async () => (await V.mirror.text()).includes('owner-was-here'));
 
   const before = pane.offset;
   for (const msg of [
@@ -236,7 +229,7 @@ test('a read-only link lets a second viewer watch, never type', { skip }, async 
   owner.send({ type: 'resize', lab, pane: 'host', cols: 120, rows: 40 });
   await v.waitFor((m) => m.type === 'pane-size' && m.cols === 120 && m.rows === 40);
   type(owner, lab, 'host', 'echo live-for-viewer\n');
-  await until('the viewer sees it live', async () => (await V.mirror.text()).includes('live-for-viewer'));
+  await waitFor('the viewer sees it live', async () => (await V.mirror.text()).includes('live-for-viewer'));
   assert.equal((await v.request({ type: 'watch', lab })).type, 'result', 'the viewer may watch tasks and the picture');
   assert.equal((await v.request({ type: 'inspect', lab })).type, 'result');
 
@@ -277,7 +270,7 @@ test('a large paste reaches the program complete and in order, while the termina
     const r = await c.request({ type: 'exec', lab, pane: 'host', argv: ['sh', '-c', 'wc -c < /tmp/paste; sha256sum < /tmp/paste'] });
     return Buffer.from(r.data.stdout, 'base64').toString();
   };
-  await until('the whole paste in the file', async () => (await check()).includes(sum), 30_000);
+  await waitFor('the whole paste in the file', async () => (await check()).includes(sum), 30_000);
   assert.equal((await check()).split('\n')[0]!.trim(), String(Buffer.byteLength(lines)));
   A.stop();
   c.close();

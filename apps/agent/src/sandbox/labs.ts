@@ -166,9 +166,6 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     return lab;
   }
 
-  /** Labs whose set-up was tried again after its process was lost (for the benchmark and logs). */
-  labRetries = 0;
-
   /**
    * create(), tried again when the set-up's process vanished without a word (no step named: a
    * crash, the kernel's OOM killer) or the init was gone as soon as it started; a step that fails
@@ -183,7 +180,6 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
           (err instanceof SpawnError && (err.step === undefined || err.step === 'lost' || err.step === 'watchdog')) ||
           (err instanceof SyscallError && err.code === 'ENOENT' && /\/proc\/\d+\/root/.test(err.message));
         if (!lost || attempt >= 3) throw err;
-        this.labRetries++;
         this.log('warn', 'a lab set-up process was lost; trying again', { error: (err as Error).message, attempt });
       }
     }

@@ -134,21 +134,24 @@ export class Connection {
   private onMessage(data: RawData, isBinary: boolean) {
     // Acknowledgements are as many as the frames the agent chose to send, and one that is lost
     // could leave a pane held: they have a bucket of their own, and the excess is dropped quietly.
-    if (!isBinary && Buffer.isBuffer(data) && data.length < 160 && ACK_PREFIX.test(data.toString())) {
-      if (this.acks.take()) this.onParsed(data, true);
-      return;
+    if (!isBinary && Buffer.isBuffer(data) && data.length < 160) {
+      const text = data.toString();
+      if (ACK_PREFIX.test(text)) {
+        if (this.acks.take()) this.onText(text, true);
+        return;
+      }
     }
     if (!this.messages.take()) {
       return this.error(rawIdOf(data, isBinary), 'rate-limited', `too many messages; at most ${this.ctx.rates.messages.perSecond} a second`);
     }
     if (isBinary) return this.error(null, 'bad-message', 'binary frames are not accepted from clients; send JSON text messages');
-    this.onParsed(data);
+    this.onText(data.toString());
   }
 
-  private onParsed(data: RawData, asAck = false) {
+  private onText(text: string, asAck = false) {
     let raw: unknown;
     try {
-      raw = JSON.parse(data.toString());
+      raw = JSON.parse(text);
     } catch {
       return this.error(null, 'bad-json', 'the message is not valid JSON');
     }
