@@ -88,9 +88,30 @@ export const TIOC = {
 
 export const SIOC = { GIFFLAGS: 0x8913, SIFFLAGS: 0x8914 } as const;
 export const IFF_UP = 0x1;
+export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
+export const SOCK_SEQPACKET = 5;
 export const SOCK_CLOEXEC = 0o2000000;
+/** sendmsg/recvmsg flags and the one control message used (passing file descriptors). */
+export const MSG = { CTRUNC: 0x8, DONTWAIT: 0x40, NOSIGNAL: 0x4000, CMSG_CLOEXEC: 0x40000000 } as const;
+export const SOL_SOCKET = 1;
+export const SCM_RIGHTS = 1;
+
+/** Securebits (linux/securebits.h): with NO_SETUID_FIXUP, a uid change leaves capabilities alone. */
+export const PR_SET_SECUREBITS = 28;
+export const SECBIT_NO_SETUID_FIXUP = 1 << 2;
+
+/** The new mount API (linux/mount.h): a filesystem made by fsopen/fsconfig/fsmount, attached by move_mount. */
+export const FSOPEN_CLOEXEC = 1;
+export const FSMOUNT_CLOEXEC = 1;
+export const FSCONFIG = { SET_STRING: 1, CMD_CREATE: 6 } as const;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+export const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+export const AT_FDCWD = -100;
+
+/** ioctl on a namespace file (linux/nsfs.h): a descriptor for its parent namespace. */
+export const NS_GET_PARENT = 0xb702;
 
 export const WNOHANG = 1;
 export const P_PIDFD = 3;
@@ -105,8 +126,8 @@ export const EPERM = 1;
 /** Syscall numbers for calls glibc has no wrapper for. */
 export const SYS =
   process.arch === 'arm64'
-    ? { pivot_root: 41, pidfd_open: 434, close_range: 436, pidfd_send_signal: 424, seccomp: 277 }
-    : { pivot_root: 155, pidfd_open: 434, close_range: 436, pidfd_send_signal: 424, seccomp: 317 };
+    ? { pivot_root: 41, pidfd_open: 434, close_range: 436, pidfd_send_signal: 424, seccomp: 277, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432 }
+    : { pivot_root: 155, pidfd_open: 434, close_range: 436, pidfd_send_signal: 424, seccomp: 317, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432 };
 
 // ---- seccomp and classic BPF (linux/seccomp.h, linux/filter.h, linux/audit.h) ----
 

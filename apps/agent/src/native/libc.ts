@@ -63,6 +63,9 @@ export const libc = {
   pipe2: lib.func('int pipe2(int *fds, int flags)'),
   ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
   socket: lib.func('int socket(int domain, int type, int protocol)'),
+  socketpair: lib.func('int socketpair(int domain, int type, int protocol, int *fds)'),
+  sendmsg: lib.func('long sendmsg(int fd, void *msg, int flags)'),
+  recvmsg: lib.func('long recvmsg(int fd, void *msg, int flags)'),
 
   // terminals
   posix_openpt: lib.func('int posix_openpt(int flags)'),

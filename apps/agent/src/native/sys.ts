@@ -6,7 +6,8 @@ import { libc, RLimit, WinSize } from './libc.js';
 import { SyscallError } from './errors.js';
 import {
   SYS, SIG_SETMASK, TIOC, PR, O, MADV_DOFORK, CLOSE_RANGE_CLOEXEC, WNOHANG, F_GETFL, F_SETFL, AT_SYMLINK_NOFOLLOW, MFD_CLOEXEC,
-  PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_SET_MODE_FILTER, BPF_INSN_SIZE,
+  PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_SET_MODE_FILTER, BPF_INSN_SIZE, AF_UNIX, SOCK_CLOEXEC, MSG, SOL_SOCKET, SCM_RIGHTS,
+  PR_SET_SECUREBITS, FSOPEN_CLOEXEC, FSMOUNT_CLOEXEC, FSCONFIG, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD, NS_GET_PARENT,
 } from './constants.js';
 import { readFileSync } from 'node:fs';
 
@@ -157,6 +158,57 @@ export const sys = {
     check('ioctl', libc.ioctl(fd, TIOC.SWINSZ, 'uint8_t *', ws), 'TIOCSWINSZ');
   },
   socket: (domain: number, type: number) => check('socket', libc.socket(domain, type, 0)),
+  /** A connected pair of close-on-exec Unix sockets of `type` (SOCK_SEQPACKET keeps message edges). */
+  socketpair(type: number): [number, number] {
+    const fds = new Int32Array(2);
+    check('socketpair', libc.socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds));
+    return [fds[0]!, fds[1]!];
+  },
+  /** Send one message, with `passFd` attached as SCM_RIGHTS when given. Never raises SIGPIPE. */
+  sendMessage(fd: number, data: Uint8Array, passFd?: number) {
+    if (data.length > MESSAGE_BYTES) throw new Error(`a message of ${data.length} bytes (at most ${MESSAGE_BYTES})`);
+    const m = messageBuffer('send');
+    m.bytes.set(data, DATA_AT);
+    writeMsghdr(m, data.length, passFd === undefined ? 0 : 16 + 4);
+    if (passFd !== undefined) {
+      m.view.setBigUint64(CONTROL_AT, 20n, true); // cmsg_len = CMSG_LEN(sizeof(int))
+      m.view.setInt32(CONTROL_AT + 8, SOL_SOCKET, true);
+      m.view.setInt32(CONTROL_AT + 12, SCM_RIGHTS, true);
+      m.view.setInt32(CONTROL_AT + 16, passFd, true);
+    }
+    for (;;) {
+      const r = Number(libc.sendmsg(fd, m.ptr, MSG.NOSIGNAL));
+      if (r >= 0) return;
+      if (koffi.errno() !== koffi.os.errno.EINTR) throw new SyscallError('sendmsg', koffi.errno(), `fd ${fd}`);
+    }
+  },
+  /**
+   * Receive one message without blocking: its bytes and the descriptors passed with it (received
+   * close-on-exec); 'again' when none is waiting; 'end' once every peer has closed.
+   */
+  receiveMessage(fd: number): { data: Buffer; fds: number[]; truncated: boolean } | 'again' | 'end' {
+    const m = messageBuffer('receive');
+    writeMsghdr(m, MESSAGE_BYTES, CONTROL_BYTES);
+    const n = Number(libc.recvmsg(fd, m.ptr, MSG.DONTWAIT | MSG.CMSG_CLOEXEC));
+    if (n < 0) {
+      const e = koffi.errno();
+      if (e === koffi.os.errno.EAGAIN || e === koffi.os.errno.EINTR) return 'again';
+      throw new SyscallError('recvmsg', e, `fd ${fd}`);
+    }
+    const fds: number[] = [];
+    const controlLen = Number(m.view.getBigUint64(40, true));
+    for (let at = 0; at + 16 <= controlLen; ) {
+      const len = Number(m.view.getBigUint64(CONTROL_AT + at, true));
+      if (len < 16) break;
+      if (m.view.getInt32(CONTROL_AT + at + 8, true) === SOL_SOCKET && m.view.getInt32(CONTROL_AT + at + 12, true) === SCM_RIGHTS) {
+        for (let i = 16; i + 4 <= len; i += 4) fds.push(m.view.getInt32(CONTROL_AT + at + i, true));
+      }
+      at += (len + 7) & ~7;
+    }
+    const flags = m.view.getInt32(48, true);
+    if (n === 0 && fds.length === 0) return 'end';
+    return { data: Buffer.from(m.bytes.subarray(DATA_AT, DATA_AT + n)), fds, truncated: (flags & MSG.CTRUNC) !== 0 };
+  },
 
   posixOpenpt: (flags: number) => check('posix_openpt', libc.posix_openpt(flags)),
   grantpt: (fd: number) => check('grantpt', libc.grantpt(fd)),
@@ -168,6 +220,48 @@ export const sys = {
   },
 
   pidfdOpen: (pid: number) => check('pidfd_open', libc.syscall(SYS.pidfd_open, 'int', pid, 'unsigned int', 0), `pid ${pid}`),
+  /** Signal exactly the process behind `pidfd` (never a later process that reused its pid). */
+  pidfdSendSignal: (pidfd: number, sig: number, what: string) =>
+    check('pidfd_send_signal', libc.syscall(SYS.pidfd_send_signal, 'int', pidfd, 'int', sig, 'void *', null, 'unsigned int', 0), what),
+  /** Close every descriptor from 3 up except those in `keep`. */
+  closeAllExcept(keep: number[]) {
+    let from = 3;
+    for (const fd of [...keep].filter((f) => f >= 3).sort((a, b) => a - b)) {
+      if (fd > from) check('close_range', libc.syscall(SYS.close_range, 'unsigned int', from, 'unsigned int', fd - 1, 'unsigned int', 0));
+      from = fd + 1;
+    }
+    check('close_range', libc.syscall(SYS.close_range, 'unsigned int', from, 'unsigned int', 0xffffffff, 'unsigned int', 0));
+  },
+  /** The process's name (comm, up to 15 bytes), as ps and /proc/PID/status show it. */
+  setName: (name: string) =>
+    check('prctl', libc.prctl(PR.SET_NAME, 'const char *', name.slice(0, 15), 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'PR_SET_NAME'),
+  setSecurebits: (bits: number) =>
+    check('prctl', libc.prctl(PR_SET_SECUREBITS, 'unsigned long', bits, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'PR_SET_SECUREBITS'),
+  /**
+   * A filesystem instance made with the new mount API, not attached anywhere yet: fsopen, one
+   * fsconfig per option, create, fsmount. Returns the mount's fd (for moveMount).
+   */
+  makeDetachedMount(fstype: string, options: Record<string, string>, attrFlags: number): number {
+    const fsfd = check('fsopen', libc.syscall(SYS.fsopen, 'const char *', fstype, 'unsigned int', FSOPEN_CLOEXEC), fstype);
+    try {
+      for (const [key, value] of Object.entries(options)) {
+        check(
+          'fsconfig',
+          libc.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.SET_STRING, 'const char *', key, 'const char *', value, 'int', 0),
+          `${fstype} ${key}=${value}`,
+        );
+      }
+      check('fsconfig', libc.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.CMD_CREATE, 'void *', null, 'void *', null, 'int', 0), `${fstype} create`);
+      return check('fsmount', libc.syscall(SYS.fsmount, 'int', fsfd, 'unsigned int', FSMOUNT_CLOEXEC, 'unsigned int', attrFlags), fstype);
+    } finally {
+      sys.close(fsfd);
+    }
+  },
+  /** Attach a detached mount (from makeDetachedMount) at `target`. */
+  moveMount: (mountFd: number, target: string) =>
+    check('move_mount', libc.syscall(SYS.move_mount, 'int', mountFd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target, 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH), target),
+  /** A descriptor for the parent of the namespace behind `nsFd` (EPERM past the caller's own). */
+  nsParent: (nsFd: number) => check('ioctl', libc.ioctl(nsFd, NS_GET_PARENT, 'unsigned long', 0), 'NS_GET_PARENT'),
   /** Mark every fd from `from` upwards close-on-exec. */
   cloexecFrom: (from: number) =>
     check('close_range', libc.syscall(SYS.close_range, 'unsigned int', from, 'unsigned int', 0xffffffff, 'unsigned int', CLOSE_RANGE_CLOEXEC)),
@@ -177,11 +271,54 @@ export const sys = {
    * the whole address space just before fork, with one madvise per range (see doForkRanges): no
    * JavaScript runs between it and the fork, so no heap page mapped meanwhile can be missed.
    */
-  markAllDoFork(procDirFd?: number) {
-    doForkRanges ??= findDoForkRanges(procDirFd);
+  markAllDoFork() {
+    doForkRanges ??= findDoForkRanges();
     for (const [lo, len] of doForkRanges) libc.madvise(lo, len, MADV_DOFORK);
   },
 };
+
+// ---- messages on Unix sockets (sendmsg/recvmsg with one SCM_RIGHTS descriptor) --------------
+// struct msghdr on LP64 (x86_64, arm64): name@0 namelen@8 iov@16 iovlen@24 control@32
+// controllen@40 flags@48; struct iovec: base@0 len@8; struct cmsghdr: len@0 level@8 type@12 data@16.
+
+/** The largest message sent or received. */
+export const MESSAGE_BYTES = 4096;
+const IOV_AT = 64;
+const CONTROL_AT = 128;
+const CONTROL_BYTES = 64;
+const DATA_AT = 256;
+
+interface MessageBuffer {
+  ptr: unknown;
+  base: bigint;
+  view: DataView;
+  bytes: Uint8Array;
+}
+const messageBuffers: Record<'send' | 'receive', MessageBuffer | null> = { send: null, receive: null };
+
+/** One block of memory that never moves, for msghdr, iovec, control and data (made once). */
+function messageBuffer(which: 'send' | 'receive'): MessageBuffer {
+  const size = DATA_AT + MESSAGE_BYTES;
+  if (!messageBuffers[which]) {
+    const ptr = koffi.alloc('uint8_t', size);
+    const ab = koffi.view(ptr, size);
+    messageBuffers[which] = { ptr, base: koffi.address(ptr), view: new DataView(ab), bytes: new Uint8Array(ab) };
+  }
+  return messageBuffers[which]!;
+}
+
+function writeMsghdr(m: MessageBuffer, dataLen: number, controlLen: number) {
+  m.bytes.fill(0, 0, DATA_AT);
+  m.view.setBigUint64(16, m.base + BigInt(IOV_AT), true);
+  m.view.setBigUint64(24, 1n, true);
+  if (controlLen) {
+    m.view.setBigUint64(32, m.base + BigInt(CONTROL_AT), true);
+    // The kernel wants the buffer's length rounded up as CMSG_SPACE does.
+    m.view.setBigUint64(40, BigInt((controlLen + 7) & ~7), true);
+  }
+  m.view.setBigUint64(IOV_AT, m.base + BigInt(DATA_AT), true);
+  m.view.setBigUint64(IOV_AT + 8, BigInt(dataLen), true);
+}
 
 /** The end of the user address space with 4-level page tables (47 bits on x86_64, 48 on arm64). */
 const USER_SPACE_END = process.arch === 'arm64' ? 1n << 48n : 0x7ffffffff000n;
@@ -193,18 +330,8 @@ let doForkRanges: Array<[bigint, bigint]> | null = null;
  * move, so this is worked out once, from /proc/self/maps, and inherited by every forked copy.
  * Holes in a range are fine: madvise skips them (and says ENOMEM at the end).
  */
-function findDoForkRanges(procDirFd?: number): Array<[bigint, bigint]> {
-  let maps: string;
-  if (procDirFd === undefined) maps = readFileSync('/proc/self/maps', 'latin1');
-  else {
-    // Through a held /proc: "self" is resolved now, so it is this process.
-    const fd = sys.openat(procDirFd, 'self/maps', O.RDONLY | O.CLOEXEC);
-    try {
-      maps = readFileSync(fd, 'latin1');
-    } finally {
-      sys.close(fd);
-    }
-  }
+function findDoForkRanges(): Array<[bigint, bigint]> {
+  const maps = readFileSync('/proc/self/maps', 'latin1');
   const refused: Array<[bigint, bigint]> = [];
   for (const line of maps.split('\n')) {
     const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
