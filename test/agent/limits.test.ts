@@ -11,7 +11,7 @@ import { rootOrSkip } from '../helpers/env.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
 
 const skip = rootOrSkip();
-const useAgent = useTestAgent(skip, { limits: { memoryMb: 96, pids: 64, cpuPercent: 100, rootSizeMb: 32, tmpSizeMb: 16, nofile: 1024 } });
+const useAgent = useTestAgent(skip, { limits: { memoryMb: 96, pids: 64, cpuPercent: 100, rootSizeMb: 32, tmpSizeMb: 16, nofile: 1024, ptys: 32 } });
 
 
 /** Everything a pane printed from now on, as text. */

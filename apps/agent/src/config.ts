@@ -36,6 +36,8 @@ export interface AgentConfig {
     rootSizeMb: number;
     tmpSizeMb: number;
     nofile: number;
+    /** PTYs a lab's /dev/pts may hold at once, its panes' included. */
+    ptys: number;
   };
   /** Time offsets of every lab's own time namespace (seconds). */
   timeOffsets: { monotonic: number; boottime: number };
@@ -59,6 +61,11 @@ export interface AgentConfig {
   };
   /** Origins (scheme://host:port) besides the agent's own whose pages may open a WebSocket. */
   allowedOrigins: string[];
+  /**
+   * Host names the agent answers to besides IP addresses and localhost (its public name behind a
+   * proxy, say); any other Host header is refused with 421, against DNS rebinding.
+   */
+  allowedHosts: string[];
   /** Serve /metrics (Prometheus text, token required). */
   metrics: boolean;
   /** On shutdown, labs are told and given this long before they close (ms). */
@@ -69,6 +76,8 @@ export interface AgentConfig {
 }
 
 
+/** A DNS name (letters, digits, dots, hyphens), with an optional :port. */
+export const HOST_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?(:\d{1,5})?$/;
 const seconds = z.number().min(0).max(365 * 24 * 3600);
 const positive = z.number().int().min(1);
 const rate = z.number().positive();
@@ -86,6 +95,7 @@ export const ConfigFile = z
     hostname: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/),
     maskPaths: z.array(z.string().startsWith('/')),
     allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'scheme://host[:port], no path')),
+    allowedHosts: z.array(z.string().regex(HOST_NAME, 'a host name, optionally with :port')),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
     web: z.boolean(),
     metrics: z.boolean(),
@@ -105,7 +115,7 @@ export const ConfigFile = z
       .partial()
       .strict(),
     limits: z
-      .object({ memoryMb: positive, pids: positive, cpuPercent: positive, diskMb: positive, tmpMb: positive, nofile: positive })
+      .object({ memoryMb: positive, pids: positive, cpuPercent: positive, diskMb: positive, tmpMb: positive, nofile: positive, ptys: z.number().int().min(4).max(4096) })
       .partial()
       .strict(),
     time: z.object({ monotonicSeconds: z.number().int(), boottimeSeconds: z.number().int() }).partial().strict(),
@@ -188,6 +198,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
       rootSizeMb: num('NSLAB_LAB_DISK_MB', f.limits?.diskMb ?? 256),
       tmpSizeMb: num('NSLAB_LAB_TMP_MB', f.limits?.tmpMb ?? 64),
       nofile: num('NSLAB_LAB_NOFILE', f.limits?.nofile ?? 4096),
+      ptys: num('NSLAB_LAB_PTYS', f.limits?.ptys ?? 32),
     },
     timeOffsets: {
       monotonic: num('NSLAB_TIME_MONOTONIC_S', f.time?.monotonicSeconds ?? 0),
@@ -212,11 +223,18 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
       },
     },
     allowedOrigins: env.NSLAB_ALLOWED_ORIGINS !== undefined ? env.NSLAB_ALLOWED_ORIGINS.split(/[\s,]+/).filter(Boolean) : (f.allowedOrigins ?? []),
+    allowedHosts: env.NSLAB_ALLOWED_HOSTS !== undefined ? env.NSLAB_ALLOWED_HOSTS.split(/[\s,]+/).filter(Boolean) : (f.allowedHosts ?? []),
     metrics: env.NSLAB_METRICS !== undefined ? env.NSLAB_METRICS !== '0' : (f.metrics ?? true),
     shutdownNoticeMs: num('NSLAB_SHUTDOWN_NOTICE_S', f.shutdownNoticeSeconds ?? 1) * 1000,
     web: env.NSLAB_WEB !== undefined ? env.NSLAB_WEB !== '0' : (f.web ?? true),
     dev: env.NSLAB_DEV === '1',
     logLevel: env.LOG_LEVEL || f.logLevel || 'info',
   };
+  for (const h of base.allowedHosts) {
+    if (!HOST_NAME.test(h)) throw new ConfigError(`NSLAB_ALLOWED_HOSTS: "${h}" is not a host name (name or name:port)`);
+  }
+  if (!Number.isInteger(base.limits.ptys) || base.limits.ptys < 4 || base.limits.ptys > 4096) {
+    throw new ConfigError(`NSLAB_LAB_PTYS must be a whole number from 4 to 4096, got ${base.limits.ptys}`);
+  }
   return { ...base, ...overrides, limits: { ...base.limits, ...(overrides.limits ?? {}) } };
 }

@@ -1,5 +1,6 @@
 // Reading what the kernel says about a process's namespaces.
-import { readlinkSync, readFileSync } from 'node:fs';
+import { readlinkSync, readFileSync, openSync, closeSync, fstatSync } from 'node:fs';
+import { sys } from '../native/sys.js';
 import { NAMESPACES, NAMESPACE_TYPES, type NamespaceType } from '@nslab/shared';
 
 /** The inode of one namespace of a process, e.g. 4026531838, from /proc/PID/ns/TYPE. */
@@ -24,15 +25,20 @@ export function nsPids(pid: number): number[] {
   return line ? line.slice(6).trim().split(/\s+/).map(Number) : [pid];
 }
 
-/** A process as the host sees it: its real uid and whether it is a zombie; null once gone. */
-export function processStatus(pid: number | string): { uid: number; zombie: boolean } | null {
+/**
+ * A process as the host sees it: its real uid, whether it is a zombie, and whether it is exiting
+ * (a zombie, or past the point where the kernel took its memory: it has left its cgroups and
+ * namespaces and will not run again); null once gone.
+ */
+export function processStatus(pid: number | string): { uid: number; zombie: boolean; exiting: boolean } | null {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return null;
   }
-  return { uid: Number(/\nUid:\s+(\d+)/.exec(status)?.[1]), zombie: /\nState:\s+Z/.test(status) };
+  const zombie = /\nState:\s+[ZX]/.test(status);
+  return { uid: Number(/\nUid:\s+(\d+)/.exec(status)?.[1]), zombie, exiting: zombie || !/\nVmSize:/.test(status) };
 }
 
 /** Real uid of a process as the host sees it. */
@@ -40,4 +46,34 @@ export function hostUid(pid: number): number {
   const st = processStatus(pid);
   if (!st) throw new Error(`no process ${pid}`);
   return st.uid;
+}
+
+/**
+ * Inodes of a process's PID namespace and its ancestors, innermost first, up to the caller's own
+ * (NS_GET_PARENT answers EPERM past it). Null when the process is gone.
+ */
+export function pidNamespaceChain(pid: number, max = 8): number[] | null {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/ns/pid`, 'r');
+  } catch {
+    return null;
+  }
+  const chain: number[] = [];
+  try {
+    for (let i = 0; i < max; i++) {
+      chain.push(fstatSync(fd).ino);
+      let parent: number;
+      try {
+        parent = sys.nsParent(fd);
+      } catch {
+        break;
+      }
+      closeSync(fd);
+      fd = parent;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return chain;
 }

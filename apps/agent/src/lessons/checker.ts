@@ -4,12 +4,14 @@ import type { CheckCondition, TaskDef, TaskStatus } from '@nslab/shared';
 import type { Lab } from '../sandbox/lab.js';
 
 const CHECK_TIMEOUT_MS = 5000;
+/** A check compares short outputs; anything longer is cut (and the command's pipe closed). */
+const CHECK_MAX_OUTPUT = 64 * 1024;
 
 async function output(lab: Lab, paneName: string, run: string): Promise<{ code: number | null; stdout: string } | string> {
   const pane = lab.pane(paneName);
   if (!pane) return `no pane ${paneName}`;
   if (!pane.running) return `pane ${paneName} is not running`;
-  const r = await lab.exec(pane, ['/bin/sh', '-c', run], { timeoutMs: CHECK_TIMEOUT_MS });
+  const r = await lab.exec(pane, ['/bin/sh', '-c', run], { timeoutMs: CHECK_TIMEOUT_MS, maxOutput: CHECK_MAX_OUTPUT });
   return { code: r.exitCode, stdout: Buffer.from(r.stdout, 'base64').toString().trim() };
 }
 

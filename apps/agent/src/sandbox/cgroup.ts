@@ -257,4 +257,22 @@ export class LabCgroup {
   get paths(): string[] {
     return this.dirs.map((d) => d.dir);
   }
+
+  /**
+   * Is the process in this lab's cgroups (or a sub-cgroup)? As the kernel says in
+   * /proc/PID/cgroup; null when the process is gone.
+   */
+  contains(pid: number): boolean | null {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      return null;
+    }
+    const paths = text.split('\n').map((l) => l.slice(l.indexOf(':', l.indexOf(':') + 1) + 1));
+    return this.dirs.every(({ h, dir }) => {
+      const rel = dir.slice(h.mount.length);
+      return paths.some((p) => p === rel || p.startsWith(`${rel}/`));
+    });
+  }
 }

@@ -3,7 +3,7 @@
 // directory and its id range.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmdirSync } from 'node:fs';
-import { processStatus } from '../inspect/ns.js';
+import { processStatus, pidNamespaceChain } from '../inspect/ns.js';
 import { labProcesses } from './sweep.js';
 import { IdRanges } from './idrange.js';
 import { join } from 'node:path';
@@ -44,6 +44,7 @@ export interface LabDeps {
   router: ProcessRouter;
   shell: { file: string; argv: string[] };
   idsPerLab: number;
+  rlimits: { nproc: number | null; nofile: number };
 }
 
 export class Lab {
@@ -63,6 +64,8 @@ export class Lab {
   lastActiveAt = performance.now();
   private closing: Promise<void> | null = null;
   private devptsFd = -1;
+  /** The inode of the lab's PID namespace, read from its init before any learner code ran. */
+  private readonly pidNamespace: number;
   /** Told once the lab is closed; `clean` is false when something of it could not be removed. */
   onClosed: ((reason: string, clean: boolean) => void) | null = null;
   /** Told when a pane's shell has started, with how long it took (ms), for metrics. */
@@ -80,6 +83,36 @@ export class Lab {
     private readonly deps: LabDeps,
   ) {
     this.devptsFd = sys.open(`/proc/${initPid}/root/dev/pts`, O.RDONLY | O.DIRECTORY | O.CLOEXEC | O.NOFOLLOW);
+    const chain = pidNamespaceChain(initPid);
+    if (!chain) {
+      sys.close(this.devptsFd);
+      throw new SpawnError('the lab init was gone as soon as it started', 'lost');
+    }
+    this.pidNamespace = chain[0]!;
+    if (!this.verifyProcess(initPid)) throw new SpawnError('the lab init was gone as soon as it started', 'lost');
+  }
+
+  /**
+   * Check that a pid the spawner gave belongs to this lab before it is used (as a pane, as the
+   * target of an exec): its host uid is in the lab's range, it is in the lab's cgroups, and its
+   * PID namespace is the lab's or one made inside it. False when the process is already gone;
+   * throws when it is someone else's.
+   */
+  verifyProcess(pid: number): boolean {
+    const st = processStatus(pid);
+    if (!st || st.exiting) return false;
+    let why: string | null = null;
+    if (st.uid < this.uidBase || st.uid >= this.uidBase + this.deps.idsPerLab) why = `its uid ${st.uid} is outside the lab's range`;
+    else if (this.cgroup && this.cgroup.contains(pid) === false) why = "it is not in the lab's cgroup";
+    else {
+      const chain = pidNamespaceChain(pid);
+      if (chain && !chain.includes(this.pidNamespace)) why = "its PID namespace is not the lab's";
+    }
+    if (why === null) return true;
+    // An exiting process leaves its cgroup and namespaces before it is gone: that is not a refusal.
+    const now = processStatus(pid);
+    if (!now || now.exiting) return false;
+    throw new Error(`pid ${pid} is not a process of lab ${this.id}: ${why}`);
   }
 
   /** Give the lab to a lesson and start its panes' shells (all at once). */
@@ -129,6 +162,7 @@ export class Lab {
           targetPid: this.initPid,
           joinFlags: ALL_NAMESPACES,
           cgroupProcs: this.cgroup?.procsFiles(def.unshare.includes('cgroup') ? `pane-${def.name}` : undefined) ?? [],
+          rlimits: this.deps.rlimits,
           uid: 0,
           gid: 0,
           unshareFlags: flags,
@@ -143,6 +177,13 @@ export class Lab {
         if (this.state !== 'open') {
           pty.close();
           return;
+        }
+        // Someone else's process is never made a pane; one already gone is (its exit follows).
+        try {
+          this.verifyProcess(pid);
+        } catch (e) {
+          await this.deps.spawner.kill(pid, SIG.KILL).catch(() => {});
+          throw e;
         }
         this.deps.router.onExit(pid, (code, sig) => {
           if (pane.pid === pid) pane.exited(code, sig);
@@ -162,8 +203,11 @@ export class Lab {
     throw lastErr;
   }
 
-  /** Run a command in a pane's namespaces (as its shell sees them), capturing its output. */
-  async exec(pane: Pane, argv: string[], opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
+  /**
+   * Run a command in a pane's namespaces (as its shell sees them), capturing its output: at most
+   * `maxOutput` bytes of each stream (4 MiB by default); past it the command's pipe is closed.
+   */
+  async exec(pane: Pane, argv: string[], opts: { stdin?: Buffer; timeoutMs?: number; maxOutput?: number } = {}): Promise<ExecResult> {
     if (!pane.running || !pane.pid) throw new Error(`pane ${pane.name} is not running`);
     const def = pane.def;
     const out: Buffer[] = [];
@@ -176,10 +220,12 @@ export class Lab {
         targetPid: pane.pid,
         joinFlags: ALL_NAMESPACES,
         cgroupProcs: this.cgroup?.procsFiles(def.unshare.includes('cgroup') ? `pane-${def.name}` : undefined) ?? [],
+        rlimits: this.deps.rlimits,
         uid: 0,
         gid: 0,
         unshareFlags: 0,
         stdin: opts.stdin?.toString('base64'),
+        outputLimit: Math.min(opts.maxOutput ?? MAX_OUTPUT, MAX_OUTPUT),
         argv,
         env: [...SHELL_ENV, `NSLAB_PANE=${def.name}`],
         cwd: '/root',
@@ -197,6 +243,12 @@ export class Lab {
       }
       throw e;
     }
+    try {
+      this.verifyProcess(pid);
+    } catch (e) {
+      await this.deps.spawner.kill(pid, SIG.KILL).catch(() => {});
+      throw e;
+    }
     return new Promise<ExecResult>((resolve) => {
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -204,6 +256,10 @@ export class Lab {
         this.deps.spawner.kill(pid, SIG.KILL).catch(() => {});
       }, opts.timeoutMs ?? 30_000);
       this.deps.router.onOutput(pid, (fd, chunk) => {
+        if (chunk === null) {
+          truncated = true; // the spawner closed the pipe at the limit
+          return;
+        }
         const i = fd - 1;
         if (sizes[i]! >= MAX_OUTPUT) {
           truncated = true;
@@ -266,11 +322,7 @@ export class Lab {
     // The anchor's death takes the lab init with it (parent-death signal), and the init's death
     // takes every process in the lab's PID namespace; the cgroup catches anything else.
     await this.deps.spawner.kill(this.anchorPid, SIG.KILL).catch(() => {});
-    try {
-      process.kill(this.initPid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
+    await this.deps.spawner.kill(this.initPid, SIG.KILL).catch(() => {});
     const deadline = Date.now() + 10_000;
     if (this.cgroup) {
       while (this.cgroup.killAll() > 0 && Date.now() < deadline) await sleep(5);

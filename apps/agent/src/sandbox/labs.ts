@@ -16,6 +16,7 @@ import { sweepLeftovers } from './sweep.js';
 import { REPO_ROOT } from '../paths.js';
 import { rmdirSync } from 'node:fs';
 import { LabLifetimes } from './lifetime.js';
+import { sizePtyPool } from '../preflight.js';
 
 export class LimitError extends Error {
   constructor(message: string) {
@@ -114,6 +115,9 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     }
     await this.spawner.start();
     this.log('info', `cgroups: ${this.cgroups.describe()}`);
+    const ptys = sizePtyPool(this.config.maxLabs, this.config.limits.ptys);
+    for (const d of ptys.done) this.log('info', `PTYs: ${d}`);
+    for (const w of ptys.warnings) this.log('warn', `PTYs: ${w}`);
     this.lifetimes = new LabLifetimes(
       { idleMs: this.config.idleMs, maxLifetimeMs: this.config.maxLifetimeMs, warnMs: this.config.warnMs, limits: this.config.limits },
       {
@@ -195,6 +199,10 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     try {
       cgroup = this.cgroups.hierarchies.length ? this.cgroups.create(id, this.config.limits) : null;
       stageDir = makeStageDir(this.config.stateDir, id);
+      const rlimits = {
+        nproc: this.cgroups.controllers.includes('pids') ? null : this.config.limits.pids,
+        nofile: this.config.limits.nofile,
+      };
       const { anchorPid, initPid } = await this.spawner.makeLab({
         labId: id,
         uidBase: range.base,
@@ -204,20 +212,19 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
         lowerDir: this.config.rootfsLower,
         rootSizeMb: this.config.limits.rootSizeMb,
         tmpSizeMb: this.config.limits.tmpSizeMb,
+        ptys: this.config.limits.ptys,
         maskFiles: MASKED_FILES,
         maskDirs: [...MASKED_DIRS, this.config.stateDir, REPO_ROOT, ...this.config.maskPaths],
         cgroupProcs: cgroup?.procsFiles() ?? [],
         timeOffsets: this.config.timeOffsets,
-        rlimits: {
-          nproc: this.cgroups.controllers.includes('pids') ? null : this.config.limits.pids,
-          nofile: this.config.limits.nofile,
-        },
+        rlimits,
       });
       const lab = new Lab(id, this.config.hostname, range.base, range.slot, stageDir, cgroup, anchorPid, initPid, {
         spawner: this.spawner,
         router: this.router,
         shell: this.shell,
         idsPerLab: this.config.idsPerLab,
+        rlimits,
       });
       lab.onPaneStarted = (_pane, ms) => this.emit('paneStarted', lab, ms);
       lab.onClosed = (reason, clean) => {

@@ -2,7 +2,8 @@
 import type { SpawnerClient } from './spawner-client.js';
 
 type ExitFn = (exitCode: number | null, signal: number | null) => void;
-type OutFn = (fd: 1 | 2, chunk: Buffer) => void;
+/** `chunk` null: the spawner cut that stream at its limit. */
+type OutFn = (fd: 1 | 2, chunk: Buffer | null) => void;
 
 export class ProcessRouter {
   private exits = new Map<number, ExitFn>();
@@ -10,7 +11,7 @@ export class ProcessRouter {
   /** Exits that arrived before anyone asked (a process that ended at once). */
   private early = new Map<number, [number | null, number | null]>();
   /** Output that arrived in the same read as the spawn reply, before its owner registered. */
-  private earlyOut = new Map<number, Array<[1 | 2, Buffer]>>();
+  private earlyOut = new Map<number, Array<[1 | 2, Buffer | null]>>();
 
   constructor(spawner: SpawnerClient) {
     spawner.on('exit', (pid, code, sig) => {
@@ -33,13 +34,17 @@ export class ProcessRouter {
       this.early.clear();
       this.earlyOut.clear();
     });
-    spawner.on('out', (pid, fd, data) => {
+    const route = (pid: number, fd: 1 | 2, data: Buffer | null) => {
       const fn = this.outputs.get(pid);
       if (fn) return fn(fd, data);
       const list = this.earlyOut.get(pid) ?? [];
       list.push([fd, data]);
       this.earlyOut.set(pid, list);
       if (this.earlyOut.size > 256) this.earlyOut.delete(this.earlyOut.keys().next().value!);
+    };
+    spawner.on('out', route);
+    spawner.on('eof', (pid, fd, truncated) => {
+      if (truncated) route(pid, fd, null);
     });
   }
 

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { SpawnerReply, type LabSpec, type SpawnSpec } from '../spawner/protocol.js';
+import { SpawnerReply, type LabSpec, type SpawnSpecInput } from '../spawner/protocol.js';
 import { locateBundle } from '../paths.js';
 
 export class SpawnError extends Error {
@@ -18,7 +18,7 @@ type Pending = { resolve: (v: { anchorPid?: number; initPid?: number; pid?: numb
 export interface SpawnerEvents {
   exit: [pid: number, exitCode: number | null, signal: number | null];
   out: [pid: number, fd: 1 | 2, data: Buffer];
-  eof: [pid: number, fd: 1 | 2];
+  eof: [pid: number, fd: 1 | 2, truncated: boolean];
   log: [level: string, msg: string];
   died: [reason: string];
 }
@@ -68,10 +68,11 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
     return this.request({ op: 'lab', spec }) as Promise<{ anchorPid: number; initPid: number }>;
   }
 
-  spawn(spec: SpawnSpec): Promise<number> {
+  spawn(spec: SpawnSpecInput): Promise<number> {
     return this.request({ op: 'spawn', spec }).then((r) => r.pid!);
   }
 
+  /** Signal a process the spawner started (through its pidfd); any other pid is refused. */
   async kill(pid: number, signal: number): Promise<void> {
     await this.request({ op: 'kill', pid, signal });
   }
@@ -113,7 +114,7 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
           this.emit('out', msg.pid, msg.fd, Buffer.from(msg.data, 'base64'));
           break;
         case 'eof':
-          this.emit('eof', msg.pid, msg.fd);
+          this.emit('eof', msg.pid, msg.fd, msg.truncated === true);
           break;
         case 'log':
           this.emit('log', msg.level, msg.msg);

@@ -1,79 +1,103 @@
 // Starting a process inside a lab, as `nsenter` + `unshare` would, in one ordered sequence:
 //
-//   spawner ── fork ──> joiner (joins the target's namespaces, makes the pane's own, forks, exits)
+//   spawner ── fork ──> joiner (host PID namespace: no lab process can name it; joins the target's
+//                       namespaces, makes the pane's own, forks, reports, exits)
 //                          └─ fork ──> the pane's shell or the exec'd command; adopted by the
 //                                      spawner (a child subreaper) once the joiner exits.
 //
 // A pane with its own PID namespace needs one more fork: the kernel refuses unshare(NEWPID)
-// from a process whose PID namespace for children was set by setns. The middle process makes
-// the pane's namespaces and forks the shell, which is PID 1 there; the shell then belongs to
-// the lab's init, so the spawner watches it through a pidfd.
+// from a process whose PID namespace for children was set by setns. The middle process only
+// makes the PID namespace and forks the shell, which is PID 1 there; the shell then belongs to
+// the lab's init, so the spawner watches it through its pidfd.
+//
+// Every process forked from here on sits in the lab's PID namespace with lab credentials, where
+// the learner can see it, signal it and, were it dumpable, trace it and read its memory and fds,
+// which are the spawner's until exec. So, before the first fork into the lab: everything the
+// joiner was not given is closed (letGo), the target is named by a pidfd the spawner holds (never
+// by a pid that could have been reused), every write to the joiner's own /proc is done, and the
+// joiner is made non-dumpable. A non-dumpable process whose memory was set up by host root can be
+// traced or read only with CAP_SYS_PTRACE in the host's user namespace; its children inherit that
+// until their exec, which gives the new program a clean, learner-owned image.
 import { accessSync, constants as fsc } from 'node:fs';
 import { sys, decodeWaitStatus } from '../native/sys.js';
 import { CLONE, O, PR, TIOC, RLIMIT } from '../native/constants.js';
 import type { SpawnSpec } from './protocol.js';
-import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
+import { Sequence, Reporter, forkInto, letGo, hideRuntime, nullify, outOfReach, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
 import { harden, limitCapabilities } from './harden.js';
 
 export interface ChildStdio {
-  /** The terminal's slave, opened by the joiner. */
-  tty?: number;
   /** Set when the process has no tty: fds to become its stdin, stdout and stderr. */
   stdin?: number;
   stdout?: number;
   stderr?: number;
 }
 
-/** Runs in the joiner (first child). Never returns. */
-export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: number): never {
+/**
+ * Runs in the joiner (first child). `targetPidfd`: the spawner's pidfd of the process whose
+ * namespaces are joined. Never returns.
+ */
+export function joinAndSpawn(spec: SpawnSpec, targetPidfd: number, stdio: ChildStdio, reportFd: number): never {
   const report = new Reporter(reportFd);
   const s = new Sequence(report);
   return s.run(() => {
-    let hostProc = -1;
-    s.step('hold the host /proc', () => {
-      hostProc = sys.open('/proc', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
-    });
+    const given = [reportFd, targetPidfd, ...[stdio.stdin, stdio.stdout, stdio.stderr].filter((fd): fd is number => fd !== undefined)];
+    s.step('let go of the spawner', () => letGo(given));
     s.step('join the cgroup', () => joinCgroups(spec.cgroupProcs));
-    // The lab's limits (set on its anchor and init by lab-init.ts) are read from the process
-    // joined, while this process is still host root and may set any value.
-    s.step('take the lab resource limits', () => {
-      for (const r of [RLIMIT.CORE, RLIMIT.NOFILE, RLIMIT.NPROC]) sys.setrlimitBig(r, sys.getProcessRlimit(spec.targetPid, r));
+    // The lab's limits, as its anchor and init have them, set while this process is still host
+    // root (which may raise a hard limit; lab root may not).
+    s.step('set the lab resource limits', () => {
+      sys.setrlimit(RLIMIT.CORE, 0, 0);
+      sys.setrlimit(RLIMIT.NOFILE, spec.rlimits.nofile, spec.rlimits.nofile);
+      if (spec.rlimits.nproc !== null) sys.setrlimit(RLIMIT.NPROC, spec.rlimits.nproc, spec.rlimits.nproc);
     });
     s.step('drop supplementary groups', () => sys.clearGroups());
+    // Our own /proc entry, for the id maps and time offsets written below: after joining the lab's
+    // mount namespace /proc is the lab's, where this process (outside its PID namespace) has no
+    // "self". Closed before anything is forked into the lab.
+    let self = -1;
+    s.step('hold our own /proc entry', () => {
+      self = sys.open('/proc/self', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    });
     s.step('join the namespaces', () => {
-      const pidfd = sys.pidfdOpen(spec.targetPid);
-      try {
-        sys.setns(pidfd, spec.joinFlags, `namespaces of pid ${spec.targetPid}`);
-      } finally {
-        sys.close(pidfd);
-      }
+      sys.setns(targetPidfd, spec.joinFlags, `namespaces of pid ${spec.targetPid}`);
+      sys.close(targetPidfd);
     });
     s.step('take the credentials', () => {
       sys.setresgid(spec.gid);
       sys.setresuid(spec.uid);
-      // Keep /proc/self ours after the credential change (time offsets, id maps are written there).
-      sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
     });
+    // Explicitly: a credential change sets dumpable to fs.suid_dumpable, which a host may set to 1.
+    s.step('keep out of reach', () => outOfReach());
     // Open the terminal now, as the lab's root: a pane with a nested user namespace could not.
+    let tty = -1;
     if (spec.tty) {
       s.step('open the terminal', () => {
-        stdio.tty = sys.open(spec.tty!.path, O.RDWR | O.NOCTTY | O.CLOEXEC);
+        tty = sys.open(spec.tty!.path, O.RDWR | O.NOCTTY | O.CLOEXEC);
       });
     }
+    makePaneNamespaces(s, spec, self);
+    s.step('let go of /proc', () => sys.close(self));
+    s.step('hide the runtime from the lab', () => hideRuntime());
+    // Hardened before the first fork into the lab: no process the learner can see ever runs
+    // without the filter.
+    harden(s);
+    const target = { tty, ...stdio };
     if (spec.unshareFlags & CLONE.NEWPID) {
-      // Hardened before the first fork into the lab: no process the learner can see (and so
-      // trace) ever runs without the filter.
-      harden(s);
       let middle = 0;
       s.step('fork into the lab PID namespace', () => {
         middle = forkInto(() =>
           new Sequence(report).run((s2) => {
-            makePaneNamespaces(s2, spec, hostProc);
+            s2.step('make the pane PID namespace', () => sys.unshare(CLONE.NEWPID, 'pid'));
+            let pid1 = 0;
             s2.step('fork PID 1 of the pane', () => {
-              forkInto(() => startProcess(spec, stdio, report, hostProc), hostProc);
+              pid1 = forkInto(() => startProcess(spec, target, report));
+            });
+            s2.step('report the process', () => {
+              reportProcess(report, pid1);
+              nullify(report.fd);
             });
           }),
-        hostProc);
+        );
       });
       s.step('wait for the middle process', () => {
         const st = decodeWaitStatus(sys.waitBlocking(middle));
@@ -81,65 +105,78 @@ export function joinAndSpawn(spec: SpawnSpec, stdio: ChildStdio, reportFd: numbe
       });
       return;
     }
-    makePaneNamespaces(s, spec, hostProc);
-    harden(s);
     let pid = 0;
     s.step('fork the process', () => {
-      pid = forkInto(() => startProcess(spec, stdio, report, -1), hostProc);
+      pid = forkInto(() => startProcess(spec, target, report));
     });
-    report.send({ t: 'pid', pid });
+    s.step('report the process', () => reportProcess(report, pid));
   });
 }
 
 /**
- * `hostProc`: the host's /proc, held open: after joining the lab's mount namespace, /proc is the
- * lab's, where this process (outside the lab's PID namespace) has no "self".
+ * Tell the spawner about a started process by a pidfd: it names that process and no other. The
+ * pid goes along as a hint, for a process that ends before the spawner reads the pidfd.
  */
-function makePaneNamespaces(s: Sequence, spec: SpawnSpec, hostProc: number) {
-  if (spec.unshareFlags & CLONE.NEWUSER) {
+function reportProcess(report: Reporter, pid: number) {
+  const pidfd = sys.pidfdOpen(pid);
+  try {
+    report.send({ t: 'pid', pid }, pidfd);
+  } finally {
+    sys.close(pidfd);
+  }
+}
+
+/**
+ * The pane's own namespaces, made by the joiner (outside the lab's PID namespace) so that the
+ * writes to its own /proc entry (id maps, time offsets) happen where no lab process can reach it.
+ * CLONE_NEWPID is left to the middle process. `self`: our own /proc entry, held from the host.
+ */
+function makePaneNamespaces(s: Sequence, spec: SpawnSpec, self: number) {
+  const flags = spec.unshareFlags & ~CLONE.NEWPID;
+  const ownWrites = (fn: () => void) => {
+    // Our /proc files belong to us only while dumpable: for these writes alone, then out of reach.
+    sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
+    fn();
+    outOfReach();
+  };
+  if (flags & CLONE.NEWUSER) {
     const id = spec.nestedUserId ?? 1000;
     s.step('make a nested user namespace', () => {
       // An unprivileged process may map the new namespace's root to its own id: become that id,
       // then unshare and write the maps (setgroups denied first, as the kernel requires).
       sys.setresgid(id);
       sys.setresuid(id);
-      sys.prctl('PR_SET_DUMPABLE', PR.SET_DUMPABLE, 1);
-      sys.unshare(spec.unshareFlags, 'nested namespaces');
-      writeFile('self/setgroups', 'deny', hostProc);
-      writeFile('self/uid_map', `0 ${id} 1\n`, hostProc);
-      writeFile('self/gid_map', `0 ${id} 1\n`, hostProc);
+      sys.unshare(flags, 'nested namespaces');
+      ownWrites(() => {
+        writeFile('setgroups', 'deny', self);
+        writeFile('uid_map', `0 ${id} 1\n`, self);
+        writeFile('gid_map', `0 ${id} 1\n`, self);
+      });
     });
-  } else if (spec.unshareFlags) {
-    s.step('make the pane namespaces', () => sys.unshare(spec.unshareFlags, 'pane namespaces'));
+  } else if (flags) {
+    s.step('make the pane namespaces', () => sys.unshare(flags, 'pane namespaces'));
   }
-  if (spec.timeOffsets && spec.unshareFlags & CLONE.NEWTIME) {
-    s.step('write time offsets', () => writeFile('self/timens_offsets', timeOffsetsText(spec.timeOffsets!), hostProc));
+  if (spec.timeOffsets && flags & CLONE.NEWTIME) {
+    s.step('write time offsets', () => ownWrites(() => writeFile('timens_offsets', timeOffsetsText(spec.timeOffsets!), self)));
   }
-  if (spec.hostname && spec.unshareFlags & CLONE.NEWUTS) {
+  if (spec.hostname && flags & CLONE.NEWUTS) {
     s.step('set the hostname', () => sys.sethostname(spec.hostname!));
   }
 }
 
-/** The final process. `hostProc` >= 0: report our own host pid (we are not the joiner's child). */
-function startProcess(spec: SpawnSpec, stdio: ChildStdio, report: Reporter, hostProc: number): never {
+/** The final process: not dumpable (inherited) until its exec. */
+function startProcess(spec: SpawnSpec, stdio: ChildStdio & { tty: number }, report: Reporter): never {
   const s = new Sequence(report);
   return s.run(() => {
-    if (hostProc >= 0) {
-      s.step('report the host pid', () => {
-        // The host /proc instance resolves "self" in the host's PID namespace.
-        report.send({ t: 'pid', pid: Number(sys.readlinkat(hostProc, 'self')), foreign: true });
-      });
-    }
     s.step('start a session', () => sys.setsid());
-    if (stdio.tty !== undefined) {
+    if (stdio.tty >= 0) {
       s.step('take the terminal', () => {
-        sys.ioctlInt(stdio.tty!, TIOC.SCTTY, 0, 'TIOCSCTTY');
-        for (const target of [0, 1, 2]) sys.dup2(stdio.tty!, target);
+        sys.ioctlInt(stdio.tty, TIOC.SCTTY, 0, 'TIOCSCTTY');
+        for (const target of [0, 1, 2]) sys.dup2(stdio.tty, target);
       });
     } else {
       s.step('wire stdio', () => {
-        const stdin = stdio.stdin ?? sys.open('/dev/null', O.RDONLY | O.CLOEXEC);
-        sys.dup2(stdin, 0);
+        if (stdio.stdin !== undefined) sys.dup2(stdio.stdin, 0);
         sys.dup2(stdio.stdout!, 1);
         sys.dup2(stdio.stderr!, 2);
       });
@@ -158,10 +195,20 @@ function startProcess(spec: SpawnSpec, stdio: ChildStdio, report: Reporter, host
     s.step('reset signals', () => resetSignals());
     // Again: a nested user namespace made after harden() starts with a full bounding set.
     s.step('limit the capability bounding set', () => limitCapabilities());
+    // From here nothing is reported: the joiner (or the middle process) has reported this process,
+    // and the report channel is not handed to the program, not even during the exec itself.
+    s.step('let go of the report channel', () => nullify(report.fd));
     s.step(`exec ${spec.argv[0]}`, () => {
       // Every fd above stderr closes at exec: nothing of the spawner's reaches the program.
       sys.cloexecFrom(3);
-      sys.execve(path, spec.argv, spec.env);
+      try {
+        sys.execve(path, spec.argv, spec.env);
+      } catch (err) {
+        // As a shell says it: on stderr, exit status 127 (126 when the file cannot be run).
+        const e = err as Error & { code?: string };
+        sys.writeRaw(2, Buffer.from(`nslab: ${path}: ${e.message}\n`));
+        sys.exit(e.code === 'EACCES' || e.code === 'ENOEXEC' ? 126 : 127);
+      }
     });
   });
 }

@@ -4,12 +4,22 @@
 //
 //   spawner ── fork ──> anchor (host pid ns; ends as `sleep`, dies with the spawner)
 //                         └─ fork ──> init, PID 1 of the lab (mounts /proc, pivots, ends as `sleep`)
+//
+// The lab's user namespace is made by a helper running as the lab's own host uid, so the kernel
+// charges whatever the lab holds against per-user limits (ucounts: inotify instances and
+// watches, message queue bytes, namespaces, pending signals) to that uid, not to host root. The
+// lab's devpts is made by host root in the host's mount namespace: its superblock belongs to the
+// host (lab root cannot remount it to lift its `max`), and it draws on the PTYs the kernel keeps
+// in reserve for the initial mount namespace, which no devpts a learner mounts can touch.
 import { mkdirSync, writeFileSync, existsSync, lstatSync, symlinkSync, chownSync } from 'node:fs';
-import { sys } from '../native/sys.js';
-import { CLONE, MS, MNT_DETACH, O, PR, SIG, AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOC, IFF_UP, RLIMIT, NAMESPACE_COUNT_SYSCTLS } from '../native/constants.js';
+import { sys, decodeWaitStatus } from '../native/sys.js';
+import {
+  CLONE, MS, MNT_DETACH, O, PR, SIG, AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOC, IFF_UP, RLIMIT, NAMESPACE_COUNT_SYSCTLS, MOUNT_ATTR,
+  SECBIT_NO_SETUID_FIXUP,
+} from '../native/constants.js';
 import { LAB_MASKED_PATHS, LAB_READONLY_PATHS } from '../sandbox/masks.js';
 import type { LabSpec } from './protocol.js';
-import { Sequence, Reporter, forkInto, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
+import { Sequence, Reporter, forkInto, letGo, hideRuntime, nullify, outOfReach, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
 import { harden, NAMESPACES_PER_USER } from './harden.js';
 
 const LAB_NAMESPACES = CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
@@ -20,11 +30,21 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
   const s = new Sequence(new Reporter(reportFd));
   const root = `${spec.stageDir}/root`;
   return s.run(() => {
+    s.step('let go of the spawner', () => letGo([reportFd], 'nslab-anchor'));
     s.step('join the lab cgroup', () => joinCgroups(spec.cgroupProcs));
     s.step('drop supplementary groups', () => sys.clearGroups());
+    // Before leaving the host's mount namespace: a devpts made there may use the PTY reserve.
+    let devpts = -1;
+    s.step('make the lab devpts', () => {
+      devpts = sys.makeDetachedMount(
+        'devpts',
+        { max: String(spec.ptys), ptmxmode: '0666', mode: '0620', gid: String(spec.uidBase + 5) },
+        MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOEXEC,
+      );
+    });
     s.step('unshare a host-side mount namespace', () => sys.unshare(CLONE.NEWNS, 'mount namespace'));
     s.step('make every mount private', () => sys.mount(null, '/', null, MS.REC | MS.PRIVATE, null));
-    s.step('assemble the root filesystem', () => assembleRoot(spec, root));
+    s.step('assemble the root filesystem', () => assembleRoot(spec, root, devpts));
     s.step('join a new user namespace', () => enterNewUserNamespace(spec));
     s.step('become root in the lab', () => {
       sys.setresgid(0);
@@ -50,11 +70,18 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
       sys.setPdeathsig(SIG.KILL);
       if (sys.getppid() !== spawnerPid) throw new Error('the spawner went away');
     });
+    // The init runs the spawner's code until its exec, in the lab's PID namespace.
+    s.step('keep out of reach', () => outOfReach());
+    s.step('hide the runtime from the lab', () => hideRuntime());
     let initPid = 0;
     s.step('fork the lab init', () => {
       initPid = forkInto(() => labInit(root, reportFd));
     });
-    s.report.send({ t: 'pid', pid: initPid });
+    s.step('report the lab init', () => {
+      const pidfd = sys.pidfdOpen(initPid);
+      s.report.send({ t: 'pid' }, pidfd);
+      sys.close(pidfd);
+    });
     s.step('become a quiet anchor', () => {
       resetSignals();
       sys.setsid();
@@ -78,9 +105,6 @@ function labInit(root: string, reportFd: number): never {
     // Relative paths from here: the new root is the working directory.
     s.step('mount /proc', () => sys.mount('proc', 'proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
     s.step('mount /sys read-only', () => sys.mount('sysfs', 'sys', 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
-    s.step('mount /dev/pts', () =>
-      sys.mount('devpts', 'dev/pts', 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'),
-    );
     s.step('mount /dev/shm', () => sys.mount('shm', 'dev/shm', 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777,size=16m'));
     s.step('mount /dev/mqueue', () => sys.mount('mqueue', 'dev/mqueue', 'mqueue', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
     s.step('keep a whole /proc and /sys out of sight', () => hiddenWholeProc());
@@ -99,6 +123,7 @@ function labInit(root: string, reportFd: number): never {
       quietStdio();
     });
     harden(s);
+    s.step('let go of the report channel', () => nullify(reportFd));
     s.step('exec the lab init', () => execSleep('nslab-init'));
   });
 }
@@ -164,7 +189,7 @@ function execSleep(name: string): never {
   throw new Error('no sleep binary in the lab root');
 }
 
-function assembleRoot(spec: LabSpec, root: string) {
+function assembleRoot(spec: LabSpec, root: string, devpts: number) {
   const st = spec.stageDir;
   const labRoot = spec.uidBase;
   sys.mount('nslab-root', st, 'tmpfs', MS.NOSUID | MS.NODEV, `size=${spec.rootSizeMb}m,mode=0711`);
@@ -185,6 +210,8 @@ function assembleRoot(spec: LabSpec, root: string) {
     sys.mount(`/dev/${name}`, `${root}/dev/${name}`, null, MS.BIND, null);
   }
   for (const d of ['pts', 'shm', 'mqueue']) mkdirSync(`${root}/dev/${d}`);
+  sys.moveMount(devpts, `${root}/dev/pts`);
+  sys.close(devpts);
   symlinkSync('pts/ptmx', `${root}/dev/ptmx`);
   symlinkSync('/proc/self/fd', `${root}/dev/fd`);
   symlinkSync('/proc/self/fd/0', `${root}/dev/stdin`);
@@ -222,24 +249,36 @@ function isKind(path: string, kind: 'file' | 'dir'): boolean {
 /**
  * A process cannot write its own id map beyond its own uid, so a helper child makes the user
  * namespace, this process (host root) writes its maps, joins it, and the helper is discarded.
+ * The helper makes it as the lab's host uid: the namespace's owner, to whom the kernel charges
+ * the per-user counts of everything made in it. It keeps its capabilities through the uid
+ * change (SECBIT_NO_SETUID_FIXUP), so hosts that restrict unprivileged user namespaces allow it.
  */
 function enterNewUserNamespace(spec: LabSpec) {
   const [readyR, readyW] = sys.pipe();
   const [holdR, holdW] = sys.pipe();
   const helper = forkInto(() => {
     try {
-      sys.close(holdW);
-      sys.close(readyR);
+      sys.closeAllExcept([readyW, holdR]);
+      sys.setSecurebits(SECBIT_NO_SETUID_FIXUP);
+      sys.setresgid(spec.uidBase);
+      sys.setresuid(spec.uidBase);
       sys.unshare(CLONE.NEWUSER, 'user namespace');
       sys.write(readyW, Buffer.from('1'));
       sys.read(holdR, new Uint8Array(1)); // until the parent is done with us
+    } catch (err) {
+      sys.write(readyW, Buffer.from(`!${(err as Error).message}`.slice(0, 200)));
     } finally {
       sys.exit(0);
     }
   });
   try {
     sys.close(readyW);
-    if (sys.read(readyR, new Uint8Array(1)) !== 1) throw new Error('the user-namespace helper died');
+    const answer = new Uint8Array(256);
+    const n = sys.read(readyR, answer);
+    if (n !== 1 || answer[0] !== 0x31) {
+      const why = n > 1 ? Buffer.from(answer.subarray(1, n)).toString() : `it died (${JSON.stringify(decodeWaitStatus(sys.waitBlocking(helper)))})`;
+      throw new Error(`the user-namespace helper failed: ${why}`);
+    }
     writeFile(`/proc/${helper}/uid_map`, `0 ${spec.uidBase} ${spec.idCount}\n`);
     writeFile(`/proc/${helper}/setgroups`, 'deny');
     writeFile(`/proc/${helper}/gid_map`, `0 ${spec.uidBase} ${spec.idCount}\n`);

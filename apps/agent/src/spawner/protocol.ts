@@ -3,6 +3,8 @@
 import { z } from 'zod';
 
 const TimeOffsets = z.object({ monotonic: z.number().int(), boottime: z.number().int() });
+/** The lab's resource limits, the same for every process in it (core dumps are always off). */
+const Rlimits = z.object({ nproc: z.number().int().nullable(), nofile: z.number().int().min(16) });
 
 /** Everything needed to make a lab: its namespaces, root filesystem, limits and first process. */
 export const LabSpec = z.object({
@@ -17,23 +19,29 @@ export const LabSpec = z.object({
   lowerDir: z.string(),
   rootSizeMb: z.number().int().min(1),
   tmpSizeMb: z.number().int().min(1),
+  /** PTYs the lab's devpts may hold at once (the agent's panes included). */
+  ptys: z.number().int().min(2).max(4096),
   /** Files hidden behind an empty read-only file, directories behind an empty read-only tmpfs. */
   maskFiles: z.array(z.string()),
   maskDirs: z.array(z.string()),
   /** cgroup.procs files the lab's processes join (one per hierarchy on cgroup v1). */
   cgroupProcs: z.array(z.string()),
   timeOffsets: TimeOffsets,
-  rlimits: z.object({ nproc: z.number().int().nullable(), nofile: z.number().int() }),
+  rlimits: Rlimits,
 });
 export type LabSpec = z.infer<typeof LabSpec>;
 
 /** A process started inside a lab: a pane's shell or an exec'd command. */
 export const SpawnSpec = z.object({
-  /** Join every namespace of this (host) pid: the lab's init for a pane, a pane's shell for exec. */
+  /**
+   * Join every namespace of this process: the lab's init for a pane, a pane's shell for exec. It
+   * must be one the spawner started (it is named to the joiner by the spawner's pidfd).
+   */
   targetPid: z.number().int().min(1),
   /** Namespaces to join, as CLONE_* flags. */
   joinFlags: z.number().int(),
   cgroupProcs: z.array(z.string()),
+  rlimits: Rlimits,
   /** Credentials inside the joined user namespace. */
   uid: z.number().int().min(0),
   gid: z.number().int().min(0),
@@ -46,7 +54,12 @@ export const SpawnSpec = z.object({
   /** A terminal: the slave's path inside the lab (its devpts instance). */
   tty: z.object({ path: z.string().regex(/^\/dev\/pts\/\d+$/) }).optional(),
   /** Without a tty: capture stdout and stderr; stdin from these bytes (base64) or /dev/null. */
-  stdin: z.string().optional(),
+  stdin: z.string().max(8 * 1024 * 1024).optional(),
+  /**
+   * Without a tty: bytes of stdout and of stderr forwarded at most. Past it the spawner closes
+   * its end of that pipe, so the command gets EPIPE (or SIGPIPE) instead of filling memory.
+   */
+  outputLimit: z.number().int().min(0).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
   /** The program to exec; default: argv[0] looked up in PATH inside the lab. */
   file: z.string().optional(),
   argv: z.array(z.string()).min(1),
@@ -54,6 +67,8 @@ export const SpawnSpec = z.object({
   cwd: z.string(),
 });
 export type SpawnSpec = z.infer<typeof SpawnSpec>;
+/** What the agent sends (defaults filled in by the spawner's parse). */
+export type SpawnSpecInput = z.input<typeof SpawnSpec>;
 
 export const SpawnerRequest = z.discriminatedUnion('op', [
   z.object({ id: z.number().int(), op: z.literal('lab'), spec: LabSpec }),
@@ -68,7 +83,7 @@ export const SpawnerReply = z.union([
   z.object({ id: z.number(), ok: z.literal(false), error: z.string(), step: z.string().optional(), code: z.string().optional() }),
   z.object({ ev: z.literal('exit'), pid: z.number(), exitCode: z.number().nullable(), signal: z.number().nullable() }),
   z.object({ ev: z.literal('out'), pid: z.number(), fd: z.union([z.literal(1), z.literal(2)]), data: z.string() }),
-  z.object({ ev: z.literal('eof'), pid: z.number(), fd: z.union([z.literal(1), z.literal(2)]) }),
+  z.object({ ev: z.literal('eof'), pid: z.number(), fd: z.union([z.literal(1), z.literal(2)]), truncated: z.boolean().optional() }),
   z.object({ ev: z.literal('log'), level: z.string(), msg: z.string() }),
 ]);
 export type SpawnerReply = z.infer<typeof SpawnerReply>;

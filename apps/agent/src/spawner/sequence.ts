@@ -1,15 +1,18 @@
 // The child side of a fork: an explicit, ordered list of named steps, each checked. A failure is
 // written to the report pipe as one JSON line naming the step, then the child exits; it never
 // returns into the spawner's event loop.
-import { sys } from '../native/sys.js';
+import { sys, MESSAGE_BYTES } from '../native/sys.js';
 import { SyscallError } from '../native/errors.js';
-import { SIG } from '../native/constants.js';
+import { O, PR, SIG } from '../native/constants.js';
 
+/** Reports from a child to the spawner: one message per report on a SOCK_SEQPACKET socket. */
 export class Reporter {
-  constructor(private readonly fd: number) {}
-  send(msg: Record<string, unknown>) {
-    // One line under PIPE_BUF is written atomically even with several writers.
-    sys.writeRaw(this.fd, Buffer.from(JSON.stringify(msg).slice(0, 3800) + '\n'));
+  constructor(readonly fd: number) {}
+  /** `passFd`: a descriptor the spawner receives with the report (the pidfd of a started process). */
+  send(msg: Record<string, unknown>, passFd?: number) {
+    let text = JSON.stringify(msg);
+    if (text.length > MESSAGE_BYTES - 64) text = JSON.stringify({ ...msg, msg: String(msg.msg ?? '').slice(0, 2000), steps: undefined });
+    sys.sendMessage(this.fd, Buffer.from(text), passFd);
   }
 }
 
@@ -31,7 +34,7 @@ export class Sequence {
   }
 
   private flushTrace() {
-    if (this.times.length) this.report.send({ t: 'trace', pid: process.pid, steps: this.times });
+    if (this.times.length) this.report.send({ t: 'trace', steps: this.times });
     this.times = [];
   }
 
@@ -42,24 +45,35 @@ export class Sequence {
       return sys.exit(0);
     } catch (err) {
       const e = err as Error;
-      this.report.send({
-        t: 'err',
-        step: this.current,
-        msg: e?.message ?? String(err),
-        code: err instanceof SyscallError ? err.code : undefined,
-      });
+      try {
+        this.report.send({
+          t: 'err',
+          step: this.current,
+          msg: e?.message ?? String(err),
+          code: err instanceof SyscallError ? err.code : undefined,
+        });
+      } catch {
+        /* the spawner is gone: nobody to tell */
+      }
       return sys.exit(126);
     }
   }
 }
 
 /**
- * Fork; run `body` in the child (which never returns); give the parent the child's pid.
- * `hostProc`: the host's /proc held open, for callers whose /proc is no longer the host's
- * (after joining a lab's mount namespace).
+ * Descriptors of the Node runtime itself (libuv's epoll, wakeup and signal descriptors), open
+ * before the spawner took any request: a forked child still runs on that runtime until its exec,
+ * and libuv writes to them (a wakeup, its atfork handler); closing them would make it abort, or
+ * write into whatever descriptor took their number. They never refer to anything of a lab's.
  */
-export function forkInto(body: () => void, hostProc?: number): number {
-  sys.markAllDoFork(hostProc);
+let runtimeFds: number[] = [];
+export function setRuntimeFds(fds: number[]) {
+  runtimeFds = fds.filter((fd) => fd > 2);
+}
+
+/** Fork; run `body` in the child (which never returns); give the parent the child's pid. */
+export function forkInto(body: () => void): number {
+  sys.markAllDoFork();
   const pid = sys.fork();
   if (pid === 0) {
     try {
@@ -71,11 +85,55 @@ export function forkInto(body: () => void, hostProc?: number): number {
   return pid;
 }
 
+/**
+ * The first step of every forked child: let go of everything it inherited that it was not given.
+ * The spawner's signal handlers (libuv's write to descriptors this step closes) go back to their
+ * defaults, with SIGPIPE still ignored until exec; stdin, stdout and stderr (the channel to the
+ * agent and its log) become /dev/null; every other descriptor but `keep` and the runtime's own
+ * is closed, not merely marked close-on-exec: other labs' pipes and stdin, pidfds, sockets. From
+ * here the child holds nothing of another request's but its own memory, which nobody in a lab
+ * can read while the process is not dumpable.
+ */
+export function letGo(keep: number[], name = 'nslab-setup') {
+  resetSignals(true);
+  const devnull = sys.open('/dev/null', O.RDWR | O.CLOEXEC);
+  for (const fd of [0, 1, 2]) sys.dup2(devnull, fd);
+  sys.closeAllExcept([...keep, ...runtimeFds]);
+  sys.setName(name);
+}
+
+/**
+ * Before the first fork into a lab: the runtime's descriptors become /dev/null. This process
+ * (outside the lab's PID namespace) may still run on the runtime, whose writes then go nowhere;
+ * its children in the lab inherit nothing of the spawner's event loop. Those children are not
+ * dumpable, but the kernel lets a same-uid process look at another's descriptors while it execs
+ * (the new image is dumpable before close-on-exec runs) and while it exits (its memory is gone
+ * before its files): whatever a lab process holds must be harmless to hand over.
+ */
+export function hideRuntime() {
+  if (!runtimeFds.length) return;
+  const devnull = sys.open('/dev/null', O.RDWR | O.CLOEXEC);
+  for (const fd of runtimeFds) sys.dup2(devnull, fd);
+  sys.close(devnull);
+}
+
+/** Replace one descriptor by /dev/null (its number stays taken). */
+export function nullify(fd: number) {
+  const devnull = sys.open('/dev/null', O.RDWR | O.CLOEXEC);
+  sys.dup2(devnull, fd);
+  sys.close(devnull);
+}
+
+/** Make this process (and what it forks) unreadable and untraceable from a user namespace. */
+export function outOfReach() {
+  sys.prctl('PR_SET_DUMPABLE 0', PR.SET_DUMPABLE, 0);
+}
+
 /** Signals back to their defaults and none blocked: what a freshly exec'd program expects. */
-export function resetSignals() {
+export function resetSignals(keepPipeIgnored = false) {
   for (let sig = 1; sig < 32; sig++) {
     if (sig === SIG.KILL || sig === SIG.STOP) continue;
-    sys.setSignalDefault(sig);
+    sys.setSignalDefault(sig, keepPipeIgnored && sig === SIG.PIPE);
   }
   sys.unblockAllSignals();
 }
