@@ -15,6 +15,7 @@ import { KeyedBuckets } from './rate.js';
 import { Metrics } from './metrics.js';
 import { Sessions, sameOrigin } from './session.js';
 import { bearer, setupToken, tokenMatches } from './auth.js';
+import { hostCheck, misdirectedText } from './hosts.js';
 import { WEB_DIR } from '../paths.js';
 
 export interface RunningAgent {
@@ -60,7 +61,14 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   // Pages of these origins may open a WebSocket: the agent's own, and those configured.
   const originAllowed = (req: IncomingMessage) => sameOrigin(req) || config.allowedOrigins.includes(req.headers.origin ?? '');
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
+  // Before anything else, every request and upgrade: a Host the agent does not know gets nothing.
+  const hostAllowed = hostCheck(config.allowedHosts, config.host);
   const server = createServer((req, res) => {
+    if (!hostAllowed(req.headers.host)) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
+      res.end(misdirectedText(req.headers.host));
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -105,6 +113,12 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!hostAllowed(req.headers.host)) {
+      const body = misdirectedText(req.headers.host);
+      socket.write(`HTTP/1.1 421 Misdirected Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.destroy();
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path !== WS_PATH) {
       if (web) return web.handleUpgrade(req, socket, head);
