@@ -11,6 +11,7 @@ export const ENTRIES = {
   'main.cjs': 'main.ts',
   'spawner.cjs': 'spawner/main.ts',
   'screen-worker.cjs': 'pty/screen-worker.ts',
+  'facts-worker.cjs': 'inspect/facts-worker.ts',
   'cli.cjs': 'cli/main.ts',
   'bench.cjs': 'bench/main.ts',
   'bench-peer.cjs': 'bench/peer.ts',

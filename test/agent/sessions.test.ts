@@ -94,6 +94,6 @@ test('the PID picture maps a pid per level, as the book draws it', { skip }, asy
   assert.equal(container.nspid[1], 1, 'PID 1 in its own namespace');
   assert.equal(container.pane, 'container');
   const init = pic.processes.find((p: { pid: number }) => p.pid === 1);
-  assert.equal(init.comm, 'sleep', 'the lab init is PID 1 of the lab');
+  assert.equal(init.comm, 'nslab-init', 'the lab init is PID 1 of the lab, by the name it runs under');
   c.close();
 });

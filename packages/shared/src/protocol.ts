@@ -111,6 +111,42 @@ export type ExecResult = z.infer<typeof ExecResult>;
 
 const NsInodes = z.object(Object.fromEntries(NAMESPACE_TYPES.map((t) => [t, z.number()])) as Record<(typeof NAMESPACE_TYPES)[number], z.ZodNumber>);
 
+/** A System V IPC object: a message queue, a shared memory segment or a semaphore set. */
+export const IpcObject = z.object({ kind: z.enum(['queue', 'shm', 'sem']), key: z.string(), id: z.number(), owner: z.number() });
+export type IpcObject = z.infer<typeof IpcObject>;
+
+/** One line of an id map: `inside` in the namespace is `outside` in its parent, for `count` ids. */
+const IdMapLine = z.object({ inside: z.number(), outside: z.number(), count: z.number() });
+
+/**
+ * What each namespace in the picture holds that its lesson is about, keyed by the namespace's
+ * inode (as a string), as the kernel says: read by the agent from the host side, never by a
+ * program in the lab. A type is absent when it could not be read.
+ */
+export const NsFacts = z
+  .object({
+    /** UTS: the host and domain names (uname). */
+    uts: z.record(z.string(), z.object({ hostname: z.string(), domainname: z.string() })),
+    /** IPC: the System V objects in it (ipcs). */
+    ipc: z.record(z.string(), z.object({ objects: z.array(IpcObject) })),
+    /** Network: its devices, whether up, their IPv4 addresses (ip -br addr). */
+    net: z.record(
+      z.string(),
+      z.object({ devices: z.array(z.object({ name: z.string(), up: z.boolean(), addresses: z.array(z.string()) })) }),
+    ),
+    /** Time: the offsets of its clocks, seconds (timens_offsets). */
+    time: z.record(z.string(), z.object({ monotonic: z.number(), boottime: z.number() })),
+    /**
+     * User: its uid and gid maps relative to its parent namespace, and the parent's inode (null:
+     * the parent is the host's, outside the lab).
+     */
+    user: z.record(z.string(), z.object({ uidMap: z.array(IdMapLine), gidMap: z.array(IdMapLine), parent: z.number().nullable() })),
+    /** Cgroup: the cgroup that is "/" inside it, as the lab's own cgroup namespace names it. */
+    cgroup: z.record(z.string(), z.object({ root: z.string() })),
+  })
+  .partial();
+export type NsFacts = z.infer<typeof NsFacts>;
+
 /**
  * A lab as the kernel sees it, from inside: every process of the lab with its namespaces. Pids
  * are as the lab sees them (its own PID namespace); `nspid` lists a process's pid in each PID
@@ -131,6 +167,8 @@ export const Picture = z.object({
     }),
   ),
   panes: z.array(z.object({ name: z.string(), pid: z.number().nullable() })),
+  /** What the namespaces hold (hostnames, id maps, devices, clocks, IPC objects, cgroup roots). */
+  facts: NsFacts.optional(),
 });
 export type Picture = z.infer<typeof Picture>;
 

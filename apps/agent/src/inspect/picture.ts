@@ -1,8 +1,9 @@
 // The namespace picture of a lab: every process in it, its pid at each PID-namespace level from
 // the lab's down, its eight namespaces, and the pane it belongs to. Read from /proc.
 import { readFileSync } from 'node:fs';
-import { NAMESPACE_TYPES, type Picture } from '@nslab/shared';
+import { NAMESPACE_TYPES, type NamespaceType, type Picture } from '@nslab/shared';
 import { nsInodes } from './ns.js';
+import { readFacts } from './facts.js';
 import type { Lab } from '../sandbox/lab.js';
 
 interface Proc {
@@ -10,6 +11,20 @@ interface Proc {
   hostPpid: number;
   comm: string;
   nspid: number[];
+}
+
+/**
+ * The name to show: the kernel's (the program file's) unless the process was started under a name
+ * of nslab's own (the lab's init is `sleep` run as "nslab-init").
+ */
+function shownName(pid: number, comm: string): string {
+  try {
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0] ?? '';
+    if (/^nslab-[a-z]+$/.test(argv0)) return argv0;
+  } catch {
+    /* gone */
+  }
+  return comm;
 }
 
 function readProc(pid: number): Proc | null {
@@ -20,7 +35,7 @@ function readProc(pid: number): Proc | null {
     return {
       hostPid: pid,
       hostPpid: Number(field('PPid')),
-      comm: field('Name'),
+      comm: shownName(pid, field('Name')),
       nspid: field('NSpid').split(/\s+/).map(Number),
     };
   } catch {
@@ -28,7 +43,24 @@ function readProc(pid: number): Proc | null {
   }
 }
 
+/** The picture, with what each namespace holds (see facts.ts). */
+export async function takePictureWithFacts(lab: Lab): Promise<Picture> {
+  const { picture, hostPids } = collect(lab);
+  // One process of the lab per namespace: the facts of a namespace are read through it.
+  const members = new Map<NamespaceType, Map<number, number>>(NAMESPACE_TYPES.map((t) => [t, new Map()]));
+  picture.processes.forEach((p, i) => {
+    for (const t of NAMESPACE_TYPES) if (!members.get(t)!.has(p.ns[t])) members.get(t)!.set(p.ns[t], hostPids[i]!);
+  });
+  picture.facts = await readFacts({ initPid: lab.initPid, uidBase: lab.uidBase, members });
+  return picture;
+}
+
 export function takePicture(lab: Lab): Picture {
+  return collect(lab).picture;
+}
+
+/** The picture without facts, and the host pid of each of its processes (same order). */
+function collect(lab: Lab): { picture: Picture; hostPids: number[] } {
   const procs = new Map<number, Proc>();
   for (const pid of lab.pids()) {
     const p = readProc(pid);
@@ -47,7 +79,7 @@ export function takePicture(lab: Lab): Picture {
     }
     return null;
   };
-  const processes: Picture['processes'] = [];
+  const processes: Array<Picture['processes'][number] & { hostPid: number }> = [];
   for (const p of procs.values()) {
     let ns: Record<(typeof NAMESPACE_TYPES)[number], number>;
     try {
@@ -63,12 +95,14 @@ export function takePicture(lab: Lab): Picture {
       nspid: p.nspid.slice(1),
       ns,
       pane: findPane(p.hostPid),
+      hostPid: p.hostPid,
     });
   }
   processes.sort((a, b) => a.pid - b.pid);
+  const hostPids = processes.map((p) => p.hostPid);
   const panes = [...lab.panes.values()].map((pane) => {
     const p = pane.pid && pane.running ? procs.get(pane.pid) : undefined;
     return { name: pane.name, pid: p ? p.nspid[1]! : null };
   });
-  return { lab: nsInodes(lab.initPid), processes, panes };
+  return { picture: { lab: nsInodes(lab.initPid), processes: processes.map(({ hostPid: _, ...p }) => p), panes }, hostPids };
 }

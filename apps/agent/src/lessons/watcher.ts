@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Picture, TaskDef, TaskStatus } from '@nslab/shared';
 import type { Lab } from '../sandbox/lab.js';
 import { checkTasks } from './checker.js';
-import { takePicture } from '../inspect/picture.js';
+import { takePictureWithFacts } from '../inspect/picture.js';
 
 const PERIOD_MS = 1000;
 
@@ -14,6 +14,7 @@ export class LabWatcher extends EventEmitter<{ tasks: [TaskStatus[]]; picture: [
   private running = false;
   private lastTasks = '';
   private lastPicture = '';
+  private readonly doneOnce = new Set<string>();
   tasks: TaskStatus[] = [];
   picture: Picture | null = null;
 
@@ -46,14 +47,19 @@ export class LabWatcher extends EventEmitter<{ tasks: [TaskStatus[]]; picture: [
     if (this.running || this.lab.state !== 'open') return;
     this.running = true;
     try {
-      const picture = takePicture(this.lab);
+      const picture = await takePictureWithFacts(this.lab);
       const p = JSON.stringify(picture);
       if (p !== this.lastPicture) {
         this.lastPicture = p;
         this.picture = picture;
         this.emit('picture', picture);
       }
-      const tasks = await checkTasks(this.lab, this.taskDefs);
+      // A task once done stays done in this lab: the lessons go on to experiments (kill the
+      // process, change the propagation) that undo the state its check looks at.
+      const tasks = (await checkTasks(this.lab, this.taskDefs)).map((t): TaskStatus => {
+        if (t.status === 'done') this.doneOnce.add(t.id);
+        return t.status !== 'done' && this.doneOnce.has(t.id) ? { id: t.id, status: 'done' } : t;
+      });
       const t = JSON.stringify(tasks.map((x) => [x.id, x.status]));
       this.tasks = tasks;
       if (t !== this.lastTasks) {

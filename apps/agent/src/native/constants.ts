@@ -86,7 +86,7 @@ export const TIOC = {
   LINUX: 0x541c,
 } as const;
 
-export const SIOC = { GIFFLAGS: 0x8913, SIFFLAGS: 0x8914 } as const;
+export const SIOC = { GIFFLAGS: 0x8913, SIFFLAGS: 0x8914, GIFADDR: 0x8915, GIFNETMASK: 0x891b } as const;
 export const IFF_UP = 0x1;
 export const AF_UNIX = 1;
 export const AF_INET = 2;

@@ -38,6 +38,7 @@ export const libc = {
   unshare: lib.func('int unshare(int flags)'),
   setns: lib.func('int setns(int fd, int nstype)'),
   sethostname: lib.func('int sethostname(const char *name, size_t len)'),
+  uname: lib.func('int uname(uint8_t *buf)'),
   setresuid: lib.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)'),
   setresgid: lib.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)'),
   setgroups: lib.func('int setgroups(size_t size, const uint32_t *list)'),

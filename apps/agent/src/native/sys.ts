@@ -89,6 +89,18 @@ export const sys = {
     const b = Buffer.from(name);
     check('sethostname', libc.sethostname(name, b.length), name);
   },
+  /** uname(2): the host and domain names of the calling thread's UTS namespace. */
+  uname(): { nodename: string; domainname: string } {
+    // struct utsname: six fields of 65 bytes (sysname, nodename, release, version, machine, domainname).
+    const buf = Buffer.alloc(65 * 6);
+    check('uname', libc.uname(buf));
+    const field = (i: number) => {
+      const f = buf.subarray(i * 65, (i + 1) * 65);
+      const end = f.indexOf(0);
+      return f.subarray(0, end < 0 ? 65 : end).toString('utf8');
+    };
+    return { nodename: field(1), domainname: field(5) };
+  },
   setresuid: (id: number) => check('setresuid', libc.setresuid(id, id, id), `uid ${id}`),
   setresgid: (id: number) => check('setresgid', libc.setresgid(id, id, id), `gid ${id}`),
   clearGroups: () => check('setgroups', libc.setgroups(0, null), 'clear supplementary groups'),

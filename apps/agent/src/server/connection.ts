@@ -21,7 +21,7 @@ import { LimitError, UnknownLessonError } from '../sandbox/labs.js';
 import type { Lab } from '../sandbox/lab.js';
 import type { Pane } from '../sandbox/pane.js';
 import { tokenMatches } from './auth.js';
-import { takePicture } from '../inspect/picture.js';
+import { takePictureWithFacts } from '../inspect/picture.js';
 import { PaneStream } from './stream.js';
 import type { Shares } from './share.js';
 import type { Presence } from './presence.js';
@@ -325,7 +325,7 @@ export class Connection {
         return { tasks: lab.watcher?.tasks ?? [] };
       }
       case 'inspect':
-        return takePicture(this.lab(msg.lab, 'read'));
+        return takePictureWithFacts(this.lab(msg.lab, 'read'));
       case 'share': {
         const lab = this.lab(msg.lab);
         if (msg.revoke) {
