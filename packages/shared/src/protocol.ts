@@ -60,6 +60,11 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('attach'), id: requestId, lab: labId, pane: paneName, cols: cols.optional(), rows: rows.optional(), from: offset.optional() }),
   /** Output up to `offset` is rendered (flow control). No reply. */
   z.object({ type: z.literal('ack'), lab: labId, pane: paneName, offset }),
+  /**
+   * The learner is using this client's terminal for the pane (it got the focus, or its page
+   * became visible): its acknowledgements pace the pane from now on (docs/protocol.md). No reply.
+   */
+  z.object({ type: z.literal('focus'), lab: labId, pane: paneName }),
   /** A read-only link to this lab for a second viewer; `revoke` invalidates earlier links. */
   z.object({ type: z.literal('share'), id: requestId, lab: labId, revoke: z.boolean().optional() }),
   /** Redeem a read-only link: this connection may then watch (never type into) that lab. */

@@ -14,6 +14,19 @@ const RING_BYTES = 256 * 1024;
 /** Output within this long of the last chunk is sent together. */
 const COALESCE_MS = 4;
 const COALESCE_MAX_BYTES = 64 * 1024;
+/**
+ * A pane that no acknowledging writer paces (nobody attached, or only writers that stopped
+ * acknowledging) is read at most this fast: its program blocks in the terminal as it would
+ * behind a slow client, and output nobody looks at costs the agent little. 64 KiB per 250 ms.
+ */
+export const PACE_BYTES = 64 * 1024;
+export const PACE_WINDOW_MS = 250;
+
+/** A client stream that may pace the pane (see PaneStream). */
+export interface PaneWriter {
+  /** It acknowledges what it receives (not stale). */
+  readonly acking: boolean;
+}
 
 export interface PaneEvents {
   /** Output: `chunk` starts at stream offset `start`. */
@@ -21,6 +34,8 @@ export interface PaneEvents {
   exit: [exitCode: number | null, signal: number | null];
   start: [];
   resize: [cols: number, rows: number];
+  /** The writers, which of them is in use, or whether one acknowledges, changed. */
+  writers: [];
 }
 
 export class Pane extends EventEmitter<PaneEvents> {
@@ -41,9 +56,14 @@ export class Pane extends EventEmitter<PaneEvents> {
   private pendingBytes = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private lastFlush = 0;
-  /** Whoever wants the PTY not read for now (slow clients, the screen, a snapshot). */
+  /** Whoever wants the PTY not read for now (slow clients, the screen, a snapshot, the pacer). */
   private readonly holds = new Set<object>();
   private readonly screenHold = {};
+  /** Writers attached, with when each was last used (typed, focused, attached). */
+  private readonly writers = new Map<PaneWriter, number>();
+  private readonly pacer = {};
+  private paceUsed = 0;
+  private paceTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly def: PaneDef,
@@ -78,6 +98,7 @@ export class Pane extends EventEmitter<PaneEvents> {
   }
 
   private collect(chunk: Buffer) {
+    this.pace(chunk.length);
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= COALESCE_MAX_BYTES) return this.flush();
@@ -121,6 +142,59 @@ export class Pane extends EventEmitter<PaneEvents> {
         resolve(snap);
       }),
     );
+  }
+
+  // ---- who paces the pane --------------------------------------------------------------------
+
+  /** A writer attached, or used (typed, focused): flow control follows the one used last. */
+  useWriter(w: PaneWriter) {
+    this.writers.delete(w);
+    this.writers.set(w, performance.now());
+    this.writersChanged();
+  }
+
+  dropWriter(w: PaneWriter) {
+    this.writers.delete(w);
+    this.writersChanged();
+  }
+
+  /** Call when the writers or their `acking` changed: an acknowledging writer ends pacing. */
+  writersChanged() {
+    if (!this.paced && this.paceTimer) {
+      clearTimeout(this.paceTimer);
+      this.paceTimer = null;
+      this.paceUsed = 0;
+      this.release(this.pacer);
+    }
+    this.emit('writers');
+  }
+
+  /** The writer whose acknowledgements pace the pane: the one used last. */
+  get activeWriter(): PaneWriter | null {
+    let last: PaneWriter | null = null;
+    for (const w of this.writers.keys()) last = w; // insertion order: the last used is last
+    return last;
+  }
+
+  /** No acknowledging writer is in charge: the pane is read at PACE_BYTES per PACE_WINDOW_MS. */
+  get paced(): boolean {
+    return !this.activeWriter?.acking;
+  }
+
+  private pace(bytes: number) {
+    if (!this.paced) {
+      this.paceUsed = 0;
+      return;
+    }
+    this.paceUsed += bytes;
+    if (this.paceUsed < PACE_BYTES || this.paceTimer) return;
+    this.hold(this.pacer);
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = null;
+      this.paceUsed = Math.max(0, this.paceUsed - PACE_BYTES);
+      if (this.paceUsed >= PACE_BYTES && this.paced) this.pace(0);
+      else this.release(this.pacer);
+    }, PACE_WINDOW_MS);
   }
 
   /** Stop reading the PTY until every holder has released it. */
@@ -177,6 +251,8 @@ export class Pane extends EventEmitter<PaneEvents> {
   close() {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paceTimer = null;
     this.pty?.close();
     this.pty = null;
     this.running = false;

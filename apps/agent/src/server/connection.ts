@@ -282,6 +282,10 @@ export class Connection {
         this.streams.get(`${msg.lab}/${msg.pane}`)?.stream.ack(msg.offset);
         return undefined;
       }
+      case 'focus': {
+        this.streams.get(`${msg.lab}/${msg.pane}`)?.stream.use();
+        return undefined;
+      }
       case 'input': {
         const lab = this.lab(msg.lab);
         const pane = this.pane(lab, msg.pane);
@@ -294,6 +298,8 @@ export class Connection {
           );
         }
         lab.touch();
+        // The client that types is the one in use: flow control follows it.
+        this.streams.get(`${lab.id}/${pane.name}`)?.stream.use();
         pane.write(bytes);
         this.ctx.metrics?.bytesIn.inc(bytes.length);
         return msg.id !== undefined ? { written: bytes.length } : undefined;
