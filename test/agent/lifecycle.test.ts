@@ -1,6 +1,7 @@
 // Labs end cleanly: closing one leaves no process, mount, cgroup or directory; a shell that exits
 // is reported and can be restarted; killing the agent (SIGKILL) leaves no lab process, and the
 // next start removes what it left.
+import { nsPids } from '../../apps/agent/src/inspect/ns.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -93,6 +94,33 @@ test('warm labs: opening takes a ready lab, the pool refills, stopping closes th
     await agent.close();
   }
   assert.deepEqual(labProcesses(ids), [], 'no warm lab survives the agent stopping');
+});
+
+test('prepared labs: a lesson opens with its shells already at the prompt, and its pool refills', { skip }, async () => {
+  const agent = await startTestAgent({ warmPerLesson: 1 });
+  const ids = new IdRanges(agent.manager.config.idBase, 65536, agent.manager.config.maxLabs);
+  const lessons = agent.manager.catalogue.list().length;
+  try {
+    await waitFor('a prepared lab per lesson', () => agent.manager.preparedCount === lessons, 30_000);
+    assert.equal(agent.manager.list().length, 0, 'prepared labs are not listed as open');
+    const asked = performance.now();
+    const lab = await agent.manager.open('pid');
+    for (const pane of lab.panes.values()) {
+      assert.ok(pane.running, `${pane.name} runs`);
+      assert.ok(pane.firstOutputAt !== null && pane.firstOutputAt < asked, `${pane.name} printed its prompt before the lab was asked for`);
+    }
+    // It is the lesson's lab: the container is PID 1 of its own namespace.
+    assert.equal(nsPids(lab.pane('container')!.pid!).at(-1), 1);
+    assert.equal(lab.lesson?.id, 'pid');
+    await waitFor('the pool refills', () => agent.manager.preparedCount === lessons, 30_000);
+    // Another lesson's prepared lab is not given out for this one.
+    const again = await agent.manager.open('pid');
+    assert.equal(again.lesson?.id, 'pid');
+    assert.notEqual(again.id, lab.id);
+  } finally {
+    await agent.close();
+  }
+  assert.deepEqual(labProcesses(ids), [], 'no prepared lab survives the agent stopping');
 });
 
 test('several labs open at once get distinct id ranges and all work', { skip }, async () => {

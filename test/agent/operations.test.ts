@@ -34,7 +34,7 @@ test('the example configuration file is valid and says what the defaults are', (
   const fromFile = withEnv({ PORT: undefined, HOST: undefined, NSLAB_GRACE_S: undefined }, () => loadConfig({}, file));
   const defaults = withEnv({ PORT: undefined, HOST: undefined, NSLAB_GRACE_S: undefined }, () => loadConfig({}, {}));
   // The example spells out the defaults, so using it as it is changes nothing but the paths.
-  for (const key of ['port', 'host', 'maxLabs', 'warmLabs', 'labsPerSession', 'labsPerAddress', 'graceMs', 'idleMs', 'maxLifetimeMs', 'warnMs', 'limits', 'rates'] as const) {
+  for (const key of ['port', 'host', 'maxLabs', 'warmLabs', 'warmPerLesson', 'labsPerSession', 'labsPerAddress', 'graceMs', 'idleMs', 'maxLifetimeMs', 'warnMs', 'limits', 'rates'] as const) {
     assert.deepEqual(fromFile[key], defaults[key], key);
   }
 });

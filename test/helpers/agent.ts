@@ -17,6 +17,7 @@ export function testConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
     idBase: TEST_ID_BASE,
     maxLabs: 64,
     warmLabs: 0,
+    warmPerLesson: 0,
     port: 0,
     web: false,
     token: 'test-token-123',

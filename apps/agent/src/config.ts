@@ -29,6 +29,8 @@ export interface AgentConfig {
   labsPerAddress: number;
   /** Labs made ahead of time so that opening one takes only its panes' start. */
   warmLabs: number;
+  /** Labs per lesson made ahead of time with their panes at the prompt: opening one takes nothing. */
+  warmPerLesson: number;
   limits: {
     memoryMb: number;
     pids: number;
@@ -105,6 +107,7 @@ export const ConfigFile = z
       .object({
         max: positive,
         warm: z.number().int().min(0),
+        warmPerLesson: z.number().int().min(0).max(16),
         perSession: positive,
         perAddress: z.number().int().min(0),
         graceSeconds: seconds,
@@ -189,6 +192,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     idsPerLab: num('NSLAB_IDS_PER_LAB', f.ids?.perLab ?? 65536),
     maxLabs: num('NSLAB_MAX_LABS', f.labs?.max ?? 256),
     warmLabs: num('NSLAB_WARM_LABS', f.labs?.warm ?? 2),
+    warmPerLesson: num('NSLAB_WARM_PER_LESSON', f.labs?.warmPerLesson ?? 1),
     labsPerSession: num('NSLAB_LABS_PER_SESSION', f.labs?.perSession ?? 3),
     labsPerAddress: num('NSLAB_LABS_PER_ADDRESS', f.labs?.perAddress ?? 64),
     limits: {
@@ -230,6 +234,9 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     dev: env.NSLAB_DEV === '1',
     logLevel: env.LOG_LEVEL || f.logLevel || 'info',
   };
+  for (const [name, v] of [['NSLAB_WARM_LABS', base.warmLabs], ['NSLAB_WARM_PER_LESSON', base.warmPerLesson]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 64) throw new ConfigError(`${name} must be a whole number from 0 to 64, got ${v}`);
+  }
   for (const h of base.allowedHosts) {
     if (!HOST_NAME.test(h)) throw new ConfigError(`NSLAB_ALLOWED_HOSTS: "${h}" is not a host name (name or name:port)`);
   }

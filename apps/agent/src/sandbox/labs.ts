@@ -53,6 +53,8 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
   private stopping = false;
   /** Labs made ahead of time, waiting for a lesson. */
   private warm: Lab[] = [];
+  /** Labs made ahead for a lesson, their panes started and at the prompt: lesson id -> labs. */
+  private ready = new Map<string, Lab[]>();
   private refilling: Promise<void> | null = null;
   private lifetimes: LabLifetimes | null = null;
 
@@ -85,8 +87,9 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
    * start a new spawner, unless it keeps dying (then opening a lab answers that it is not running).
    */
   private async recoverSpawner() {
-    const labs = [...this.labs.values(), ...this.warm];
+    const labs = [...this.labs.values(), ...this.allPooled()];
     this.warm = [];
+    this.ready.clear();
     await Promise.allSettled(labs.map((lab) => lab.close('the spawner died')));
     const now = Date.now();
     this.spawnerDeaths = [...this.spawnerDeaths.filter((t) => now - t < 60_000), now];
@@ -153,16 +156,20 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
       }
     }
     const t0 = performance.now();
-    const lab = this.warm.shift() ?? (await this.createRetrying());
+    const prepared = this.takeReady(lessonId);
+    const lab = prepared ?? this.warm.shift() ?? (await this.createRetrying());
     lab.owner = owner;
     lab.watcher = new LabWatcher(lab, entry.tasks);
     this.labs.set(lab.id, lab);
     this.refillSoon();
-    try {
-      await lab.assign(lesson);
-    } catch (err) {
-      await lab.close('failed to start');
-      throw err;
+    if (prepared) lab.openedAt = lab.lastActiveAt = performance.now();
+    else {
+      try {
+        await lab.assign(lesson);
+      } catch (err) {
+        await lab.close('failed to start');
+        throw err;
+      }
     }
     const ms = performance.now() - t0;
     this.log('info', 'lab opened', { lab: lab.id, lesson: lessonId, uidBase: lab.uidBase, ms: Math.round(ms * 100) / 100 });
@@ -230,6 +237,7 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
       lab.onClosed = (reason, clean) => {
         this.labs.delete(id);
         this.warm = this.warm.filter((w) => w !== lab);
+        for (const [lesson, list] of this.ready) this.ready.set(lesson, list.filter((w) => w !== lab));
         if (clean) this.ids.release(range.slot);
         this.log(clean ? 'info' : 'error', clean ? 'lab closed' : 'lab closed; its id range stays reserved until the next start', { lab: id, reason });
         this.emit('closed', lab, reason);
@@ -260,17 +268,46 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     }
   }
 
-  /** Keep `warmLabs` labs ready, one at a time, without ever taking the last free id range. */
+  /** A lab prepared for this lesson whose panes still run, or null. */
+  private takeReady(lessonId: string): Lab | null {
+    const list = this.ready.get(lessonId) ?? [];
+    while (list.length) {
+      const lab = list.shift()!;
+      if (lab.state === 'open' && [...lab.panes.values()].every((p) => p.running)) return lab;
+      void lab.close('a prepared lab went stale');
+    }
+    return null;
+  }
+
+  /** The next pool to fill: lessons' prepared labs first (opening one costs nothing), then bare ones. */
+  private nextToPrepare(): { lesson: string | null } | null {
+    if (this.stopping || this.config.maxLabs - this.ids.inUse <= 1) return null;
+    for (const entry of this.catalogue.list()) {
+      if ((this.ready.get(entry.def.id)?.length ?? 0) < this.config.warmPerLesson) return { lesson: entry.def.id };
+    }
+    if (this.warm.length < this.config.warmLabs) return { lesson: null };
+    return null;
+  }
+
+  /**
+   * Keep the pools full, one lab at a time, without ever taking the last free id range:
+   * `warmPerLesson` labs per lesson with their panes at the prompt, and `warmLabs` bare labs.
+   */
   private refillSoon() {
-    if (this.refilling || this.stopping) return;
-    if (this.warm.length >= this.config.warmLabs || this.config.maxLabs - this.ids.inUse <= 1) return;
+    if (this.refilling || !this.nextToPrepare()) return;
     this.refilling = (async () => {
       await new Promise((r) => setTimeout(r, 20)); // let the lab just opened start its panes first
       try {
-        while (!this.stopping && this.warm.length < this.config.warmLabs && this.config.maxLabs - this.ids.inUse > 1) {
+        for (let next = this.nextToPrepare(); next; next = this.nextToPrepare()) {
           const lab = await this.create();
-          if (this.stopping) await lab.close('the agent is stopping');
-          else this.warm.push(lab);
+          if (next.lesson !== null) await this.prepare(lab, next.lesson);
+          if (this.stopping) {
+            await lab.close('the agent is stopping');
+            break;
+          }
+          if (lab.state !== 'open') continue;
+          if (next.lesson === null) this.warm.push(lab);
+          else this.ready.set(next.lesson, [...(this.ready.get(next.lesson) ?? []), lab]);
         }
       } catch (err) {
         this.log('warn', 'could not make a warm lab', { error: (err as Error).message });
@@ -280,9 +317,37 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     })();
   }
 
-  /** How many warm labs are ready now. */
+  /** Start a prepared lab's panes and wait for their first output (the prompt). */
+  private async prepare(lab: Lab, lessonId: string) {
+    const entry = this.catalogue.get(lessonId)!;
+    try {
+      await lab.assign(entry.def);
+    } catch (err) {
+      await lab.close('failed to start');
+      throw err;
+    }
+    const deadline = Date.now() + 5000;
+    while ([...lab.panes.values()].some((p) => p.firstOutputAt === null) && Date.now() < deadline && lab.state === 'open') {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** How many warm labs are ready now (bare and prepared). */
   get warmCount(): number {
-    return this.warm.length;
+    let n = this.warm.length;
+    for (const list of this.ready.values()) n += list.length;
+    return n;
+  }
+
+  /** Prepared labs (panes at the prompt) per lesson. */
+  get preparedCount(): number {
+    let n = 0;
+    for (const list of this.ready.values()) n += list.length;
+    return n;
+  }
+
+  private allPooled(): Lab[] {
+    return [...this.warm, ...[...this.ready.values()].flat()];
   }
 
   get(id: string): Lab | undefined {
@@ -304,8 +369,9 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     this.stopping = true;
     this.lifetimes?.stop();
     await this.refilling;
-    await Promise.allSettled([...this.list(), ...this.warm].map((l) => l.close('the agent is stopping')));
+    await Promise.allSettled([...this.list(), ...this.allPooled()].map((l) => l.close('the agent is stopping')));
     this.warm = [];
+    this.ready.clear();
     await this.spawner.stop();
     this.cgroups.removeParents();
   }
