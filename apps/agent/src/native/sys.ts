@@ -176,17 +176,19 @@ export const sys = {
     check('socketpair', libc.socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds));
     return [fds[0]!, fds[1]!];
   },
-  /** Send one message, with `passFd` attached as SCM_RIGHTS when given. Never raises SIGPIPE. */
-  sendMessage(fd: number, data: Uint8Array, passFd?: number) {
+  /** Send one message, with `passFds` attached as SCM_RIGHTS (at most 8). Never raises SIGPIPE. */
+  sendMessage(fd: number, data: Uint8Array, passFds: number | number[] = []) {
+    const fds = typeof passFds === 'number' ? [passFds] : passFds;
     if (data.length > MESSAGE_BYTES) throw new Error(`a message of ${data.length} bytes (at most ${MESSAGE_BYTES})`);
+    if (fds.length > MAX_PASSED_FDS) throw new Error(`${fds.length} descriptors in one message (at most ${MAX_PASSED_FDS})`);
     const m = messageBuffer('send');
     m.bytes.set(data, DATA_AT);
-    writeMsghdr(m, data.length, passFd === undefined ? 0 : 16 + 4);
-    if (passFd !== undefined) {
-      m.view.setBigUint64(CONTROL_AT, 20n, true); // cmsg_len = CMSG_LEN(sizeof(int))
+    writeMsghdr(m, data.length, fds.length ? 16 + 4 * fds.length : 0);
+    if (fds.length) {
+      m.view.setBigUint64(CONTROL_AT, BigInt(16 + 4 * fds.length), true); // cmsg_len = CMSG_LEN(n * sizeof(int))
       m.view.setInt32(CONTROL_AT + 8, SOL_SOCKET, true);
       m.view.setInt32(CONTROL_AT + 12, SCM_RIGHTS, true);
-      m.view.setInt32(CONTROL_AT + 16, passFd, true);
+      fds.forEach((f, i) => m.view.setInt32(CONTROL_AT + 16 + 4 * i, f, true));
     }
     for (;;) {
       const r = Number(libc.sendmsg(fd, m.ptr, MSG.NOSIGNAL));
@@ -195,13 +197,13 @@ export const sys = {
     }
   },
   /**
-   * Receive one message without blocking: its bytes and the descriptors passed with it (received
-   * close-on-exec); 'again' when none is waiting; 'end' once every peer has closed.
+   * Receive one message (without blocking, unless `block`): its bytes and the descriptors passed
+   * with it (received close-on-exec); 'again' when none is waiting; 'end' once every peer has closed.
    */
-  receiveMessage(fd: number): { data: Buffer; fds: number[]; truncated: boolean } | 'again' | 'end' {
+  receiveMessage(fd: number, block = false): { data: Buffer; fds: number[]; truncated: boolean } | 'again' | 'end' {
     const m = messageBuffer('receive');
     writeMsghdr(m, MESSAGE_BYTES, CONTROL_BYTES);
-    const n = Number(libc.recvmsg(fd, m.ptr, MSG.DONTWAIT | MSG.CMSG_CLOEXEC));
+    const n = Number(libc.recvmsg(fd, m.ptr, (block ? 0 : MSG.DONTWAIT) | MSG.CMSG_CLOEXEC));
     if (n < 0) {
       const e = koffi.errno();
       if (e === koffi.os.errno.EAGAIN || e === koffi.os.errno.EINTR) return 'again';
@@ -297,6 +299,7 @@ export const sys = {
 export const MESSAGE_BYTES = 4096;
 const IOV_AT = 64;
 const CONTROL_AT = 128;
+const MAX_PASSED_FDS = 8;
 const CONTROL_BYTES = 64;
 const DATA_AT = 256;
 

@@ -18,7 +18,7 @@
 // joiner is made non-dumpable. A non-dumpable process whose memory was set up by host root can be
 // traced or read only with CAP_SYS_PTRACE in the host's user namespace; its children inherit that
 // until their exec, which gives the new program a clean, learner-owned image.
-import { accessSync, constants as fsc } from 'node:fs';
+import { accessSync, readFileSync, constants as fsc } from 'node:fs';
 import { sys, decodeWaitStatus } from '../native/sys.js';
 import { CLONE, O, PR, TIOC, RLIMIT } from '../native/constants.js';
 import type { SpawnSpec } from './protocol.js';
@@ -33,16 +33,43 @@ export interface ChildStdio {
 }
 
 /**
- * Runs in the joiner (first child). `targetPidfd`: the spawner's pidfd of the process whose
- * namespaces are joined. Never returns.
+ * A joiner forked ahead of its request: it lets go of the spawner, joins the cgroups (the slow
+ * part on cgroup v1: every move of a process between cgroups waits for an RCU grace period, about
+ * 14 ms here), then waits on `sock` for one request: a message whose descriptors are the report
+ * socket, the target's pidfd, the spec (in a memfd) and the stdio, in that order. Never returns.
  */
-export function joinAndSpawn(spec: SpawnSpec, targetPidfd: number, stdio: ChildStdio, reportFd: number): never {
+export function waitForRequest(sock: number, cgroupProcs: string[]): never {
+  try {
+    letGo([sock], 'nslab-joiner');
+    joinCgroups(cgroupProcs);
+    const m = sys.receiveMessage(sock, true);
+    if (typeof m === 'string' || m.fds.length < 3) return sys.exit(0);
+    const [reportFd, targetPidfd, specFd, ...rest] = m.fds as [number, number, number, ...number[]];
+    const { stdin } = JSON.parse(m.data.toString()) as { stdin: boolean };
+    const spec = JSON.parse(readFileSync(specFd, 'utf8')) as SpawnSpec;
+    const stdio: ChildStdio = {};
+    if (rest.length >= 2) {
+      if (stdin) stdio.stdin = rest.shift();
+      [stdio.stdout, stdio.stderr] = rest as [number, number];
+    }
+    return joinAndSpawn(spec, targetPidfd, stdio, reportFd, true);
+  } catch {
+    return sys.exit(0);
+  }
+}
+
+/**
+ * Runs in the joiner (first child). `targetPidfd`: the spawner's pidfd of the process whose
+ * namespaces are joined; `inCgroups`: it was forked ahead and is already in the spec's cgroups.
+ * Never returns.
+ */
+export function joinAndSpawn(spec: SpawnSpec, targetPidfd: number, stdio: ChildStdio, reportFd: number, inCgroups = false): never {
   const report = new Reporter(reportFd);
   const s = new Sequence(report);
   return s.run(() => {
     const given = [reportFd, targetPidfd, ...[stdio.stdin, stdio.stdout, stdio.stderr].filter((fd): fd is number => fd !== undefined)];
     s.step('let go of the spawner', () => letGo(given));
-    s.step('join the cgroup', () => joinCgroups(spec.cgroupProcs));
+    if (!inCgroups) s.step('join the cgroup', () => joinCgroups(spec.cgroupProcs));
     // The lab's limits, as its anchor and init have them, set while this process is still host
     // root (which may raise a hard limit; lab root may not).
     s.step('set the lab resource limits', () => {

@@ -16,7 +16,7 @@ import { PR, SIG, SOCK_SEQPACKET } from '../native/constants.js';
 import { SpawnerRequest, type SpawnerReply, type LabSpec, type SpawnSpec } from './protocol.js';
 import { forkInto, setRuntimeFds } from './sequence.js';
 import { labAnchor } from './lab-init.js';
-import { joinAndSpawn, type ChildStdio } from './join.js';
+import { joinAndSpawn, waitForRequest, type ChildStdio } from './join.js';
 
 const SETUP_TIMEOUT_MS = Number(process.env.NSLAB_SPAWN_TIMEOUT_MS ?? 10_000);
 /** Reports one set-up may send (a few pids, trace lines, one error). */
@@ -278,6 +278,88 @@ function collectReports(sock: number, setup: number[], done: (r: SetupResult) =>
   });
 }
 
+// ---- joiners forked ahead, already in their cgroups ------------------------------------------
+
+/** At most this many joiners wait at once (the most recently used cgroups keep theirs). */
+const MAX_WAITING = 32;
+
+interface Waiting {
+  pid: number;
+  pidfd: number;
+  sock: number;
+  poll: ReturnType<typeof koffi.node.poll>;
+}
+/** By cgroups (their cgroup.procs paths, as JSON): one joiner each, forked ahead. */
+const waiting = new Map<string, Waiting>();
+
+function dropWaiting(key: string, kill: boolean) {
+  const w = waiting.get(key);
+  if (!w) return;
+  waiting.delete(key);
+  w.poll.close();
+  if (kill) {
+    try {
+      sys.pidfdSendSignal(w.pidfd, SIG.KILL, 'a waiting joiner');
+    } catch {
+      /* gone */
+    }
+  }
+  sys.close(w.pidfd);
+  sys.close(w.sock);
+}
+
+/**
+ * Fork a joiner for these cgroups ahead of the next request: moving a process into a cgroup is
+ * the slowest step of a spawn on cgroup v1, and the fork itself takes a few milliseconds more.
+ */
+function prepareJoiner(key: string, cgroupProcs: string[]) {
+  if (waiting.has(key)) return;
+  const [mine, theirs] = sys.socketpair(SOCK_SEQPACKET);
+  let pid: number;
+  try {
+    pid = forkInto(() => waitForRequest(theirs, cgroupProcs));
+  } catch {
+    sys.close(mine);
+    sys.close(theirs);
+    return;
+  }
+  sys.close(theirs);
+  const pidfd = sys.pidfdOpen(pid);
+  // A lab that closes kills what is in its cgroups, this joiner included.
+  const poll = koffi.node.poll(pidfd, { readable: true }, () => {
+    if (waiting.get(key)?.pid === pid) dropWaiting(key, false);
+  });
+  waiting.set(key, { pid, pidfd, sock: mine, poll });
+  while (waiting.size > MAX_WAITING) dropWaiting(waiting.keys().next().value!, true);
+}
+
+/** Give a request to the joiner waiting for these cgroups; its pidfd, or null if there is none. */
+function handToWaiting(key: string, spec: SpawnSpec, report: number, target: number, stdio: ChildStdio): number | null {
+  const w = waiting.get(key);
+  if (!w) return null;
+  waiting.delete(key);
+  w.poll.close();
+  let specFd = -1;
+  try {
+    specFd = sys.memfdWith('nslab-spec', Buffer.from(JSON.stringify(spec)));
+    const fds = [report, target, specFd, ...[stdio.stdin, stdio.stdout, stdio.stderr].filter((fd): fd is number => fd !== undefined)];
+    sys.sendMessage(w.sock, Buffer.from(JSON.stringify({ stdin: stdio.stdin !== undefined })), fds);
+    return w.pidfd;
+  } catch {
+    // It died meanwhile (its lab closed, the OOM killer): fork one as usual.
+    try {
+      sys.pidfdSendSignal(w.pidfd, SIG.KILL, 'a waiting joiner');
+    } catch {
+      /* gone */
+    }
+    sys.close(w.pidfd);
+    return null;
+  } finally {
+    if (specFd >= 0) sys.close(specFd);
+    sys.close(w.sock);
+  }
+}
+
 // ---- requests ------------------------------------------------------------------------------
 
 function makeLab(id: number, spec: LabSpec) {
@@ -297,6 +379,8 @@ function makeLab(id: number, spec: LabSpec) {
       return;
     }
     send({ id, ok: true, anchorPid, initPid });
+    // Its first pane will find a joiner already in its cgroups.
+    prepareJoiner(JSON.stringify(spec.cgroupProcs), spec.cgroupProcs);
   });
 }
 
@@ -322,10 +406,16 @@ function spawnIn(id: number, spec: SpawnSpec) {
     parentEnds.push(outR, errR);
   }
   const [mine, theirs] = sys.socketpair(SOCK_SEQPACKET);
-  const joiner = forkInto(() => joinAndSpawn(spec, target.pidfd, stdio, theirs));
+  const key = JSON.stringify(spec.cgroupProcs);
+  let joinerFd = handToWaiting(key, spec, theirs, target.pidfd, stdio);
+  if (joinerFd === null) {
+    const joiner = forkInto(() => joinAndSpawn(spec, target.pidfd, stdio, theirs));
+    joinerFd = sys.pidfdOpen(joiner);
+  }
   sys.close(theirs);
   for (const fd of childEnds) sys.close(fd);
-  const joinerFd = sys.pidfdOpen(joiner);
+  // The next request for these cgroups finds a joiner already in them.
+  setImmediate(() => prepareJoiner(key, spec.cgroupProcs));
   collectReports(mine, [joinerFd], (res) => {
     const [procFd, ...extra] = res.pidfds;
     for (const fd of extra) sys.close(fd);
