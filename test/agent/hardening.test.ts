@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 import { CAP, SYSCALL_NR, TIOC } from '../../apps/agent/src/native/constants.ts';
 import { buildSeccompProgram, disassemble, DENIED_SYSCALLS } from '../../apps/agent/src/spawner/seccomp.ts';
 import { boundingSetHex, KEPT_CAPS, NAMESPACES_PER_USER } from '../../apps/agent/src/spawner/harden.ts';
-import { LAB_MASKED_PATHS } from '../../apps/agent/src/sandbox/masks.ts';
+import { LAB_MASKED_PATHS } from '../../apps/agent/src/spawner/kernel-paths.ts';
 import { startTestAgent, testConfig, run, typeAndWait, waitForPrompt } from '../helpers/agent.ts';
 import { rootOrSkip, IN_CI } from '../helpers/env.ts';
 

@@ -102,7 +102,7 @@ test("cgroup: each namespace shows the cgroup that is its root, as the lab names
 
 test('a task once done stays done in its lab, though the lesson goes on to undo its state', { skip }, () =>
   withLab('uts', async (lab) => {
-    const watcher = lab.watcher!;
+    const watcher = useAgent().watchers.of(lab)!;
     const status = () => watcher.tasks.find((t) => t.id === 'set-hostname')?.status;
     await watcher.tick();
     assert.equal(status(), 'pending');
@@ -114,8 +114,9 @@ test('a task once done stays done in its lab, though the lesson goes on to undo 
     assert.equal(status(), 'done', 'still done after the hostname changed back');
     const other = await useAgent().manager.open('uts');
     try {
-      await other.watcher!.tick();
-      assert.equal(other.watcher!.tasks.find((t) => t.id === 'set-hostname')?.status, 'pending', 'another lab starts afresh');
+      const ow = useAgent().watchers.of(other)!;
+      await ow.tick();
+      assert.equal(ow.tasks.find((t) => t.id === 'set-hostname')?.status, 'pending', 'another lab starts afresh');
     } finally {
       await useAgent().manager.close(other.id);
     }

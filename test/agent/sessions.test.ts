@@ -77,8 +77,11 @@ test('watching a lab pushes task statuses as the learner works, and the picture'
   // The learner does the step: the agent notices by itself.
   c.send({ type: 'attach', id: 'att', lab: lab.id, pane: 'container', cols: 80, rows: 24 });
   c.send({ type: 'input', lab: lab.id, pane: 'container', data: 'hostname -b bird\n' });
-  const done = await c.waitFor((m) => m.type === 'tasks' && m.tasks.every((t: { status: string }) => t.status === 'done'), 15_000);
-  assert.equal(done.tasks[0].id, 'set-hostname');
+  const done = await c.waitFor(
+    (m) => m.type === 'tasks' && m.tasks.some((t: { id: string; status: string }) => t.id === 'set-hostname' && t.status === 'done'),
+    15_000,
+  );
+  assert.ok(done.tasks.length >= 1);
   // A namespace made in a pane shows up in the picture.
   c.send({ type: 'input', lab: lab.id, pane: 'host', data: 'unshare --uts sleep 300 &\n' });
   await c.waitFor((m) => m.type === 'picture' && m.picture.processes.some((p: { comm: string; ns: { uts: number } }) => p.comm === 'sleep' && p.ns.uts !== picture.lab.uts), 15_000);

@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import { NAMESPACE_TYPES, type NamespaceType, type Picture } from '@nslab/shared';
 import { nsInodes } from './ns.js';
 import { readFacts } from './facts.js';
-import type { Lab } from '../sandbox/lab.js';
+/** What the picture needs of a lab (the sandbox's Lab is one). */
+export interface PictureSubject {
+  readonly initPid: number;
+  readonly uidBase: number;
+  /** Host pids of the lab's processes. */
+  pids(): number[];
+  readonly panes: ReadonlyMap<string, { readonly name: string; readonly pid: number | null; readonly running: boolean }>;
+}
 
 interface Proc {
   hostPid: number;
@@ -44,7 +51,7 @@ function readProc(pid: number): Proc | null {
 }
 
 /** The picture, with what each namespace holds (see facts.ts). */
-export async function takePictureWithFacts(lab: Lab): Promise<Picture> {
+export async function takePictureWithFacts(lab: PictureSubject): Promise<Picture> {
   const { picture, hostPids } = collect(lab);
   // One process of the lab per namespace: the facts of a namespace are read through it.
   const members = new Map<NamespaceType, Map<number, number>>(NAMESPACE_TYPES.map((t) => [t, new Map()]));
@@ -55,12 +62,12 @@ export async function takePictureWithFacts(lab: Lab): Promise<Picture> {
   return picture;
 }
 
-export function takePicture(lab: Lab): Picture {
+export function takePicture(lab: PictureSubject): Picture {
   return collect(lab).picture;
 }
 
 /** The picture without facts, and the host pid of each of its processes (same order). */
-function collect(lab: Lab): { picture: Picture; hostPids: number[] } {
+function collect(lab: PictureSubject): { picture: Picture; hostPids: number[] } {
   const procs = new Map<number, Proc>();
   for (const pid of lab.pids()) {
     const p = readProc(pid);

@@ -1,7 +1,10 @@
 // Running a lesson's task checks in a lab: each condition is a shell command run (through exec)
 // in a pane's namespaces; a task is done when all its conditions hold.
 import type { CheckCondition, TaskDef, TaskStatus } from '@nslab/shared';
-import type { Lab } from '../sandbox/lab.js';
+import type { LessonLab } from './view.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Lab = LessonLab<any>;
 
 const CHECK_TIMEOUT_MS = 5000;
 /** A check compares short outputs; anything longer is cut (and the command's pipe closed). */

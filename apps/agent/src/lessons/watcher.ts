@@ -2,7 +2,10 @@
 // recomputed about once a second while anyone watches, pushed only when they change.
 import { EventEmitter } from 'node:events';
 import type { Picture, TaskDef, TaskStatus } from '@nslab/shared';
-import type { Lab } from '../sandbox/lab.js';
+import type { LessonLab } from './view.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Lab = LessonLab<any>;
 import { checkTasks } from './checker.js';
 import { takePictureWithFacts } from '../inspect/picture.js';
 

@@ -15,7 +15,6 @@ import { Pane } from './pane.js';
 import type { LabCgroup } from './cgroup.js';
 import { SpawnError, type SpawnerClient } from './spawner-client.js';
 import type { ProcessRouter } from './router.js';
-import type { LabWatcher } from '../lessons/watcher.js';
 
 const ALL_NAMESPACES =
   CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
@@ -56,8 +55,6 @@ export class Lab {
   owner: string | null = null;
   /** The client address that opened it (browser sessions only), for the per-address cap. */
   address: string | null = null;
-  /** Task checks and namespace picture, for clients that watch the lab. */
-  watcher: LabWatcher | null = null;
   state: 'open' | 'closing' | 'closed' = 'open';
   /** performance.now() when a lesson took the lab, and of the learner's latest action in it. */
   openedAt = performance.now();
@@ -304,7 +301,6 @@ export class Lab {
 
   private async doClose(reason: string) {
     this.state = 'closing';
-    this.watcher?.stop();
     let clean = true;
     try {
       await this.teardown();

@@ -2,9 +2,8 @@
 // on start removes whatever an earlier run of the agent left behind.
 import { existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import type { Catalogue } from '../lessons/catalogue.js';
-import { LabWatcher } from '../lessons/watcher.js';
 import type { AgentConfig } from '../config.js';
+import type { LessonDef } from '@nslab/shared';
 import { SpawnerClient, SpawnError } from './spawner-client.js';
 import { SyscallError } from '../native/errors.js';
 import { ProcessRouter } from './router.js';
@@ -17,6 +16,13 @@ import { REPO_ROOT } from '../paths.js';
 import { rmdirSync } from 'node:fs';
 import { LabLifetimes } from './lifetime.js';
 import { sizePtyPool } from '../preflight.js';
+
+/** Where the lessons come from (the lessons layer's catalogue is one). */
+export interface LessonSource {
+  get(id: string): { def: LessonDef } | undefined;
+  ids(): string[];
+  list(): Array<{ def: LessonDef }>;
+}
 
 export class LimitError extends Error {
   constructor(message: string) {
@@ -43,7 +49,7 @@ export interface LabManagerEvents {
   paneStarted: [lab: Lab, ms: number];
 }
 
-export class LabManager extends EventEmitter<LabManagerEvents> {
+export class LabManager<C extends LessonSource = LessonSource> extends EventEmitter<LabManagerEvents> {
   readonly labs = new Map<string, Lab>();
   readonly spawner = new SpawnerClient();
   readonly router = new ProcessRouter(this.spawner);
@@ -60,7 +66,7 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
 
   constructor(
     readonly config: AgentConfig,
-    readonly catalogue: Catalogue,
+    readonly catalogue: C,
     private readonly logFn: LogFn = () => {},
   ) {
     super();
@@ -159,7 +165,6 @@ export class LabManager extends EventEmitter<LabManagerEvents> {
     const prepared = this.takeReady(lessonId);
     const lab = prepared ?? this.warm.shift() ?? (await this.createRetrying());
     lab.owner = owner;
-    lab.watcher = new LabWatcher(lab, entry.tasks);
     this.labs.set(lab.id, lab);
     this.refillSoon();
     if (prepared) lab.openedAt = lab.lastActiveAt = performance.now();

@@ -8,6 +8,7 @@ import { MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION, WS_PATH } from '@nslab/shar
 import type { AgentConfig } from '../config.js';
 import { LabManager } from '../sandbox/labs.js';
 import { Catalogue } from '../lessons/catalogue.js';
+import { LabWatchers } from '../lessons/watchers.js';
 import { Connection, type ConnectionContext, type Principal } from './connection.js';
 import { Shares } from './share.js';
 import { Presence } from './presence.js';
@@ -23,7 +24,8 @@ export interface RunningAgent {
   port: number;
   token: string;
   tokenFile: string | null;
-  manager: LabManager;
+  manager: LabManager<Catalogue>;
+  watchers: LabWatchers;
   server: Server;
   close(): Promise<void>;
 }
@@ -34,6 +36,8 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   const catalogue = Catalogue.load(config.contentDir);
   const manager = new LabManager(config, catalogue, (level, msg, extra) => log[level](extra ?? {}, msg));
   await manager.start();
+  const watchers = new LabWatchers((id) => catalogue.get(id)?.tasks);
+  manager.on('closed', (lab) => watchers.forget(lab.id));
 
   let web: Awaited<ReturnType<typeof import('./web.js').createWebHandler>> | null = null;
   if (config.web) {
@@ -49,6 +53,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   const ctx: ConnectionContext = {
     authFailures,
     manager,
+    watchers,
     token,
     shares: new Shares(),
     presence,
@@ -169,6 +174,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     token,
     tokenFile,
     manager,
+    watchers,
     server,
     close() {
       closing ??= (async () => {

@@ -23,6 +23,8 @@ import type { Pane } from '../sandbox/pane.js';
 import { tokenMatches } from './auth.js';
 import { takePictureWithFacts } from '../inspect/picture.js';
 import { PaneStream } from './stream.js';
+import type { LabWatchers } from '../lessons/watchers.js';
+import type { Catalogue } from '../lessons/catalogue.js';
 import type { Shares } from './share.js';
 import type { Presence } from './presence.js';
 import { TokenBucket, type KeyedBuckets } from './rate.js';
@@ -54,7 +56,9 @@ export interface RateLimits {
 
 /** What every connection shares: the labs and the agent-wide bookkeeping around them. */
 export interface ConnectionContext {
-  manager: LabManager;
+  manager: LabManager<Catalogue>;
+  /** Task checks and namespace pictures of the labs, for clients that watch them. */
+  watchers: LabWatchers;
   token: string;
   shares: Shares;
   presence: Presence;
@@ -319,7 +323,8 @@ export class Connection {
         const lab = this.lab(msg.lab, 'read');
         if (this.mayUse(lab)) this.ctx.presence.hold(lab.id, this);
         this.watch(lab);
-        return { tasks: lab.watcher?.tasks ?? [], picture: lab.watcher?.picture ?? null };
+        const w = this.ctx.watchers.of(lab);
+        return { tasks: w?.tasks ?? [], picture: w?.picture ?? null };
       }
       case 'unwatch': {
         this.watching.get(msg.lab)?.();
@@ -327,8 +332,9 @@ export class Connection {
       }
       case 'check': {
         const lab = this.lab(msg.lab);
-        await lab.watcher?.tick();
-        return { tasks: lab.watcher?.tasks ?? [] };
+        const w = this.ctx.watchers.of(lab);
+        await w?.tick();
+        return { tasks: w?.tasks ?? [] };
       }
       case 'inspect':
         return takePictureWithFacts(this.lab(msg.lab, 'read'));
@@ -368,8 +374,8 @@ export class Connection {
   }
 
   private watch(lab: Lab) {
-    if (this.watching.has(lab.id) || !lab.watcher) return;
-    const w = lab.watcher;
+    const w = this.ctx.watchers.of(lab);
+    if (this.watching.has(lab.id) || !w) return;
     const onTasks = (tasks: TaskStatus[]) => this.send({ type: 'tasks', lab: lab.id, tasks });
     const onPicture = (picture: Picture) => this.send({ type: 'picture', lab: lab.id, picture });
     w.on('tasks', onTasks);

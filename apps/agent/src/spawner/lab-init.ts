@@ -17,7 +17,7 @@ import {
   CLONE, MS, MNT_DETACH, O, PR, SIG, AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOC, IFF_UP, RLIMIT, NAMESPACE_COUNT_SYSCTLS, MOUNT_ATTR,
   SECBIT_NO_SETUID_FIXUP,
 } from '../native/constants.js';
-import { LAB_MASKED_PATHS, LAB_READONLY_PATHS } from '../sandbox/masks.js';
+import { LAB_MASKED_PATHS, LAB_READONLY_PATHS } from './kernel-paths.js';
 import type { LabSpec } from './protocol.js';
 import { Sequence, Reporter, forkInto, letGo, hideRuntime, nullify, outOfReach, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
 import { harden, NAMESPACES_PER_USER } from './harden.js';

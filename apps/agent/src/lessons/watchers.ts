@@ -1,0 +1,35 @@
+// The watchers of every lab that runs a lesson, owned here rather than by the labs: the sandbox
+// knows nothing of lessons. A watcher is made on first use and stopped when its lab closes.
+import type { TaskDef } from '@nslab/shared';
+import { LabWatcher } from './watcher.js';
+import type { LessonLab } from './view.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type WatchedLab = LessonLab<any> & { readonly lesson: { readonly id: string } | null };
+
+export class LabWatchers {
+  private readonly byLab = new Map<string, LabWatcher>();
+
+  constructor(private readonly tasksOf: (lessonId: string) => TaskDef[] | undefined) {}
+
+  /** The watcher of a lab, or null while the lab runs no lesson (or is closed). */
+  of(lab: WatchedLab): LabWatcher | null {
+    if (lab.state !== 'open' || !lab.lesson) return null;
+    let w = this.byLab.get(lab.id);
+    if (!w) {
+      w = new LabWatcher(lab, this.tasksOf(lab.lesson.id) ?? []);
+      this.byLab.set(lab.id, w);
+    }
+    return w;
+  }
+
+  /** The lab closed: its watcher stops and is dropped. */
+  forget(labId: string) {
+    this.byLab.get(labId)?.stop();
+    this.byLab.delete(labId);
+  }
+
+  get size(): number {
+    return this.byLab.size;
+  }
+}
