@@ -2,10 +2,10 @@
 // allowed origins, and a shutdown that tells the labs before closing them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, readConfigFile } from '../../apps/agent/src/config.ts';
+import { loadConfig, readConfigFile, exampleYaml, SETTINGS } from '../../apps/agent/src/config.ts';
 import { sideAgent, waitForPrompt } from '../helpers/agent.ts';
 import { TestClient } from '../helpers/ws.ts';
 import { rootOrSkip } from '../helpers/env.ts';
@@ -29,13 +29,39 @@ function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
   }
 }
 
-test('the example configuration file is valid and says what the defaults are', () => {
-  const file = readConfigFile(join(REPO_ROOT, 'deploy', 'nslab.example.yaml'));
-  const fromFile = withEnv({ PORT: undefined, HOST: undefined, NSLAB_GRACE_S: undefined }, () => loadConfig({}, file));
-  const defaults = withEnv({ PORT: undefined, HOST: undefined, NSLAB_GRACE_S: undefined }, () => loadConfig({}, {}));
-  // The example spells out the defaults, so using it as it is changes nothing but the paths.
-  for (const key of ['port', 'host', 'maxLabs', 'warmLabs', 'warmPerLesson', 'labsPerSession', 'labsPerAddress', 'graceMs', 'idleMs', 'maxLifetimeMs', 'warnMs', 'limits', 'rates'] as const) {
-    assert.deepEqual(fromFile[key], defaults[key], key);
+test('settings are described once: the example file and the README say what the table says', () => {
+  const path = join(REPO_ROOT, 'deploy', 'nslab.example.yaml');
+  assert.equal(readFileSync(path, 'utf8'), exampleYaml(), 'deploy/nslab.example.yaml is exampleYaml() of apps/agent/src/config.ts (write it anew from there)');
+  // It is a valid file, and using it as it is changes nothing but the paths.
+  const file = readConfigFile(path);
+  const noEnv = Object.fromEntries(SETTINGS.map((st) => [st.env, undefined]));
+  assert.deepEqual(withEnv(noEnv, () => loadConfig({}, file)), withEnv(noEnv, () => loadConfig({}, {})));
+  // Every variable the README's table names exists, with the default the table has.
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  let rows = 0;
+  for (const line of readme.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 4 || !/^`(NSLAB_|PORT|HOST|LOG_LEVEL)/.test(cells[1]!)) continue;
+    const envs = [...cells[1]!.matchAll(/`([A-Z_]+)(=[^`]*)?`/g)].map((m) => m[1]!);
+    const defaults = [...cells[2]!.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
+    for (const env of envs) assert.ok(SETTINGS.some((st) => st.env === env), `README names ${env}, which is no setting`);
+    if (defaults.length !== envs.length) continue;
+    envs.forEach((env, i) => {
+      const st = SETTINGS.find((x) => x.env === env)!;
+      if (st.default === null) return; // derived (the README says from what)
+      assert.equal(defaults[i], String(st.default), `README: the default of ${env}`);
+      rows++;
+    });
+  }
+  assert.ok(rows >= 15, `README rows checked: ${rows}`);
+  // Wrong values from the environment stop the agent with the variable and the reason.
+  for (const [env, value, want] of [
+    ['NSLAB_MAX_LABS', '-1', /NSLAB_MAX_LABS: .*>=1 \(got "-1"\)/],
+    ['NSLAB_WEB', 'maybe', /NSLAB_WEB must be 1 or 0/],
+    ['NSLAB_ALLOWED_HOSTS', 'ok.example,bad host!', /NSLAB_ALLOWED_HOSTS: "host!" a host name/],
+    ['NSLAB_INSTANCE', 'Bad Name', /NSLAB_INSTANCE: a short lowercase name/],
+  ] as const) {
+    assert.throws(() => withEnv({ [env]: value }, () => loadConfig({}, {})), want, env);
   }
 });
 

@@ -1,12 +1,17 @@
-// The agent's settings, in layers: embedded defaults, then the configuration file (YAML, named
-// by NSLAB_CONFIG; see deploy/nslab.example.yaml), then environment variables, then what the
-// code that starts the agent passes (tests, the bench). Every file value is checked; a wrong
-// one stops the agent with the key and what was wrong.
+// The agent's settings, described once: the SETTINGS table below gives each its key in the
+// configuration file, its environment variable, its default, its type (zod) and a line of doc.
+// That one table drives loading and checking both sources, the example file
+// (deploy/nslab.example.yaml, which a test compares with exampleYaml()) and the README's table
+// (checked by the same test). Layers: embedded defaults, then the configuration file (YAML,
+// named by NSLAB_CONFIG), then environment variables, then what the code that starts the agent
+// passes (tests, the bench). A wrong value from either source stops the agent with the key and
+// the reason.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { REPO_ROOT } from './paths.js';
+
 export interface AgentConfig {
   /** Names this agent's cgroups and state directory, so two agents on one host stay apart. */
   instance: string;
@@ -77,70 +82,115 @@ export interface AgentConfig {
   logLevel: string;
 }
 
+export class ConfigError extends Error {}
 
 /** A DNS name (letters, digits, dots, hyphens), with an optional :port. */
 export const HOST_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?(:\d{1,5})?$/;
+const INSTANCE = /^[a-z][a-z0-9-]{0,30}$/;
+
+/** How an environment variable's text becomes a value. */
+type EnvKind = 'string' | 'number' | 'bool' | 'list' | 'paths';
+
+export interface Setting {
+  /** Dotted path in the configuration file. */
+  key: string;
+  env: string;
+  kind: EnvKind;
+  type: z.ZodTypeAny;
+  /** In the file's units; null: none (derived, or unset). */
+  default: unknown;
+  doc: string;
+  /** What the example file says for a setting without a default. */
+  example?: string;
+}
+
 const seconds = z.number().min(0).max(365 * 24 * 3600);
 const positive = z.number().int().min(1);
 const rate = z.number().positive();
+const count = (max: number) => z.number().int().min(0).max(max);
 
-/** The configuration file. Every key is optional; unknown keys are errors (a typo is not ignored). */
-export const ConfigFile = z
-  .object({
-    host: z.string().min(1),
-    port: z.number().int().min(0).max(65535),
-    instance: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a short lowercase name'),
-    stateDir: z.string().startsWith('/'),
-    token: z.string().min(16, 'at least 16 characters'),
-    rootfs: z.string().startsWith('/'),
-    content: z.string().startsWith('/'),
-    hostname: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/),
-    maskPaths: z.array(z.string().startsWith('/')),
-    allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'scheme://host[:port], no path')),
-    allowedHosts: z.array(z.string().regex(HOST_NAME, 'a host name, optionally with :port')),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
-    web: z.boolean(),
-    metrics: z.boolean(),
-    shutdownNoticeSeconds: seconds,
-    ids: z.object({ base: z.number().int().min(65536), perLab: z.number().int().min(65536) }).partial().strict(),
-    labs: z
-      .object({
-        max: positive,
-        warm: z.number().int().min(0),
-        warmPerLesson: z.number().int().min(0).max(16),
-        perSession: positive,
-        perAddress: z.number().int().min(0),
-        graceSeconds: seconds,
-        idleSeconds: seconds,
-        maxLifetimeSeconds: seconds,
-        warnSeconds: seconds,
-      })
-      .partial()
-      .strict(),
-    limits: z
-      .object({ memoryMb: positive, pids: positive, cpuPercent: positive, diskMb: positive, tmpMb: positive, nofile: positive, ptys: z.number().int().min(4).max(4096) })
-      .partial()
-      .strict(),
-    time: z.object({ monotonicSeconds: z.number().int(), boottimeSeconds: z.number().int() }).partial().strict(),
-    rates: z
-      .object({
-        messagesBurst: rate,
-        messagesPerSecond: rate,
-        inputBurst: rate,
-        inputPerSecond: rate,
-        opensBurst: rate,
-        opensPerMinute: rate,
-        addressOpensBurst: rate,
-        addressOpensPerMinute: rate,
-      })
-      .partial()
-      .strict(),
-  })
-  .partial()
-  .strict();
-export type ConfigFile = z.infer<typeof ConfigFile>;
+const s = (key: string, env: string, kind: EnvKind, type: z.ZodTypeAny, def: unknown, doc: string, example?: string): Setting => ({
+  key, env, kind, type, default: def, doc, ...(example ? { example } : {}),
+});
 
-export class ConfigError extends Error {}
+/** Every setting of the agent. */
+export const SETTINGS: readonly Setting[] = [
+  s('host', 'HOST', 'string', z.string().min(1), '127.0.0.1', 'listen address; keep 127.0.0.1 behind a reverse proxy'),
+  s('port', 'PORT', 'number', z.number().int().min(0).max(65535), 3000, 'listen port'),
+  s('instance', 'NSLAB_INSTANCE', 'string', z.string().regex(INSTANCE, 'a short lowercase name'), 'nslab', 'names the cgroups and the state directory, so two agents on one host stay apart'),
+  s('stateDir', 'NSLAB_STATE_DIR', 'string', z.string().startsWith('/'), null, 'token file and lab staging directories (default /run/<instance>)', '/run/nslab'),
+  s('token', 'NSLAB_TOKEN', 'string', z.string().min(16, 'at least 16 characters'), null, 'the API token (default: random, written to stateDir/token, mode 0600)', '...'),
+  s('rootfs', 'NSLAB_ROOTFS', 'string', z.string().startsWith('/'), '/', "read-only lower layer of every lab's root filesystem"),
+  s('content', 'NSLAB_CONTENT', 'string', z.string().startsWith('/'), null, 'lesson files (default: content/lessons of the checkout)', '/opt/nslab/content/lessons'),
+  s('hostname', 'NSLAB_HOSTNAME', 'string', z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/, 'a host name'), 'nslab', 'hostname inside labs'),
+  s('maskPaths', 'NSLAB_MASK_PATHS', 'paths', z.array(z.string().startsWith('/')), [], 'more host paths hidden from labs (colon-separated in the environment)'),
+  s('allowedOrigins', 'NSLAB_ALLOWED_ORIGINS', 'list', z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'scheme://host[:port], no path')), [],
+    "other sites whose pages may connect, e.g. [https://portal.example]; the agent's own origin is always allowed"),
+  s('allowedHosts', 'NSLAB_ALLOWED_HOSTS', 'list', z.array(z.string().regex(HOST_NAME, 'a host name, optionally with :port')), [],
+    'host names the agent answers to besides its IP addresses and localhost, e.g. [labs.example.org] behind a proxy; any other Host gets 421'),
+  s('logLevel', 'LOG_LEVEL', 'string', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'trace, debug, info, warn, error'),
+  s('web', 'NSLAB_WEB', 'bool', z.boolean(), true, 'serve the web app (0: the API only)'),
+  s('dev', 'NSLAB_DEV', 'bool', z.boolean(), false, 'serve the web app from source with Next.js in development mode'),
+  s('metrics', 'NSLAB_METRICS', 'bool', z.boolean(), true, '/metrics (it needs the token in any case)'),
+  s('shutdownNoticeSeconds', 'NSLAB_SHUTDOWN_NOTICE_S', 'number', seconds, 1, 'labs are told this long before a shutdown closes them'),
+  s('ids.base', 'NSLAB_ID_BASE', 'number', z.number().int().min(65536), 100000, 'first host uid/gid given to labs'),
+  s('ids.perLab', 'NSLAB_IDS_PER_LAB', 'number', z.number().int().min(65536), 65536, "uids/gids per lab (its user namespace's map)"),
+  s('labs.max', 'NSLAB_MAX_LABS', 'number', positive, 256, 'labs open at once; beyond it, "come back later"'),
+  s('labs.warm', 'NSLAB_WARM_LABS', 'number', count(64), 2, 'labs made ahead of time (namespaces, root, init)'),
+  s('labs.warmPerLesson', 'NSLAB_WARM_PER_LESSON', 'number', count(16), 1, 'per lesson, labs made ahead with their shells at the prompt'),
+  s('labs.perSession', 'NSLAB_LABS_PER_SESSION', 'number', positive, 3, "a browser's oldest lab closes when it opens one more"),
+  s('labs.perAddress', 'NSLAB_LABS_PER_ADDRESS', 'number', z.number().int().min(0), 64, 'labs all sessions from one address may hold (0: no cap; raise it behind a proxy)'),
+  s('labs.graceSeconds', 'NSLAB_GRACE_S', 'number', seconds, 300, 'a lab waits this long for its page to come back'),
+  s('labs.idleSeconds', 'NSLAB_IDLE_S', 'number', seconds, 1800, 'closed after this long without typing (0: never)'),
+  s('labs.maxLifetimeSeconds', 'NSLAB_MAX_LIFETIME_S', 'number', seconds, 4 * 3600, 'closed this long after it opened (0: never)'),
+  s('labs.warnSeconds', 'NSLAB_WARN_S', 'number', seconds, 60, 'the learner is warned this long before either'),
+  s('limits.memoryMb', 'NSLAB_LAB_MEMORY_MB', 'number', positive, 512, 'memory per lab'),
+  s('limits.pids', 'NSLAB_LAB_PIDS', 'number', positive, 256, 'processes per lab'),
+  s('limits.cpuPercent', 'NSLAB_LAB_CPU_PERCENT', 'number', positive, 100, 'CPU per lab (100 = one core)'),
+  s('limits.diskMb', 'NSLAB_LAB_DISK_MB', 'number', positive, 256, 'writable layer of the root filesystem'),
+  s('limits.tmpMb', 'NSLAB_LAB_TMP_MB', 'number', positive, 64, '/tmp, /run, /root'),
+  s('limits.nofile', 'NSLAB_LAB_NOFILE', 'number', positive, 4096, 'open files per process'),
+  s('limits.ptys', 'NSLAB_LAB_PTYS', 'number', z.number().int().min(4).max(4096), 32, "terminals the lab's /dev/pts holds at once, its panes' included"),
+  s('time.monotonicSeconds', 'NSLAB_TIME_MONOTONIC_S', 'number', z.number().int(), 0, "offset of every lab's monotonic clock"),
+  s('time.boottimeSeconds', 'NSLAB_TIME_BOOTTIME_S', 'number', z.number().int(), 0, "offset of every lab's boot-time clock"),
+  s('rates.messagesBurst', 'NSLAB_RATE_MESSAGES_BURST', 'number', rate, 2000, 'messages per connection at once...'),
+  s('rates.messagesPerSecond', 'NSLAB_RATE_MESSAGES_PER_S', 'number', rate, 1000, '...then per second'),
+  s('rates.inputBurst', 'NSLAB_RATE_INPUT_BURST', 'number', rate, 4 * 1024 * 1024, 'bytes typed/pasted per connection at once...'),
+  s('rates.inputPerSecond', 'NSLAB_RATE_INPUT_PER_S', 'number', rate, 1024 * 1024, '...then per second'),
+  s('rates.opensBurst', 'NSLAB_RATE_OPENS_BURST', 'number', rate, 10, 'labs opened per browser session at once...'),
+  s('rates.opensPerMinute', 'NSLAB_RATE_OPENS_PER_MIN', 'number', rate, 10, '...then per minute'),
+  s('rates.addressOpensBurst', 'NSLAB_RATE_ADDRESS_OPENS_BURST', 'number', rate, 60, 'labs opened per client address at once...'),
+  s('rates.addressOpensPerMinute', 'NSLAB_RATE_ADDRESS_OPENS_PER_MIN', 'number', rate, 60, '...then per minute'),
+];
+
+/** What the file's sections are about (for the example file). */
+const SECTION_DOCS: Record<string, string> = {
+  ids: '',
+  labs: '',
+  limits: 'per lab',
+  time: "offsets of every lab's time namespace",
+  rates: 'per client; over them a client gets "rate-limited" and when to retry',
+};
+
+/** The configuration file's schema, made from the table: every key optional, unknown keys errors. */
+function fileSchema(): z.ZodTypeAny {
+  const top: Record<string, z.ZodTypeAny> = {};
+  const sections: Record<string, Record<string, z.ZodTypeAny>> = {};
+  for (const st of SETTINGS) {
+    const [a, b] = st.key.split('.') as [string, string | undefined];
+    if (b === undefined) top[a] = st.type;
+    else (sections[a] ??= {})[b] = st.type;
+  }
+  for (const [name, shape] of Object.entries(sections)) top[name] = z.object(shape).partial().strict();
+  return z.object(top).partial().strict();
+}
+export const ConfigFile = fileSchema();
+export type ConfigFile = Record<string, unknown>;
+
+function describeIssue(issue: z.ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  return issue.message;
+}
 
 /** Read and check the configuration file; `{}` when there is none. */
 export function readConfigFile(path: string | undefined): ConfigFile {
@@ -161,87 +211,147 @@ export function readConfigFile(path: string | undefined): ConfigFile {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? '' : 'the file');
-    const unknown = issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
-    throw new ConfigError(`${path}: ${key ? `${key}: ` : ''}${unknown}`);
+    throw new ConfigError(`${path}: ${key ? `${key}: ` : ''}${describeIssue(issue)}`);
   }
-  return parsed.data;
+  return parsed.data as ConfigFile;
 }
 
-function num(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got "${v}"`);
-  return n;
+function fromFile(file: ConfigFile, key: string): unknown {
+  let v: unknown = file;
+  for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
+}
+
+/** An environment variable's text as a value of the setting's kind, checked by its type. */
+function fromEnv(st: Setting, text: string): unknown {
+  let v: unknown;
+  switch (st.kind) {
+    case 'string':
+      v = text;
+      break;
+    case 'number':
+      v = Number(text);
+      if (text.trim() === '' || !Number.isFinite(v as number)) throw new ConfigError(`${st.env} must be a number, got "${text}"`);
+      break;
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(text)) v = true;
+      else if (/^(0|false|no|off)$/i.test(text)) v = false;
+      else throw new ConfigError(`${st.env} must be 1 or 0, got "${text}"`);
+      break;
+    case 'list':
+      v = text.split(/[\s,]+/).filter(Boolean);
+      break;
+    case 'paths':
+      v = text.split(':').filter(Boolean);
+      break;
+  }
+  const r = st.type.safeParse(v);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const item = typeof issue.path[0] === 'number' && Array.isArray(v) ? ` "${v[issue.path[0]]}"` : '';
+    throw new ConfigError(`${st.env}:${item} ${describeIssue(issue)} (got "${text}")`);
+  }
+  return r.data;
+}
+
+/** Every setting's value by key: the default, under the file, under the environment. */
+export function settingValues(file: ConfigFile, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const st of SETTINGS) {
+    let v = st.default;
+    const f = fromFile(file, st.key);
+    if (f !== undefined) v = f;
+    const e = env[st.env];
+    if (e !== undefined && e !== '') v = fromEnv(st, e);
+    out[st.key] = v;
+  }
+  return out;
 }
 
 export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFile = readConfigFile(process.env.NSLAB_CONFIG)): AgentConfig {
-  const env = process.env;
-  const f = file;
-  const instance = env.NSLAB_INSTANCE || f.instance || 'nslab';
-  if (!/^[a-z][a-z0-9-]{0,30}$/.test(instance)) throw new ConfigError(`NSLAB_INSTANCE must be a short lowercase name, got "${instance}"`);
+  const v = settingValues(file);
+  const n = (key: string) => v[key] as number;
+  const str = (key: string) => v[key] as string;
+  const instance = str('instance');
   const base: AgentConfig = {
     instance,
-    host: env.HOST || f.host || '127.0.0.1',
-    port: num('PORT', f.port ?? 3000),
-    stateDir: env.NSLAB_STATE_DIR || f.stateDir || `/run/${instance}`,
-    token: env.NSLAB_TOKEN || f.token || null,
-    rootfsLower: env.NSLAB_ROOTFS || f.rootfs || '/',
-    contentDir: env.NSLAB_CONTENT || f.content || join(REPO_ROOT, 'content', 'lessons'),
-    idBase: num('NSLAB_ID_BASE', f.ids?.base ?? 100000),
-    idsPerLab: num('NSLAB_IDS_PER_LAB', f.ids?.perLab ?? 65536),
-    maxLabs: num('NSLAB_MAX_LABS', f.labs?.max ?? 256),
-    warmLabs: num('NSLAB_WARM_LABS', f.labs?.warm ?? 2),
-    warmPerLesson: num('NSLAB_WARM_PER_LESSON', f.labs?.warmPerLesson ?? 1),
-    labsPerSession: num('NSLAB_LABS_PER_SESSION', f.labs?.perSession ?? 3),
-    labsPerAddress: num('NSLAB_LABS_PER_ADDRESS', f.labs?.perAddress ?? 64),
+    host: str('host'),
+    port: n('port'),
+    stateDir: (v.stateDir as string | null) ?? `/run/${instance}`,
+    token: (v.token as string | null) ?? null,
+    rootfsLower: str('rootfs'),
+    contentDir: (v.content as string | null) ?? join(REPO_ROOT, 'content', 'lessons'),
+    idBase: n('ids.base'),
+    idsPerLab: n('ids.perLab'),
+    maxLabs: n('labs.max'),
+    warmLabs: n('labs.warm'),
+    warmPerLesson: n('labs.warmPerLesson'),
+    labsPerSession: n('labs.perSession'),
+    labsPerAddress: n('labs.perAddress'),
     limits: {
-      memoryMb: num('NSLAB_LAB_MEMORY_MB', f.limits?.memoryMb ?? 512),
-      pids: num('NSLAB_LAB_PIDS', f.limits?.pids ?? 256),
-      cpuPercent: num('NSLAB_LAB_CPU_PERCENT', f.limits?.cpuPercent ?? 100),
-      rootSizeMb: num('NSLAB_LAB_DISK_MB', f.limits?.diskMb ?? 256),
-      tmpSizeMb: num('NSLAB_LAB_TMP_MB', f.limits?.tmpMb ?? 64),
-      nofile: num('NSLAB_LAB_NOFILE', f.limits?.nofile ?? 4096),
-      ptys: num('NSLAB_LAB_PTYS', f.limits?.ptys ?? 32),
+      memoryMb: n('limits.memoryMb'),
+      pids: n('limits.pids'),
+      cpuPercent: n('limits.cpuPercent'),
+      rootSizeMb: n('limits.diskMb'),
+      tmpSizeMb: n('limits.tmpMb'),
+      nofile: n('limits.nofile'),
+      ptys: n('limits.ptys'),
     },
-    timeOffsets: {
-      monotonic: num('NSLAB_TIME_MONOTONIC_S', f.time?.monotonicSeconds ?? 0),
-      boottime: num('NSLAB_TIME_BOOTTIME_S', f.time?.boottimeSeconds ?? 0),
-    },
-    hostname: env.NSLAB_HOSTNAME || f.hostname || 'nslab',
-    maskPaths: env.NSLAB_MASK_PATHS !== undefined ? env.NSLAB_MASK_PATHS.split(':').filter(Boolean) : (f.maskPaths ?? []),
-    graceMs: num('NSLAB_GRACE_S', f.labs?.graceSeconds ?? 300) * 1000,
-    idleMs: num('NSLAB_IDLE_S', f.labs?.idleSeconds ?? 1800) * 1000,
-    maxLifetimeMs: num('NSLAB_MAX_LIFETIME_S', f.labs?.maxLifetimeSeconds ?? 4 * 3600) * 1000,
-    warnMs: num('NSLAB_WARN_S', f.labs?.warnSeconds ?? 60) * 1000,
+    timeOffsets: { monotonic: n('time.monotonicSeconds'), boottime: n('time.boottimeSeconds') },
+    hostname: str('hostname'),
+    maskPaths: v.maskPaths as string[],
+    graceMs: n('labs.graceSeconds') * 1000,
+    idleMs: n('labs.idleSeconds') * 1000,
+    maxLifetimeMs: n('labs.maxLifetimeSeconds') * 1000,
+    warnMs: n('labs.warnSeconds') * 1000,
     rates: {
-      messages: { burst: num('NSLAB_RATE_MESSAGES_BURST', f.rates?.messagesBurst ?? 2000), perSecond: num('NSLAB_RATE_MESSAGES_PER_S', f.rates?.messagesPerSecond ?? 1000) },
-      inputBytes: {
-        burst: num('NSLAB_RATE_INPUT_BURST', f.rates?.inputBurst ?? 4 * 1024 * 1024),
-        perSecond: num('NSLAB_RATE_INPUT_PER_S', f.rates?.inputPerSecond ?? 1024 * 1024),
-      },
-      opens: { burst: num('NSLAB_RATE_OPENS_BURST', f.rates?.opensBurst ?? 10), perMinute: num('NSLAB_RATE_OPENS_PER_MIN', f.rates?.opensPerMinute ?? 10) },
-      opensPerAddress: {
-        burst: num('NSLAB_RATE_ADDRESS_OPENS_BURST', f.rates?.addressOpensBurst ?? 60),
-        perMinute: num('NSLAB_RATE_ADDRESS_OPENS_PER_MIN', f.rates?.addressOpensPerMinute ?? 60),
-      },
+      messages: { burst: n('rates.messagesBurst'), perSecond: n('rates.messagesPerSecond') },
+      inputBytes: { burst: n('rates.inputBurst'), perSecond: n('rates.inputPerSecond') },
+      opens: { burst: n('rates.opensBurst'), perMinute: n('rates.opensPerMinute') },
+      opensPerAddress: { burst: n('rates.addressOpensBurst'), perMinute: n('rates.addressOpensPerMinute') },
     },
-    allowedOrigins: env.NSLAB_ALLOWED_ORIGINS !== undefined ? env.NSLAB_ALLOWED_ORIGINS.split(/[\s,]+/).filter(Boolean) : (f.allowedOrigins ?? []),
-    allowedHosts: env.NSLAB_ALLOWED_HOSTS !== undefined ? env.NSLAB_ALLOWED_HOSTS.split(/[\s,]+/).filter(Boolean) : (f.allowedHosts ?? []),
-    metrics: env.NSLAB_METRICS !== undefined ? env.NSLAB_METRICS !== '0' : (f.metrics ?? true),
-    shutdownNoticeMs: num('NSLAB_SHUTDOWN_NOTICE_S', f.shutdownNoticeSeconds ?? 1) * 1000,
-    web: env.NSLAB_WEB !== undefined ? env.NSLAB_WEB !== '0' : (f.web ?? true),
-    dev: env.NSLAB_DEV === '1',
-    logLevel: env.LOG_LEVEL || f.logLevel || 'info',
+    allowedOrigins: v.allowedOrigins as string[],
+    allowedHosts: v.allowedHosts as string[],
+    metrics: v.metrics as boolean,
+    shutdownNoticeMs: n('shutdownNoticeSeconds') * 1000,
+    web: v.web as boolean,
+    dev: v.dev as boolean,
+    logLevel: str('logLevel'),
   };
-  for (const [name, v] of [['NSLAB_WARM_LABS', base.warmLabs], ['NSLAB_WARM_PER_LESSON', base.warmPerLesson]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > 64) throw new ConfigError(`${name} must be a whole number from 0 to 64, got ${v}`);
-  }
-  for (const h of base.allowedHosts) {
-    if (!HOST_NAME.test(h)) throw new ConfigError(`NSLAB_ALLOWED_HOSTS: "${h}" is not a host name (name or name:port)`);
-  }
-  if (!Number.isInteger(base.limits.ptys) || base.limits.ptys < 4 || base.limits.ptys > 4096) {
-    throw new ConfigError(`NSLAB_LAB_PTYS must be a whole number from 4 to 4096, got ${base.limits.ptys}`);
-  }
   return { ...base, ...overrides, limits: { ...base.limits, ...(overrides.limits ?? {}) } };
+}
+
+function yamlValue(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.join(', ')}]`;
+  return String(v);
+}
+
+/** The example configuration file, made from the table: every key, its default, its variable. */
+export function exampleYaml(): string {
+  const lines = [
+    '# nslab agent configuration. Every key is optional: the values below are the defaults.',
+    '# Point the agent at this file with NSLAB_CONFIG=/etc/nslab/config.yaml (or --config).',
+    '# Environment variables override the file (the name of each is in the comment).',
+    '# Made from the settings table in apps/agent/src/config.ts (a test keeps the two the same).',
+    '',
+  ];
+  const entry = (indent: string, name: string, st: Setting) => {
+    const unset = st.default === null;
+    const left = `${indent}${unset ? '# ' : ''}${name}: ${unset ? st.example : yamlValue(st.default)}`;
+    return `${left.padEnd(34)} # ${st.env}: ${st.doc}`;
+  };
+  let section = '';
+  for (const st of SETTINGS) {
+    const [a, b] = st.key.split('.') as [string, string | undefined];
+    if (b === undefined) {
+      lines.push(entry('', a, st));
+      continue;
+    }
+    if (a !== section) {
+      section = a;
+      lines.push('', SECTION_DOCS[a] ? `${`${a}:`.padEnd(34)} # ${SECTION_DOCS[a]}` : `${a}:`);
+    }
+    lines.push(entry('  ', b, st));
+  }
+  return lines.join('\n') + '\n';
 }
