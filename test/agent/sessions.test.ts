@@ -54,7 +54,8 @@ test("a session reaches only its own labs, and keeps a bounded number", { skip }
   const admin = await TestClient.connect(useAgent().url, useAgent().token);
   assert.ok((await admin.request({ type: 'list' })).data.some((l: { id: string }) => l.id === lab), 'the token holder sees every lab');
   // labsPerSession is 2 here: a third lab closes the oldest.
-  const second = (await a.request({ type: 'open', lesson: 'ipc' })).data.id;
+  const secondReply = await a.request({ type: 'open', lesson: 'ipc' });
+  const second = secondReply.data?.id ?? assert.fail(JSON.stringify(secondReply));
   const third = (await a.request({ type: 'open', lesson: 'pid' })).data.id;
   const ids = (await a.request({ type: 'list' })).data.map((l: { id: string }) => l.id).sort();
   assert.deepEqual(ids, [second, third].sort());

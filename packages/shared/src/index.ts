@@ -2,3 +2,4 @@ export * from './namespaces.js';
 export * from './lessons.js';
 export * from './protocol.js';
 export * from './lesson-format.js';
+export * from './client.js';

@@ -1,0 +1,32 @@
+// What every connection shares: the labs and the agent-wide bookkeeping around them.
+import type { LabManager } from '../sandbox/labs.js';
+import type { Catalogue } from '../lessons/catalogue.js';
+import type { LabWatchers } from '../lessons/watchers.js';
+import type { Shares } from './share.js';
+import type { Presence } from './presence.js';
+import type { KeyedBuckets } from './rate.js';
+import type { Metrics } from './metrics.js';
+
+export interface RateLimits {
+  /** Messages of any kind per connection. */
+  messages: { burst: number; perSecond: number };
+  /** Input bytes per connection (typing and pasting). */
+  inputBytes: { burst: number; perSecond: number };
+}
+
+export interface ConnectionContext {
+  manager: LabManager<Catalogue>;
+  /** Task checks and namespace pictures of the labs, for clients that watch them. */
+  watchers: LabWatchers;
+  token: string;
+  shares: Shares;
+  presence: Presence;
+  rates: RateLimits;
+  /** Lab creation per browser session, and per client address. */
+  opensPerSession: KeyedBuckets;
+  opensPerAddress: KeyedBuckets;
+  /** Wrong tokens per address. */
+  authFailures: KeyedBuckets;
+  log: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void;
+  metrics: Metrics | null;
+}

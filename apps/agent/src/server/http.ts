@@ -1,0 +1,73 @@
+// The agent's HTTP routes: /healthz, /metrics (with the token), /api/session (a session cookie
+// without a page), and the web app for everything else. A Host the agent does not know gets 421
+// first (hosts.ts).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROTOCOL_VERSION } from '@nslab/shared';
+import type { AgentConfig } from '../config.js';
+import type { LabManager } from '../sandbox/labs.js';
+import type { Metrics } from './metrics.js';
+import type { Sessions } from './session.js';
+import type { WebHandler } from './web.js';
+import { bearer, tokenMatches } from './auth.js';
+import { misdirectedText, type HostCheck } from './hosts.js';
+
+export interface HttpDeps {
+  config: AgentConfig;
+  manager: LabManager;
+  token: string;
+  metrics: Metrics | null;
+  sessions: Sessions;
+  web: WebHandler | null;
+  hostAllowed: HostCheck;
+}
+
+export function httpHandler({ config, manager, token, metrics, sessions, web, hostAllowed }: HttpDeps) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!hostAllowed(req.headers.host)) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
+      res.end(misdirectedText(req.headers.host));
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(
+        JSON.stringify({
+          ok: true,
+          protocol: PROTOCOL_VERSION,
+          labs: manager.labs.size,
+          maxLabs: config.maxLabs,
+          spawner: manager.spawner.pid ?? null,
+          cgroups: manager.cgroups.describe(),
+        }),
+      );
+      return;
+    }
+    if (path === '/metrics') {
+      // The operator's scraper has the token; nobody else learns how busy the agent is.
+      if (!metrics || !tokenMatches(token, bearer(req.headers.authorization))) {
+        res.writeHead(metrics ? 401 : 404, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' });
+        res.end(metrics ? 'the agent token is required (Authorization: Bearer ...)\n' : 'metrics are off\n');
+        return;
+      }
+      void metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(text);
+      });
+      return;
+    }
+    if (path === '/api/session') {
+      // A browser's session cookie without loading a page (scripts, tests, embedding portals).
+      sessions.ensure(req, res);
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end('{"session":true}');
+      return;
+    }
+    if (web) {
+      sessions.ensure(req, res);
+      return void web.handle(req, res);
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found (the web app is disabled)\n');
+    };
+}
