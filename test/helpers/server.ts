@@ -2,6 +2,7 @@
 // process, on a free port. For end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
@@ -25,7 +26,7 @@ function freePort(): Promise<number> {
 
 export async function serve(instance = 'nslabe2e', env: Record<string, string> = {}): Promise<Served> {
   const port = await freePort();
-  const token = `e2e-${Math.random().toString(36).slice(2)}`;
+  const token = `e2e-${randomBytes(16).toString('hex')}`;
   const proc = spawn(process.execPath, [join(REPO_ROOT, 'apps/agent/dist/main.cjs')], {
     cwd: REPO_ROOT,
     env: {
