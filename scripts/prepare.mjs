@@ -73,6 +73,7 @@ if (!args.has('--no-web')) {
       cwd: join(root, 'apps/web'),
       env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
     });
-    web.write(hashTree(['apps/web', 'packages/shared/src', 'content']));
+    // The sources as they were when the build started: a change made during it rebuilds next time.
+    web.write(webHash);
   }
 }
