@@ -13,7 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const say = (msg) => process.stderr.write(`nslab: ${msg}\n`);
 
-function hashTree(dirs, skip = /(^|\/)(node_modules|dist|\.next|test\/artifacts)(\/|$)/) {
+// Generated files (by next build: next-env.d.ts, tsbuildinfo) are not sources.
+function hashTree(dirs, skip = /(^|\/)(node_modules|dist|\.next|test\/artifacts)(\/|$)|(^|\/)next-env\.d\.ts$|\.tsbuildinfo$/) {
   const h = createHash('sha256');
   const walk = (dir) => {
     if (!existsSync(dir)) return;
