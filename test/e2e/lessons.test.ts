@@ -99,16 +99,24 @@ const EXPERIMENTS: Record<string, (l: LessonPage) => Promise<void>> = {
     await l.expectScreen('container', /^bird$/m);
     await l.run('host', 'hostname');
     assert.doesNotMatch(await l.screen('host'), /^bird$/m, 'the host keeps its name');
+    // setns() from the host: nsenter into the container's UTS namespace.
+    await l.run('host', `CPID=$(lsns -t uts -n -o PID,COMMAND | awk '/bash/ {print $1}'); echo $CPID`);
+    await l.expectScreen('host', /^\d+$/m);
+    await l.run('host', 'nsenter --target $CPID --uts hostname');
+    await l.expectScreen('host', /^bird$/m);
+    await l.run('host', 'nsenter --target $CPID --uts domainname nest');
+    await l.run('container', 'domainname');
+    await l.expectScreen('container', /^nest$/m);
   },
   async ipc(l) {
     await l.run('host', 'ipcmk -Q');
     await l.expectScreen('host', /Message queue id: \d+/);
     await l.run('host', 'ipcs -q');
     await l.run('container', 'ipcs -q');
-    await l.run('container', 'ipcmk -M 4096');
-    await l.expectScreen('container', /Shared memory id: \d+/);
-    await l.run('container', 'ipcs -m');
-    await l.run('host', 'ipcs -m');
+    await l.run('container', 'ipcmk -Q');
+    await l.expectScreen('container', /Message queue id: 0/);
+    await l.run('container', 'ipcs -q');
+    await l.run('host', 'ipcs -q');
   },
   async pid(l) {
     await l.run('container', 'echo $$');
@@ -125,13 +133,21 @@ const EXPERIMENTS: Record<string, (l: LessonPage) => Promise<void>> = {
     await l.run('container', 'ls /tmp/box');
     await l.expectScreen('container', /^secret$/m);
     await l.run('host', 'ls /tmp/box');
+    // setns() from the host: a mount made in the container's mount namespace through nsenter.
+    await l.run('host', `CPID=$(lsns -t mnt -n -o PID,COMMAND | awk '/bash/ {print $1}'); echo $CPID`);
+    await l.expectScreen('host', /^\d+$/m);
+    await l.run('host', 'nsenter --target $CPID --pid --mount ps -ef');
+    await l.run('host', 'mkdir -p /tmp/drop');
+    await l.run('host', 'nsenter --target $CPID --mount mount -t tmpfs from-host /tmp/drop');
+    await l.run('container', 'findmnt /tmp/drop');
+    await l.expectScreen('container', /^\/tmp\/drop\s+from-host\s+tmpfs/m);
   },
   async net(l) {
     await l.run('container', 'ip link set lo up');
     await l.run('container', 'ping -c 1 127.0.0.1');
     await l.expectScreen('container', /1 received/);
     await l.run('container', 'echo $$');
-    await l.run('host', `CPID=$(lsns -t net -n -o PID,COMMAND | awk '$2 == "-bash" {print $1}'); echo $CPID`);
+    await l.run('host', `CPID=$(lsns -t net -n -o PID,COMMAND | awk '/bash/ {print $1}'); echo $CPID`);
     await l.expectScreen('host', /^\d+$/m);
     await l.run('host', 'ip link add veth0 type veth peer name veth1');
     await l.run('host', 'ip link set veth1 netns $CPID');
@@ -169,7 +185,7 @@ const EXPERIMENTS: Record<string, (l: LessonPage) => Promise<void>> = {
     await l.run('host', 'unshare --time --boottime 86400 sleep 1000 &');
     await l.run('host', 'cat /proc/$!/timens_offsets');
     await l.expectScreen('host', /^boottime\s+86400\s+0$/m);
-    await l.run('host', `CPID=$(lsns -t time -n -o PID,COMMAND | awk '$2 == "-bash" {print $1}'); echo $CPID`);
+    await l.run('host', `CPID=$(lsns -t time -n -o PID,COMMAND | awk '/bash/ {print $1}'); echo $CPID`);
     await l.expectScreen('host', /^\d+$/m);
     await l.run('host', 'nsenter --target $CPID --time sleep 2000 &');
   },
