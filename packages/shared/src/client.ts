@@ -76,6 +76,7 @@ export class AgentError extends Error {
 
 interface Pending {
   type: RequestType;
+  validate: boolean;
   resolve: (v: never) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout> | null;
@@ -91,7 +92,15 @@ export class RequestTracker {
 
   constructor(private readonly prefix = '') {}
 
-  make<T extends RequestType>(req: RequestOf<T> & { type: T }, timeoutMs = 0): { id: string | number; text: string; result: Promise<ResultOf<T>> } {
+  /**
+   * `validate`: check the answer against RESULTS (the default); a client that checks only the
+   * fields it uses, with messages of its own, passes false and gets the data as it came.
+   */
+  make<T extends RequestType>(
+    req: RequestOf<T> & { type: T },
+    timeoutMs = 0,
+    validate = true,
+  ): { id: string | number; text: string; result: Promise<ResultOf<T>> } {
     const id: string | number = this.prefix ? `${this.prefix}${this.nextId++}` : this.nextId++;
     const result = new Promise<ResultOf<T>>((resolve, reject) => {
       const timer =
@@ -101,7 +110,7 @@ export class RequestTracker {
               reject(new AgentError('timeout', `no answer to ${req.type} within ${Math.round(timeoutMs / 100) / 10} s`));
             }, timeoutMs)
           : null;
-      this.pending.set(String(id), { type: req.type, resolve: resolve as (v: never) => void, reject, timer });
+      this.pending.set(String(id), { type: req.type, validate, resolve: resolve as (v: never) => void, reject, timer });
     });
     return { id, text: JSON.stringify({ ...req, id }), result };
   }
@@ -119,10 +128,23 @@ export class RequestTracker {
       p.reject(new AgentError(msg.code as ErrorCode, msg.message));
       return true;
     }
+    if (!p.validate) {
+      p.resolve(msg.data as never);
+      return true;
+    }
     const parsed = RESULTS[p.type].safeParse(msg.data);
     if (parsed.success) p.resolve(parsed.data as never);
     else p.reject(new AgentError('bad-answer', `the agent's answer to ${p.type} is not what this client understands: ${parsed.error.issues[0]?.message}`));
     return true;
+  }
+
+  /** Give up on one request (a timeout of the caller's, a failed send). */
+  cancel(id: string | number, err: Error) {
+    const p = this.pending.get(String(id));
+    if (!p) return;
+    this.pending.delete(String(id));
+    if (p.timer) clearTimeout(p.timer);
+    p.reject(err);
   }
 
   failAll(err: Error) {

@@ -8,18 +8,22 @@ import type { IncomingMessage } from 'node:http';
 import {
   MAX_CLIENT_MESSAGE_BYTES,
   PROTOCOL_VERSION,
+  RequestTracker,
   ServerMessage,
   WS_PATH,
+  checkHello,
   decodeFrame,
   type Frame,
   type ClientMessage,
+  type RequestOf,
+  type RequestType,
 } from '@nslab/shared';
 import { AgentError, AuthError, CliError, ConnectionError } from './errors.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** A message that the agent answers with a result or an error, minus the id the client assigns. */
-export type RequestMessage = DistributiveOmit<Exclude<ClientMessage, { type: 'input' | 'resize' | 'detach' | 'ack' }>, 'id'>;
+export type RequestMessage = RequestOf<Exclude<RequestType, 'input' | 'resize' | 'detach'>>;
 /** A message that gets no answer. */
 export type NoticeMessage = DistributiveOmit<Extract<ClientMessage, { type: 'input' | 'resize' | 'detach' | 'ack' }>, 'id'>;
 export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'lab-closing' | 'pane-size' | 'tasks' | 'picture' }>;
@@ -46,13 +50,6 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Close codes with which a server says "not allowed" (policy violation, and the 4xxx mirror of HTTP 401/403). */
 const AUTH_CLOSE_CODES = new Set([1008, 4001, 4003, 4401, 4403]);
 
-interface Pending {
-  type: string;
-  resolve: (data: unknown) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout | undefined;
-}
-
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -64,8 +61,8 @@ function toBuffer(data: RawData): Buffer {
 }
 
 export class AgentClient {
-  private readonly pending = new Map<string, Pending>();
-  private nextId = 1;
+  /** Requests waiting for their answers (the protocol client core's tracker). */
+  private readonly requests = new RequestTracker();
   private readonly frameListeners = new Set<(frame: OutputFrame) => void>();
   private readonly eventListeners = new Set<(event: ServerEvent) => void>();
   private readonly closeListeners = new Set<(message: string) => void>();
@@ -157,7 +154,7 @@ export class AgentClient {
       client.connectionErrorWaiter = fail;
       client.helloWaiter = (hello) => {
         client.helloWaiter = undefined;
-        if (hello.version !== PROTOCOL_VERSION) {
+        if (checkHello(hello) !== null || hello.version !== PROTOCOL_VERSION) {
           fail(
             new ConnectionError(
               `the agent at ${display} speaks protocol version ${hello.version} but this nslab speaks version ${PROTOCOL_VERSION}; use the nslab command from the same checkout as the agent`,
@@ -187,31 +184,26 @@ export class AgentClient {
     if (this.closedMessage !== null || this.ws.readyState !== WebSocket.OPEN) {
       return Promise.reject(new ConnectionError(this.closedMessage ?? `not connected to the agent at ${this.opts.displayUrl}`));
     }
-    const id = this.nextId++;
-    const json = JSON.stringify({ ...msg, id });
-    const size = Buffer.byteLength(json);
+    // Answers are checked by each command (only the fields it uses, with its own messages).
+    const { id, text, result } = this.requests.make(msg as RequestOf<RequestType> & { type: RequestType }, 0, false);
+    const size = Buffer.byteLength(text);
     if (size > MAX_CLIENT_MESSAGE_BYTES) {
-      return Promise.reject(new CliError(`the ${msg.type} request is too large for the agent: ${size} bytes, at most ${MAX_CLIENT_MESSAGE_BYTES}`));
+      this.requests.cancel(id, new CliError(`the ${msg.type} request is too large for the agent: ${size} bytes, at most ${MAX_CLIENT_MESSAGE_BYTES}`));
+      return result;
     }
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-    return new Promise<unknown>((resolve, reject) => {
-      const key = String(id);
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(() => {
-              this.pending.delete(key);
-              reject(new ConnectionError(`the agent at ${this.opts.displayUrl} did not answer the ${msg.type} request within ${seconds(timeoutMs)}`));
-            }, timeoutMs)
-          : undefined;
-      this.pending.set(key, { type: msg.type, resolve, reject, timer });
-      this.ws.send(json, (err) => {
-        if (!err) return;
-        const p = this.pending.get(key);
-        if (!p) return;
-        this.pending.delete(key);
-        if (p.timer) clearTimeout(p.timer);
-        reject(new ConnectionError(`could not send the ${msg.type} request to the agent: ${err.message}`));
-      });
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () => this.requests.cancel(id, new ConnectionError(`the agent at ${this.opts.displayUrl} did not answer the ${msg.type} request within ${seconds(timeoutMs)}`)),
+            timeoutMs,
+          )
+        : undefined;
+    this.ws.send(text, (err) => {
+      if (err) this.requests.cancel(id, new ConnectionError(`could not send the ${msg.type} request to the agent: ${err.message}`));
+    });
+    return result.finally(() => {
+      if (timer) clearTimeout(timer);
     });
   }
 
@@ -280,23 +272,20 @@ export class AgentClient {
       case 'hello':
         this.helloWaiter?.(msg);
         return;
-      case 'result': {
-        const p = this.takePending(msg.id);
-        p?.resolve(msg.data);
+      case 'result':
+        this.requests.settle(msg);
         return;
-      }
       case 'error': {
         if (msg.id === null) {
           // Too fast for a notice (input without an id): nothing pending failed.
           if (msg.code === 'rate-limited') return;
           // Not about one request: about the connection (unauthenticated, bad-json...).
-          const err = msg.code === 'unauthenticated' ? this.refused(msg.message) : new AgentError(msg.code, msg.message);
+          const err = msg.code === 'unauthenticated' ? this.refused(msg.message) : new CliError(msg.message);
           if (this.connectionErrorWaiter) this.connectionErrorWaiter(err);
           else this.rejectAll(err);
           return;
         }
-        const p = this.takePending(msg.id);
-        p?.reject(new AgentError(msg.code, msg.message));
+        this.requests.settle(msg);
         return;
       }
       default:
@@ -304,22 +293,8 @@ export class AgentClient {
     }
   }
 
-  private takePending(id: string | number): Pending | undefined {
-    const key = String(id);
-    const p = this.pending.get(key);
-    if (!p) return undefined;
-    this.pending.delete(key);
-    if (p.timer) clearTimeout(p.timer);
-    return p;
-  }
-
   private rejectAll(err: Error): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of all) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(err);
-    }
+    this.requests.failAll(err);
   }
 
   private handleClose(code: number, reason: string): void {

@@ -18,15 +18,8 @@ export class UsageError extends CliError {
   }
 }
 
-/** The agent answered a request with `{type: 'error'}`. */
-export class AgentError extends CliError {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message, 1);
-  }
-}
+/** The agent answered a request with `{type: 'error'}`: the protocol's own error type (exit code 1). */
+export { AgentError } from '@nslab/shared';
 
 /** The agent could not be reached, or the connection to it failed or dropped. */
 export class ConnectionError extends CliError {}

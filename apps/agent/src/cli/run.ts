@@ -5,7 +5,7 @@ import { commandHelpText, parseArgs, usageText, type Command } from './args.js';
 import { AgentClient } from './client.js';
 import { MAX_EXEC_STDIN_BYTES, closeCommand, execCommand, lessonsCommand, lsCommand, openCommand } from './commands.js';
 import { DEFAULT_TOKEN_FILE, DEFAULT_URL, agentWsUrl, lookupToken } from './config.js';
-import { CliError, UsageError } from './errors.js';
+import { AgentError, CliError, UsageError } from './errors.js';
 import { readAll, type CliIO, type CliOptions } from './io.js';
 
 export type { CliIO, CliOptions } from './io.js';
@@ -44,6 +44,10 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
     if (err instanceof CliError) {
       io.stderr.write(`nslab: ${err.message}\n`);
       return err.exitCode;
+    }
+    if (err instanceof AgentError) {
+      io.stderr.write(`nslab: ${err.message}\n`);
+      return 1;
     }
     io.stderr.write(`nslab: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
