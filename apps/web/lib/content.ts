@@ -91,17 +91,25 @@ export function lessonPage(id: string, lang: Lang): LessonPageData | null {
   if (i < 0) return null;
   const doc = all[i]!.docs[lang];
   const near = (j: number) => (all[j] ? { id: all[j]!.id, title: all[j]!.docs[lang].title } : null);
+  // A Markdown mistake (a `:::deeper` never closed) stops the build with the file that has it.
+  const render = (md: string, where: string) => {
+    try {
+      return renderMarkdown(md, lang);
+    } catch (err) {
+      throw new Error(`content/lessons/${lang}/${id}.md, ${where}: ${(err as Error).message}`);
+    }
+  };
   return {
     id,
     index: i + 1,
     total: all.length,
     title: doc.title,
     summary: doc.summary,
-    introHtml: renderMarkdown(doc.intro, lang),
+    introHtml: render(doc.intro, 'introduction'),
     steps: doc.steps.map((s) => ({
       id: s.id,
       title: s.title,
-      html: renderMarkdown(s.markdown, lang),
+      html: render(s.markdown, `step ${s.id}`),
       tasks: doc.tasks.filter((t) => t.step === s.id).map((t) => t.id),
     })),
     tasks: doc.tasks.map((t) => ({ id: t.id, step: t.step, title: t.title })),

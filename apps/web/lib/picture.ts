@@ -119,3 +119,68 @@ export function pidTree(p: Picture): PidNode {
   sortTree(root);
   return root;
 }
+
+/** Whether the PID-levels panel teaches anything here: the lesson makes a PID namespace, or the learner did. */
+export function showsPidLevels(p: Picture, types: readonly NamespaceType[]): boolean {
+  return types.includes('pid') || p.processes.some((x) => x.ns.pid !== p.lab.pid);
+}
+
+/** The lab's PID 1 (nslab-init: it only waits and reaps orphans, like a pod's pause process). */
+export function isLabInit(proc: Proc): boolean {
+  return proc.pid === 1 && proc.nspid.length === 1 && proc.pane === null;
+}
+
+export type Facts = NonNullable<Picture['facts']>;
+export type UserFacts = NonNullable<Facts['user']>[string];
+type IdMapLine = UserFacts['uidMap'][number];
+
+/** One id followed up the user namespaces: its value here, in the parent, ..., on the host. */
+export interface IdHop {
+  id: number;
+  /** 'here': this namespace; 'lab': the lab's own; 'host': outside the lab; else another namespace's inode. */
+  where: 'here' | 'lab' | 'host' | number;
+}
+
+export interface IdChain {
+  /** The map line this chain starts from: `inside` here is `outside` in the parent, `count` ids. */
+  line: IdMapLine;
+  hops: IdHop[];
+}
+
+function mapUp(lines: readonly IdMapLine[], id: number): number | null {
+  const l = lines.find((x) => id >= x.inside && id < x.inside + x.count);
+  return l ? l.outside + (id - l.inside) : null;
+}
+
+/**
+ * Each line of a user namespace's uid (or gid) map as a chain: the first id of the line in this
+ * namespace, then what it is in each parent up to the host (0 -> 1000 in the lab -> 101000 on
+ * the host). Stops where a parent's map is unknown or does not cover the id.
+ */
+export function idChains(user: Facts['user'], inode: number, labUser: number, which: 'uidMap' | 'gidMap' = 'uidMap'): IdChain[] {
+  const own = user?.[String(inode)];
+  if (!own) return [];
+  const whereOf = (ns: number | null): IdHop['where'] => (ns === null ? 'host' : ns === labUser ? 'lab' : ns);
+  return own[which].map((line) => {
+    const hops: IdHop[] = [{ id: line.inside, where: 'here' }];
+    let id: number | null = line.outside;
+    let ns: number | null = own.parent;
+    for (let guard = 0; id !== null && guard < 33; guard++) {
+      hops.push({ id, where: whereOf(ns) });
+      if (ns === null) break;
+      const up: UserFacts | undefined = user?.[String(ns)];
+      if (!up) break;
+      id = mapUp(up[which], id);
+      ns = up.parent;
+    }
+    return { line, hops };
+  });
+}
+
+/** A clock offset in seconds as a person reads it: "+604800 s (7 d)". */
+export function offsetText(seconds: number): string {
+  const sign = seconds < 0 ? '−' : '+';
+  const abs = Math.abs(seconds);
+  const human = abs >= 86400 && abs % 3600 === 0 ? ` (${+(abs / 86400).toFixed(2)} d)` : abs >= 3600 && abs % 60 === 0 ? ` (${+(abs / 3600).toFixed(2)} h)` : '';
+  return seconds === 0 ? '0 s' : `${sign}${abs} s${human}`;
+}
