@@ -57,6 +57,8 @@ class LessonPage {
   private async send(pane: string, command: string) {
     const button = this.page.locator(`.codeblock[data-run-block="${pane}"]`).filter({ has: this.page.locator('code', { hasText: command }) });
     for (const b of await button.all()) {
+      // A block inside a closed "deeper" section is not what a learner clicks.
+      if (!(await b.isVisible())) continue;
       if ((await b.locator('code').textContent())?.trim() === command) {
         await b.locator('[data-action="run"]').click();
         this.runClicks++;
@@ -277,9 +279,11 @@ test('every lesson can be done in the browser: tasks turn done, the picture show
 test('a Run button sends its command to its pane', { skip }, async (t) => {
   // Lessons mark click-to-run commands with ```sh pane=<name>; find the first harmless one.
   const harmless = /^(hostname|uname( -[a-z]+)?|id( -[ug])?|ls( [-\w/]+)?|echo [^;&|]*|cat \/proc\/[\w/]+|readlink \/proc\/[\w/$]+|ps( -[a-z]+)?|ip (-brief )?(link|addr)|ipcs( -[a-z])?|uptime|date)$/;
+  // Outside "deeper" blocks, which start closed.
+  const outsideDeeper = (md: string) => md.replace(/^:::deeper[^\n]*\n[\s\S]*?^:::\s*$/gm, '');
   const found = LESSONS.flatMap((lesson) =>
     lesson.docs.en.steps.flatMap((s) =>
-      [...s.markdown.matchAll(/^```\S*[^\n]*\bpane=([a-z][a-z0-9-]*)[^\n]*\n([\s\S]*?)^```/gm)].map((m) => ({ lesson, pane: m[1]!, command: m[2]!.trim() })),
+      [...outsideDeeper(s.markdown).matchAll(/^```\S*[^\n]*\bpane=([a-z][a-z0-9-]*)[^\n]*\n([\s\S]*?)^```/gm)].map((m) => ({ lesson, pane: m[1]!, command: m[2]!.trim() })),
     ),
   ).find((x) => harmless.test(x.command));
   if (!found) {

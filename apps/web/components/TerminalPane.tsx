@@ -78,6 +78,8 @@ export interface PaneSource {
   input(pane: string, data: string): boolean;
   resize(pane: string, cols: number, rows: number): void;
   restart(pane: string): Promise<void>;
+  /** The learner is using this terminal (a watch page has none: read-only). */
+  focus?(pane: string): void;
 }
 
 /** Reading the clipboard is allowed here (a secure page whose permission is not denied). */
@@ -237,7 +239,23 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
         }
         return true;
       });
-      if (!readOnly) subs.push(term.onData((d) => session.input(name, d)));
+      if (!readOnly) {
+        subs.push(term.onData((d) => session.input(name, d)));
+        // The terminal in use paces its pane: say so when it gets the focus, and when the page
+        // comes back to the front with it focused.
+        const focused = () => session.focus?.(name);
+        term.textarea?.addEventListener('focus', focused);
+        const visible = () => {
+          if (document.visibilityState === 'visible' && document.activeElement === term.textarea) session.focus?.(name);
+        };
+        document.addEventListener('visibilitychange', visible);
+        subs.push({
+          dispose: () => {
+            term.textarea?.removeEventListener('focus', focused);
+            document.removeEventListener('visibilitychange', visible);
+          },
+        });
+      }
       let copyTimer: ReturnType<typeof setTimeout> | undefined;
       subs.push(
         term.onSelectionChange(() => {

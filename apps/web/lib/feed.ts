@@ -28,6 +28,12 @@ const ACK_MIN_INTERVAL_MS = 10;
 const ACK_IDLE_MS = 50;
 /** Ack as soon as this much is rendered and unacknowledged (the interval permitting). */
 const ACK_STEP = ACK_EVERY_BYTES / 2;
+/**
+ * The last acknowledgement is sent again this often while output came in lately, so that one
+ * that was lost (a dropped message, a reconnect in between) cannot leave the pane held.
+ */
+const REACK_MS = 1000;
+const REACK_FOR_MS = 5000;
 
 export class PaneFeed {
   /** Stream offset just past the last byte handed to the terminal; null until a snapshot came. */
@@ -38,7 +44,9 @@ export class PaneFeed {
   /** Bumped by every snapshot and reset: write callbacks of an older epoch are stale. */
   private epoch = 0;
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
+  private reackTimer: ReturnType<typeof setInterval> | null = null;
   private lastAckAt = 0;
+  private lastOutputAt = 0;
   /** Runs once, right after the next snapshot is on screen. */
 
   constructor(
@@ -87,6 +95,8 @@ export class PaneFeed {
     }
     const fresh = offset < this.queued ? payload.subarray(this.queued - offset) : payload;
     this.queued = end;
+    this.lastOutputAt = Date.now();
+    this.reackSoon();
     const epoch = this.epoch;
     this.term.write(fresh, () => this.onRendered(epoch, end));
   }
@@ -126,6 +136,22 @@ export class PaneFeed {
     this.opts.ack(this.rendered);
   }
 
+  private reackSoon() {
+    if (this.reackTimer) return;
+    this.reackTimer = setInterval(() => {
+      if (Date.now() - this.lastOutputAt > REACK_FOR_MS) {
+        clearInterval(this.reackTimer!);
+        this.reackTimer = null;
+        return;
+      }
+      // Whatever is rendered, acknowledged again (the agent ignores an offset it has).
+      if (this.rendered > 0 && this.queued !== null) {
+        this.acked = Math.max(this.acked, this.rendered);
+        this.opts.ack(this.acked);
+      }
+    }, REACK_MS);
+  }
+
   private clearTimer() {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
@@ -133,5 +159,7 @@ export class PaneFeed {
 
   dispose() {
     this.forget();
+    if (this.reackTimer) clearInterval(this.reackTimer);
+    this.reackTimer = null;
   }
 }

@@ -253,6 +253,16 @@ export class LabSession extends LabStore<SessionState> {
     return res?.token ?? null;
   }
 
+  /**
+   * The learner is using this terminal (it got the focus, or the page became visible): the agent
+   * lets this client's acknowledgements pace the pane (another tab's do not).
+   */
+  focus(pane: string) {
+    const lab = this.state.labId;
+    if (!lab || !this.state.panes[pane]?.attached) return;
+    this.socket.send({ type: 'focus', lab, pane });
+  }
+
   resize(pane: string, cols: number, rows: number) {
     const lab = this.state.labId;
     if (!lab || !this.state.panes[pane]?.attached) return;
