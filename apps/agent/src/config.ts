@@ -19,6 +19,10 @@ export interface AgentConfig {
   port: number;
   /** Where the agent keeps its token and the labs' staging directories. */
   stateDir: string;
+  /** Where durable data lives (the embedded store), kept across restarts and reboots. */
+  dataDir: string;
+  /** A PostgreSQL URL for the store instead of the embedded one (several agents may share it). */
+  databaseUrl: string | null;
   token: string | null;
   /** Lesson files: <dir>/<lang>/<id>.md. */
   contentDir: string;
@@ -119,6 +123,9 @@ export const SETTINGS: readonly Setting[] = [
   s('port', 'PORT', 'number', z.number().int().min(0).max(65535), 3000, 'listen port'),
   s('instance', 'NSLAB_INSTANCE', 'string', z.string().regex(INSTANCE, 'a short lowercase name'), 'nslab', 'names the cgroups and the state directory, so two agents on one host stay apart'),
   s('stateDir', 'NSLAB_STATE_DIR', 'string', z.string().startsWith('/'), null, 'token file and lab staging directories (default /run/<instance>)', '/run/nslab'),
+  s('dataDir', 'NSLAB_DATA_DIR', 'string', z.string().startsWith('/'), null, 'durable data: the embedded store, root only (default /var/lib/<instance>)', '/var/lib/nslab'),
+  s('databaseUrl', 'NSLAB_DATABASE_URL', 'string', z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'), null,
+    'a PostgreSQL database for the store instead of the embedded one (several agents may share it)', 'postgres://nslab:...@db.example/nslab'),
   s('token', 'NSLAB_TOKEN', 'string', z.string().min(16, 'at least 16 characters'), null, 'the API token (default: random, written to stateDir/token, mode 0600)', '...'),
   s('rootfs', 'NSLAB_ROOTFS', 'string', z.string().startsWith('/'), '/', "read-only lower layer of every lab's root filesystem"),
   s('content', 'NSLAB_CONTENT', 'string', z.string().startsWith('/'), null, 'lesson files (default: content/lessons of the checkout)', '/opt/nslab/content/lessons'),
@@ -278,6 +285,8 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     host: str('host'),
     port: n('port'),
     stateDir: (v.stateDir as string | null) ?? `/run/${instance}`,
+    dataDir: (v.dataDir as string | null) ?? `/var/lib/${instance}`,
+    databaseUrl: (v.databaseUrl as string | null) ?? null,
     token: (v.token as string | null) ?? null,
     rootfsLower: str('rootfs'),
     contentDir: (v.content as string | null) ?? join(REPO_ROOT, 'content', 'lessons'),

@@ -54,6 +54,7 @@ export const RESULTS = {
   inspect: Picture,
   share: z.union([z.object({ token: z.string() }), z.object({ revoked: z.literal(true) })]),
   view: LabInfo.extend({ readOnly: z.literal(true) }),
+  progress: z.object({ tasks: z.array(z.object({ lesson: z.string(), task: z.string(), doneAt: z.string() })) }),
 } as const satisfies Partial<Record<ClientMessage['type'], z.ZodTypeAny>>;
 
 export type RequestType = keyof typeof RESULTS;

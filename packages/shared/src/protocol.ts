@@ -80,6 +80,8 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('check'), id: requestId, lab: labId }),
   /** The namespace picture now. */
   z.object({ type: z.literal('inspect'), id: requestId, lab: labId }),
+  /** This browser session's progress: every task it has done, in any lab, kept by the agent. */
+  z.object({ type: z.literal('progress'), id: requestId }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -190,6 +192,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pane-size'), lab: z.string(), pane: z.string(), cols: z.number(), rows: z.number() }),
   z.object({ type: z.literal('tasks'), lab: z.string(), tasks: z.array(TaskStatus) }),
   z.object({ type: z.literal('picture'), lab: z.string(), picture: Picture }),
+  /** Something the learner should know that is not the lab's doing (progress could not be saved). */
+  z.object({ type: z.literal('notice'), lab: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

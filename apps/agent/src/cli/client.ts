@@ -26,7 +26,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type RequestMessage = RequestOf<Exclude<RequestType, 'input' | 'resize' | 'detach'>>;
 /** A message that gets no answer. */
 export type NoticeMessage = DistributiveOmit<Extract<ClientMessage, { type: 'input' | 'resize' | 'detach' | 'ack' }>, 'id'>;
-export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'lab-closing' | 'pane-size' | 'tasks' | 'picture' }>;
+export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'lab-closing' | 'pane-size' | 'tasks' | 'picture' | 'notice' }>;
 export type OutputFrame = Frame;
 
 export interface ConnectOptions {

@@ -11,7 +11,13 @@ import { takePictureWithFacts } from '../inspect/picture.js';
 
 const PERIOD_MS = 1000;
 
-export class LabWatcher extends EventEmitter<{ tasks: [TaskStatus[]]; picture: [Picture] }> {
+export class LabWatcher extends EventEmitter<{
+  tasks: [TaskStatus[]];
+  picture: [Picture];
+  done: [taskId: string];
+  /** Something the watching clients should be told (progress that could not be saved). */
+  notice: [level: 'info' | 'warn', message: string];
+}> {
   private watchers = 0;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
@@ -60,7 +66,10 @@ export class LabWatcher extends EventEmitter<{ tasks: [TaskStatus[]]; picture: [
       // A task once done stays done in this lab: the lessons go on to experiments (kill the
       // process, change the propagation) that undo the state its check looks at.
       const tasks = (await checkTasks(this.lab, this.taskDefs)).map((t): TaskStatus => {
-        if (t.status === 'done') this.doneOnce.add(t.id);
+        if (t.status === 'done' && !this.doneOnce.has(t.id)) {
+          this.doneOnce.add(t.id);
+          this.emit('done', t.id);
+        }
         return t.status !== 'done' && this.doneOnce.has(t.id) ? { id: t.id, status: 'done' } : t;
       });
       const t = JSON.stringify(tasks.map((x) => [x.id, x.status]));

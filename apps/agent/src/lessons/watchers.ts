@@ -10,7 +10,11 @@ type WatchedLab = LessonLab<any> & { readonly lesson: { readonly id: string } | 
 export class LabWatchers {
   private readonly byLab = new Map<string, LabWatcher>();
 
-  constructor(private readonly tasksOf: (lessonId: string) => TaskDef[] | undefined) {}
+  /** `onDone`: a task was done for the first time in a lab (for the learner's progress). */
+  constructor(
+    private readonly tasksOf: (lessonId: string) => TaskDef[] | undefined,
+    private readonly onDone: (labId: string, lessonId: string, taskId: string) => void = () => {},
+  ) {}
 
   /** The watcher of a lab, or null while the lab runs no lesson (or is closed). */
   of(lab: WatchedLab): LabWatcher | null {
@@ -18,9 +22,16 @@ export class LabWatchers {
     let w = this.byLab.get(lab.id);
     if (!w) {
       w = new LabWatcher(lab, this.tasksOf(lab.lesson.id) ?? []);
+      const lesson = lab.lesson.id;
+      w.on('done', (task) => this.onDone(lab.id, lesson, task));
       this.byLab.set(lab.id, w);
     }
     return w;
+  }
+
+  /** Tell the clients watching a lab. */
+  notify(labId: string, level: 'info' | 'warn', message: string) {
+    this.byLab.get(labId)?.emit('notice', level, message);
   }
 
   /** The lab closed: its watcher stops and is dropped. */

@@ -226,7 +226,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
         tmpSizeMb: this.config.limits.tmpSizeMb,
         ptys: this.config.limits.ptys,
         maskFiles: MASKED_FILES,
-        maskDirs: [...MASKED_DIRS, this.config.stateDir, REPO_ROOT, ...this.config.maskPaths],
+        maskDirs: [...MASKED_DIRS, this.config.stateDir, this.config.dataDir, REPO_ROOT, ...this.config.maskPaths],
         cgroupProcs: cgroup?.procsFiles() ?? [],
         timeOffsets: this.config.timeOffsets,
         rlimits,

@@ -20,6 +20,9 @@ import { httpHandler } from './http.js';
 import { upgradeHandler } from './upgrade.js';
 import { WEB_DIR } from '../paths.js';
 import type { WebHandler } from './web.js';
+import { openStore, type Store } from '../store/index.js';
+import { ProgressRecorder } from './progress.js';
+import { randomBytes } from 'node:crypto';
 
 export interface RunningAgent {
   url: string;
@@ -28,6 +31,7 @@ export interface RunningAgent {
   tokenFile: string | null;
   manager: LabManager<Catalogue>;
   watchers: LabWatchers;
+  store: Store;
   server: Server;
   close(): Promise<void>;
 }
@@ -35,10 +39,27 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } = {}): Promise<RunningAgent> {
   const log = pino({ level: opts.quiet ? 'warn' : config.logLevel, base: { svc: 'nslab-agent' } });
   const { token, file: tokenFile } = setupToken(config.stateDir, config.token);
+  // The store first: an agent that cannot keep its learners' progress says so and does not start.
+  const store = await openStore(config.databaseUrl ? { url: config.databaseUrl } : { dir: config.dataDir }, {
+    onBackgroundError: (err) => log.warn({ error: err.message }, 'the store reported an error'),
+  });
+  log.info({ store: store.where, engine: store.engine }, 'store open');
   const catalogue = Catalogue.load(config.contentDir);
   const manager = new LabManager(config, catalogue, (level, msg, extra) => log[level](extra ?? {}, msg));
   await manager.start();
-  const watchers = new LabWatchers((id) => catalogue.get(id)?.tasks);
+  // A task done for the first time in a lab is the learner's progress, kept for their session.
+  const progress: ProgressRecorder = new ProgressRecorder(
+    store,
+    (labId, level, message) => watchers.notify(labId, level, message),
+    (msg, extra) => log.warn(extra, msg),
+  );
+  const watchers: LabWatchers = new LabWatchers(
+    (id) => catalogue.get(id)?.tasks,
+    (labId, lesson, task) => {
+      const owner = manager.get(labId)?.owner;
+      if (owner) progress.record(labId, owner, lesson, task);
+    },
+  );
   manager.on('closed', (lab) => watchers.forget(lab.id));
 
   let web: WebHandler | null = null;
@@ -47,7 +68,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     web = await createWebHandler({ dir: WEB_DIR, dev: config.dev, hostname: config.host, port: config.port, quiet: true });
   }
 
-  const sessions = new Sessions();
+  const sessions = new Sessions(Buffer.from(await store.ensureSecret('session-key', () => randomBytes(32).toString('hex')), 'hex'));
   const presence = new Presence(manager, config.graceMs, (msg, extra) => log.info(extra, msg));
   const metrics = config.metrics ? new Metrics(manager, () => presence.waiting) : null;
   // Wrong tokens per address: a guesser is refused for a while (each guess costs a connection).
@@ -56,6 +77,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     authFailures,
     manager,
     watchers,
+    store,
     token,
     shares: new Shares(),
     presence,
@@ -70,7 +92,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   // Before anything else, every request and upgrade: a Host the agent does not know gets nothing.
   const hostAllowed = hostCheck(config.allowedHosts, config.host);
-  const server = createServer(httpHandler({ config, manager, token, metrics, sessions, web, hostAllowed }));
+  const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed }));
   server.on('upgrade', upgradeHandler({ ctx, wss, sessions, web, hostAllowed, originAllowed }));
 
   await new Promise<void>((resolve, reject) => {
@@ -90,6 +112,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     tokenFile,
     manager,
     watchers,
+    store,
     server,
     close() {
       closing ??= (async () => {
@@ -108,6 +131,8 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
         await web?.close();
+        progress.stop();
+        await store.close();
       })();
       return closing;
     },

@@ -6,6 +6,7 @@ import type { Shares } from './share.js';
 import type { Presence } from './presence.js';
 import type { KeyedBuckets } from './rate.js';
 import type { Metrics } from './metrics.js';
+import type { Store } from '../store/index.js';
 
 export interface RateLimits {
   /** Messages of any kind per connection. */
@@ -19,6 +20,8 @@ export interface ConnectionContext {
   /** Task checks and namespace pictures of the labs, for clients that watch them. */
   watchers: LabWatchers;
   token: string;
+  /** Durable state: progress, secrets (embedded or PostgreSQL). */
+  store: Store;
   shares: Shares;
   presence: Presence;
   rates: RateLimits;

@@ -148,6 +148,13 @@ export const HANDLERS: { [T in Handled]: Handler<T> } = {
 
   inspect: ({ access }, msg) => takePictureWithFacts(access.lab(msg.lab, 'read')),
 
+  async progress({ ctx, access }) {
+    const owner = access.owner;
+    if (!owner) return { tasks: [] };
+    const done = await ctx.store.progress(owner);
+    return { tasks: done.map((t) => ({ lesson: t.lesson, task: t.task, doneAt: t.doneAt.toISOString() })) };
+  },
+
   share({ ctx, access }, msg) {
     const lab = access.lab(msg.lab);
     if (msg.revoke) {

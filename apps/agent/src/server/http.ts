@@ -8,11 +8,13 @@ import type { LabManager } from '../sandbox/labs.js';
 import type { Metrics } from './metrics.js';
 import type { Sessions } from './session.js';
 import type { WebHandler } from './web.js';
+import type { Store } from '../store/index.js';
 import { bearer, tokenMatches } from './auth.js';
 import { misdirectedText, type HostCheck } from './hosts.js';
 
 export interface HttpDeps {
   config: AgentConfig;
+  store: Store;
   manager: LabManager;
   token: string;
   metrics: Metrics | null;
@@ -21,7 +23,7 @@ export interface HttpDeps {
   hostAllowed: HostCheck;
 }
 
-export function httpHandler({ config, manager, token, metrics, sessions, web, hostAllowed }: HttpDeps) {
+export function httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed }: HttpDeps) {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!hostAllowed(req.headers.host)) {
       res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
@@ -30,17 +32,24 @@ export function httpHandler({ config, manager, token, metrics, sessions, web, ho
     }
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(
-        JSON.stringify({
-          ok: true,
-          protocol: PROTOCOL_VERSION,
-          labs: manager.labs.size,
-          maxLabs: config.maxLabs,
-          spawner: manager.spawner.pid ?? null,
-          cgroups: manager.cgroups.describe(),
-        }),
-      );
+      // Labs work without the store; progress does not: say both, and answer 503 only without labs.
+      void store.ping().then(
+        () => null,
+        (err: Error) => err.message,
+      ).then((storeError) => {
+        res.writeHead(manager.spawner.pid ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(
+          JSON.stringify({
+            ok: manager.spawner.pid !== undefined && storeError === null,
+            protocol: PROTOCOL_VERSION,
+            labs: manager.labs.size,
+            maxLabs: config.maxLabs,
+            spawner: manager.spawner.pid ?? null,
+            cgroups: manager.cgroups.describe(),
+            store: storeError === null ? { ok: true, engine: store.engine } : { ok: false, error: storeError },
+          }),
+        );
+      });
       return;
     }
     if (path === '/metrics') {

@@ -1,14 +1,21 @@
 // Browser sessions: the agent's token never goes into a page. Instead every page response
-// carries an HttpOnly, SameSite=Strict cookie naming a random session, signed with a key that
-// lives only in the agent's memory. A WebSocket that presents a valid cookie from the agent's
-// own origin is that session: it may open labs and reach only the labs it opened.
+// carries an HttpOnly, SameSite=Strict cookie naming a random session, signed with a key the
+// agent keeps in its store (root only, never in a page), so a session outlives a restart of the
+// agent and its progress with it. A WebSocket that presents a valid cookie from the agent's own
+// origin is that session: it may open labs and reach only the labs it opened.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export const SESSION_COOKIE = 'nslab_session';
 
+/** How long a browser keeps its session (and so its progress) without coming back. */
+const COOKIE_MAX_AGE_S = 180 * 24 * 3600;
+
 export class Sessions {
-  private readonly key = randomBytes(32);
+  /** `key`: the signing key (32 bytes or more); a fresh random one when not given. */
+  constructor(private readonly key: Buffer = randomBytes(32)) {
+    if (key.length < 32) throw new Error('a session signing key must have at least 32 bytes');
+  }
 
   private sign(sid: string): string {
     return createHmac('sha256', this.key).update(sid).digest('base64url');
@@ -35,7 +42,7 @@ export class Sessions {
     if (existing) return existing;
     const sid = randomBytes(18).toString('base64url');
     const secure = (req.headers['x-forwarded-proto'] ?? '') === 'https' ? '; Secure' : '';
-    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${sid}.${this.sign(sid)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${sid}.${this.sign(sid)}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Strict${secure}`);
     return sid;
   }
 }

@@ -76,12 +76,15 @@ export class Subscriptions {
     if (this.watching.has(lab.id) || !w) return;
     const onTasks = (tasks: TaskStatus[]) => this.sink.send({ type: 'tasks', lab: lab.id, tasks });
     const onPicture = (picture: Picture) => this.sink.send({ type: 'picture', lab: lab.id, picture });
+    const onNotice = (level: 'info' | 'warn', message: string) => this.sink.send({ type: 'notice', lab: lab.id, level, message });
     w.on('tasks', onTasks);
     w.on('picture', onPicture);
+    w.on('notice', onNotice);
     const stop = w.watch();
     this.watching.set(lab.id, () => {
       w.off('tasks', onTasks);
       w.off('picture', onPicture);
+      w.off('notice', onNotice);
       stop();
       this.watching.delete(lab.id);
     });

@@ -1,0 +1,124 @@
+// Versioned migrations, the same list for both engines. A migration is a list of SQL
+// statements, one statement per entry; where the two dialects differ, an entry gives one text
+// per engine. Each migration runs once, in its own transaction, together with the row that
+// records it in schema_migrations, so a crash leaves either all of it or none. On PostgreSQL,
+// agents that share one database take a transaction-level advisory lock first, so two agents
+// starting at once do not both migrate.
+//
+// Rules for whoever adds one: never edit a migration that has shipped (its checksum is
+// recorded, and an agent refuses a database whose recorded checksum differs); add the next
+// version instead. Keep migrations additive where possible, so that agents of the previous
+// version keep working against a database already migrated by a newer one, until they are
+// replaced (an agent refuses a database that has versions it does not know).
+import { createHash } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import { StoreError, reasonOf } from './errors.js';
+import type { Database } from './schema.js';
+
+export type Engine = 'sqlite' | 'postgres';
+export type Statement = string | { readonly sqlite: string; readonly postgres: string };
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: readonly Statement[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'task progress and agent secrets',
+    statements: [
+      // The first time a browser session had a lesson's task done. Later issues key progress
+      // by other learners too (a workshop seat, a portal's user): they add their own tables
+      // and point here through the session id, which stays opaque to the store.
+      `CREATE TABLE task_progress (
+        session_id TEXT NOT NULL,
+        lesson_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        done_at BIGINT NOT NULL,
+        PRIMARY KEY (session_id, lesson_id, task_id)
+      )`,
+      // Values the agent keeps between restarts and never sends to a page: the session
+      // cookie signing key, later the keys that sign launch links and seats.
+      `CREATE TABLE agent_secret (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+    ],
+  },
+];
+
+// Both dialects accept this text as it is.
+const CREATE_SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  checksum TEXT NOT NULL,
+  applied_at BIGINT NOT NULL
+)`;
+
+// pg_advisory_xact_lock key: "nslab" in ASCII.
+const LOCK_KEY = 0x6e736c6162;
+
+export function checksum(m: Migration): string {
+  return createHash('sha256').update(JSON.stringify([m.version, m.name, m.statements])).digest('hex').slice(0, 32);
+}
+
+function text(st: Statement, engine: Engine): string {
+  return typeof st === 'string' ? st : st[engine];
+}
+
+export function validateMigrations(list: readonly Migration[]): void {
+  list.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration ${m.name}: version ${m.version} where ${i + 1} was expected`);
+  });
+}
+
+/** Bring the schema to the last migration of the list; returns the version it is at. */
+export async function migrate(db: Kysely<Database>, engine: Engine, where: string, list: readonly Migration[] = MIGRATIONS): Promise<number> {
+  validateMigrations(list);
+  const fail = (message: string, cause?: unknown): never => {
+    throw new StoreError('migrate', `store at ${where}: ${message}`, where, { cause });
+  };
+  const lock = async (trx: Kysely<Database>) => {
+    if (engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${LOCK_KEY})`.execute(trx);
+  };
+  const applied = async (trx: Kysely<Database>) => {
+    const rows = await trx.selectFrom('schema_migrations').select(['version', 'name', 'checksum']).orderBy('version').execute();
+    const known = new Map(list.map((m) => [m.version, m]));
+    for (const r of rows) {
+      const m = known.get(r.version);
+      if (!m) fail(`the database has schema version ${r.version} (${r.name}), newer than this agent knows (${list.length}): run a newer agent`);
+      else if (r.checksum !== checksum(m)) fail(`migration ${r.version} (${r.name}) was recorded with checksum ${r.checksum}, this agent's differs (${checksum(m)}): a shipped migration was edited`);
+    }
+    return new Set(rows.map((r) => r.version));
+  };
+
+  try {
+    await db.transaction().execute(async (trx) => {
+      await lock(trx);
+      await sql.raw(CREATE_SCHEMA_MIGRATIONS).execute(trx);
+    });
+    for (const m of list) {
+      await db.transaction().execute(async (trx) => {
+        await lock(trx);
+        if ((await applied(trx)).has(m.version)) return;
+        for (const [i, st] of m.statements.entries()) {
+          try {
+            await sql.raw(text(st, engine)).execute(trx);
+          } catch (err) {
+            fail(`migration ${m.version} (${m.name}), statement ${i + 1}: ${reasonOf(err)}`, err);
+          }
+        }
+        await trx.insertInto('schema_migrations').values({ version: m.version, name: m.name, checksum: checksum(m), applied_at: Date.now() }).execute();
+      });
+    }
+    // Also catches a database that is newer than the list when nothing was left to apply.
+    await db.transaction().execute(async (trx) => void (await applied(trx)));
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    fail(`cannot migrate: ${reasonOf(err)}`, err);
+  }
+  return list.length;
+}
