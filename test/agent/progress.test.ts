@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { serve } from '../helpers/server.ts';
 import { TestClient } from '../helpers/ws.ts';
 import { rootOrSkip } from '../helpers/env.ts';
+import { PgServer, pgSkip } from '../store/engines.ts';
 
 const skip = rootOrSkip();
 
@@ -64,3 +65,36 @@ async function waitProgress(c: TestClient): Promise<Array<{ lesson: string; task
   }
   throw new Error('no progress recorded');
 }
+
+test('with PostgreSQL: a database that goes away turns progress into a notice and a retry, and it is saved once it is back', { skip: skip || pgSkip() }, async () => {
+  const pg = new PgServer();
+  await pg.init();
+  let agent: Awaited<ReturnType<typeof serve>> | null = null;
+  try {
+    const url = await pg.createDatabase();
+    agent = await serve('nslabprog', { ...env('/nonexistent-not-used'), NSLAB_DATABASE_URL: url });
+    const c = await TestClient.asBrowser(agent.url);
+    const lab = (await c.request({ type: 'open', lesson: 'uts' })).data.id as string;
+    await c.request({ type: 'watch', lab });
+    await c.request({ type: 'attach', lab, pane: 'container', cols: 80, rows: 24 });
+    await pg.stop();
+    c.send({ type: 'input', lab, pane: 'container', data: 'hostname -b bird\n' });
+    // The task is done in the lab all the same; the learner is told the progress waits.
+    await c.waitFor((m) => m.type === 'tasks' && m.tasks.some((t: { id: string; status: string }) => t.id === 'set-hostname' && t.status === 'done'), 20_000);
+    const warned = await c.waitFor((m) => m.type === 'notice' && m.level === 'warn', 20_000);
+    assert.match(warned.message, /could not be saved/);
+    const health = await (await fetch(`${agent.url}/healthz`)).json();
+    assert.equal(health.store.ok, false, '/healthz says the store is away');
+    assert.equal((await c.request({ type: 'progress' })).code, 'failed', 'reading progress fails with a message, nothing crashes');
+    // The labs go on meanwhile.
+    assert.equal((await c.request({ type: 'exec', lab, pane: 'host', argv: ['echo', 'still'] })).type, 'result');
+    await pg.start();
+    await c.waitFor((m) => m.type === 'notice' && m.level === 'info' && /saved/.test(m.message), 40_000);
+    const tasks = (await c.request({ type: 'progress' })).data.tasks;
+    assert.deepEqual(tasks.map((t: { lesson: string; task: string }) => [t.lesson, t.task]), [['uts', 'set-hostname']]);
+    c.close();
+  } finally {
+    await agent?.stop();
+    await pg.destroy();
+  }
+});
