@@ -31,7 +31,7 @@ function hashTree(dirs, skip = /(^|\/)(node_modules|dist|\.next|test\/artifacts)
       else h.update(rel).update('\0').update(readFileSync(p)).update('\0');
     }
   };
-  dirs.forEach((d) => walk(join(root, d)));
+  for (const d of dirs) walk(join(root, d));
   return h.digest('hex');
 }
 

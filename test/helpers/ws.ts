@@ -36,7 +36,7 @@ export class TestClient {
   private wake() {
     const w = this.waiters;
     this.waiters = [];
-    w.forEach((f) => f());
+    for (const f of w) f();
   }
 
   static connect(url: string, token?: string, headers: Record<string, string> = {}): Promise<TestClient> {

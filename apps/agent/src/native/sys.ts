@@ -188,7 +188,9 @@ export const sys = {
       m.view.setBigUint64(CONTROL_AT, BigInt(16 + 4 * fds.length), true); // cmsg_len = CMSG_LEN(n * sizeof(int))
       m.view.setInt32(CONTROL_AT + 8, SOL_SOCKET, true);
       m.view.setInt32(CONTROL_AT + 12, SCM_RIGHTS, true);
-      fds.forEach((f, i) => m.view.setInt32(CONTROL_AT + 16 + 4 * i, f, true));
+      fds.forEach((f, i) => {
+        m.view.setInt32(CONTROL_AT + 16 + 4 * i, f, true);
+      });
     }
     for (;;) {
       const r = Number(libc.sendmsg(fd, m.ptr, MSG.NOSIGNAL));

@@ -46,7 +46,7 @@ export class Cgroups {
       const opts = m.superOpts.split(',');
       const ctrls = WANTED.filter((c) => opts.includes(c) && !have.has(c));
       if (ctrls.length) {
-        ctrls.forEach((c) => have.add(c));
+        for (const c of ctrls) have.add(c);
         found.push({ version: 1, mount: m.mount, controllers: ctrls });
       }
     }

@@ -129,11 +129,11 @@ interface Capture {
 }
 const captures = new Set<Capture>();
 let capturesPaused = false;
-const openOutputs = new Map<number, { count: number; then: (() => void) | null }>();
+const openOutputs = new Map<number, { count: number; whenDone: (() => void) | null }>();
 const readBuf = Buffer.alloc(65536);
 
 function captureOutput(pid: number, fd: number, which: 1 | 2, limit: number) {
-  const entry = openOutputs.get(pid) ?? { count: 0, then: null };
+  const entry = openOutputs.get(pid) ?? { count: 0, whenDone: null };
   entry.count++;
   openOutputs.set(pid, entry);
   sys.setNonBlocking(fd);
@@ -178,7 +178,7 @@ function endCapture(c: Capture, truncated: boolean) {
   entry.count--;
   if (entry.count === 0) {
     openOutputs.delete(c.pid);
-    entry.then?.();
+    entry.whenDone?.();
   }
 }
 
@@ -196,7 +196,7 @@ function pauseCaptures() {
 /** Report an exit only after the process's output has been drained, so nothing is lost. */
 function finishOutputs(pid: number, then: () => void) {
   const entry = openOutputs.get(pid);
-  if (entry) entry.then = then;
+  if (entry) entry.whenDone = then;
   else then();
 }
 

@@ -73,7 +73,7 @@ export function openEmbedded(dir: string): EmbeddedHandle {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') fail('cannot create its directory', err);
   }
-  let st;
+  let st: ReturnType<typeof lstatSync>;
   try {
     st = lstatSync(storeDir);
   } catch (err) {
@@ -298,7 +298,7 @@ class WasmSqliteConnection implements DatabaseConnection {
     return { rows: this.db.all(compiled.sql, params) as R[] };
   }
 
-  // eslint-disable-next-line require-yield
+  // biome-ignore lint/correctness/useYield: the dialect must offer it; it only refuses.
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error(`store at ${this.where}: streaming queries are not supported`);
   }
