@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { IN_CI, IS_ROOT } from './env.ts';
 
-/** What the web app exposes on `window.__nslab` for tests (apps/web/components/TerminalPane.tsx). */
+/** What the web app exposes on `window.__nslab` for tests (apps/web/lib/nslab-handle.ts). */
 export interface NslabPage {
   /** Each pane's xterm.js Terminal. */
   terms: Record<string, any>;

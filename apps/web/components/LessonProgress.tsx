@@ -1,9 +1,10 @@
 'use client';
-// A lesson card's progress on the course page: tasks done / total, from this browser's localStorage.
+// A lesson card's progress on the course page: tasks done / total, as the agent keeps it for this
+// browser (cached in localStorage).
 import { useEffect, useState } from 'react';
 import type { Lang } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
-import { doneTasks, subscribeProgress } from '../lib/progress';
+import { doneTasks, subscribeProgress, syncProgress } from '../lib/progress';
 
 export function LessonProgress({ lesson, taskIds, lang }: { lesson: string; taskIds: string[]; lang: Lang }) {
   const s = STRINGS[lang];
@@ -14,7 +15,9 @@ export function LessonProgress({ lesson, taskIds, lang }: { lesson: string; task
       setDone(taskIds.filter((t) => d.has(t)).length);
     };
     read();
-    return subscribeProgress(read);
+    const off = subscribeProgress(read);
+    void syncProgress();
+    return off;
   }, [lesson, taskIds]);
   const total = taskIds.length;
   const n = done ?? 0;

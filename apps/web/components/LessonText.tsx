@@ -10,7 +10,7 @@ import type { LessonPageData } from '../lib/content';
 import type { LabSession } from '../lib/session';
 import { copy, flash } from '../lib/clipboard';
 import { useScrollHints } from '../lib/scroll-hints';
-import { TaskItem } from './StatusLine';
+import { TaskList } from './TaskList';
 import { useRunPreviews } from './RunPreview';
 
 const NARROW = '(max-width: 900px)';
@@ -65,8 +65,6 @@ export function LessonText({ lang, data, session, ready, checking, status, earli
     [session, s, previews, lastRun],
   );
 
-  const doneCount = data.tasks.filter((t) => status(t.id) === 'done').length;
-  const allDone = doneCount === data.tasks.length && data.tasks.length > 0;
   const stepOfTask = (stepId: string) => data.steps.findIndex((x) => x.id === stepId) + 1;
 
   return (
@@ -80,37 +78,25 @@ export function LessonText({ lang, data, session, ready, checking, status, earli
       </header>
       {data.introHtml ? <div className="prose" dangerouslySetInnerHTML={{ __html: data.introHtml }} /> : null}
 
-      <section className={`tasks${allDone ? ' all-done' : ''}`} aria-labelledby="tasks-h" id="tasks">
-        <div className="tasks-head">
-          <h2 id="tasks-h">{s.tasksTitle}</h2>
-          <span className="tasks-count" data-done={doneCount}>
-            {doneCount}/{data.tasks.length}
-          </span>
+      <TaskList
+        id="tasks"
+        headingId="tasks-h"
+        heading={s.tasksTitle}
+        tasks={data.tasks}
+        done={(id) => status(id) === 'done'}
+        s={s}
+        actions={
           <button type="button" className="btn btn-small" onClick={() => void session.check()} disabled={!ready || checking} data-check-now>
             {checking ? s.checking : s.checkNow}
           </button>
-        </div>
-        <ul className="task-list">
-          {data.tasks.map((t) => {
-            const done = status(t.id) === 'done';
-            return (
-              <TaskItem
-                key={t.id}
-                id={t.id}
-                title={t.title}
-                done={done}
-                s={s}
-                meta={
-                  <>
-                    {!done && earlier.has(t.id) ? <span className="task-earlier">{s.doneEarlier}</span> : null}
-                    <a href={`#step-${t.step}`}>{s.stepN(stepOfTask(t.step))}</a>
-                  </>
-                }
-              />
-            );
-          })}
-        </ul>
-        {allDone ? (
+        }
+        meta={(t, done) => (
+          <>
+            {!done && earlier.has(t.id) ? <span className="task-earlier">{s.doneEarlier}</span> : null}
+            <a href={`#step-${t.step}`}>{s.stepN(stepOfTask(t.step))}</a>
+          </>
+        )}
+        allDone={
           <p className="tasks-done">
             <span>{s.allDone}</span>
             {data.next ? (
@@ -119,8 +105,8 @@ export function LessonText({ lang, data, session, ready, checking, status, earli
               </a>
             ) : null}
           </p>
-        ) : null}
-      </section>
+        }
+      />
 
       {data.steps.map((step, i) => {
         const stepDone = step.tasks.length > 0 && step.tasks.every((t) => status(t) === 'done');

@@ -9,7 +9,7 @@ import { LabSession } from '../lib/session';
 import { doneTasks, markDone } from '../lib/progress';
 import { useLessonLayout } from '../lib/layout';
 import type { LessonPageData } from '../lib/content';
-import { nslabHandle } from './TerminalPane';
+import { nslabHandle } from '../lib/nslab-handle';
 import { Splitter } from './Splitter';
 import { LessonText } from './LessonText';
 import { LessonBench } from './LessonBench';

@@ -7,7 +7,7 @@ import { createPortal } from 'react-dom';
 import type { IMarker, Terminal } from '@xterm/xterm';
 import type { Strings } from '../lib/i18n';
 import { printedSince, type Printed } from '../lib/term-text';
-import { nslabHandle } from './TerminalPane';
+import { nslabHandle } from '../lib/nslab-handle';
 
 /** Lines a preview shows. */
 const SHOWN = 6;

@@ -64,20 +64,3 @@ export function StatusLine({
     </div>
   );
 }
-
-/** One task of a lesson, with its check mark; `meta` goes below its title. */
-export function TaskItem({ id, title, done, s, meta }: { id: string; title: string; done: boolean; s: Strings; meta?: ReactNode }) {
-  const st = done ? 'done' : 'pending';
-  return (
-    <li data-task={id} data-status={st} className={`task ${st}`}>
-      <span className="task-check" aria-hidden="true">
-        <svg viewBox="0 0 20 20">
-          <path d="M5 10.5l3.2 3.2L15 7" fill="none" stroke="currentColor" strokeWidth="2.4" strokeLinecap="round" strokeLinejoin="round" />
-        </svg>
-      </span>
-      <span className="task-title">{title}</span>
-      <span className="sr-only">{done ? s.taskDone : s.taskPending}</span>
-      {meta ? <span className="task-meta">{meta}</span> : null}
-    </li>
-  );
-}

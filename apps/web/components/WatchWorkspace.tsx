@@ -5,9 +5,11 @@ import { Fragment, useEffect, useState, useSyncExternalStore } from 'react';
 import type { Lang, NamespaceType } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
 import { WatchSession, type WatchState } from '../lib/watch';
-import { TerminalPane, nslabHandle } from './TerminalPane';
+import { nslabHandle } from '../lib/nslab-handle';
+import { TerminalPane } from './TerminalPane';
 import { NsGraph } from './NsGraph';
-import { StatusLine, TaskItem, connectionStatus } from './StatusLine';
+import { StatusLine, connectionStatus } from './StatusLine';
+import { TaskList } from './TaskList';
 
 export interface WatchLesson {
   id: string;
@@ -110,21 +112,14 @@ export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<
             </div>
             <div className="watch-below">
               {lesson ? (
-                <section className="tasks watch-tasks" aria-labelledby="watch-tasks-h">
-                  <div className="tasks-head">
-                    <h2 id="watch-tasks-h">
-                      {s.lessonN(lesson.index)} · {lesson.title}
-                    </h2>
-                    <span className="tasks-count">
-                      {lesson.tasks.filter((t) => state.tasks?.[t.id] === 'done').length}/{lesson.tasks.length}
-                    </span>
-                  </div>
-                  <ul className="task-list">
-                    {lesson.tasks.map((t) => (
-                      <TaskItem key={t.id} id={t.id} title={t.title} done={state.tasks?.[t.id] === 'done'} s={s} />
-                    ))}
-                  </ul>
-                </section>
+                <TaskList
+                  className="watch-tasks"
+                  headingId="watch-tasks-h"
+                  heading={`${s.lessonN(lesson.index)} · ${lesson.title}`}
+                  tasks={lesson.tasks}
+                  done={(id) => state.tasks?.[id] === 'done'}
+                  s={s}
+                />
               ) : null}
               <div className="picture-wrap">
                 <NsGraph picture={state.picture} types={lesson?.types ?? []} lang={lang} live={live} />

@@ -1,4 +1,7 @@
-// Course progress, per browser, in localStorage: a task once done stays done.
+// Course progress: the agent keeps it for this browser (its session cookie), across reloads and
+// restarts of the agent; localStorage is a cache of it, so the course page shows progress at once
+// and the agent's answer fills in what this origin's cache has not seen (another port, a new
+// browser profile with the same cookie, a cleared cache). A task once done stays done.
 const KEY = 'nslab.progress.v1';
 type Progress = Record<string, Record<string, true>>;
 
@@ -36,6 +39,28 @@ export function markDone(lesson: string, tasks: string[]): boolean {
     }
   }
   return changed;
+}
+
+let synced: Promise<void> | null = null;
+
+/** Merge the agent's record of this browser's progress into the cache (once per page). */
+export function syncProgress(): Promise<void> {
+  synced ??= (async () => {
+    try {
+      const res = await fetch('/api/progress', { credentials: 'same-origin', cache: 'no-store' });
+      if (!res.ok) return;
+      const body = (await res.json()) as { tasks?: Array<{ lesson?: unknown; task?: unknown }> };
+      const byLesson = new Map<string, string[]>();
+      for (const t of body.tasks ?? []) {
+        if (typeof t.lesson !== 'string' || typeof t.task !== 'string') continue;
+        byLesson.set(t.lesson, [...(byLesson.get(t.lesson) ?? []), t.task]);
+      }
+      for (const [lesson, tasks] of byLesson) markDone(lesson, tasks);
+    } catch {
+      /* the agent is away: the cache is all there is for now */
+    }
+  })();
+  return synced;
 }
 
 export function subscribeProgress(fn: () => void): () => void {

@@ -5,9 +5,9 @@
 // connection itself is an AgentSocket, lib/socket.ts).
 // Protocol v2: each pane's output is a PaneFeed (snapshot on page load, exact resume after a
 // dropped connection, flow-control acks); input goes through an InputQueue (chunked pastes).
-import type { AttachResult, LabInfo, TaskStatus } from '@nslab/shared';
+import type { LabInfo } from '@nslab/shared';
 import { InputQueue } from './input';
-import { AgentError, type AgentMessage } from './socket';
+import { AgentError, errorCode, errorMessage, type AgentEvent, type AgentHello } from './socket';
 import { LabStore, NEW_PANE, taskMap, type LabViewState, type PaneState } from './store';
 
 export type ConnPhase =
@@ -99,11 +99,7 @@ export class LabSession extends LabStore<SessionState> {
   }
 
   // ---- messages ----
-  request<T = unknown>(msg: Record<string, unknown>): Promise<T> {
-    return this.socket.request<T>(msg);
-  }
-
-  protected onHello(msg: AgentMessage) {
+  protected onHello(msg: AgentHello) {
     if (!msg.authenticated) {
       // The cookie is missing or was signed by an agent that has since restarted: get a
       // fresh one (GET /api/session sets it) and connect again, once.
@@ -124,7 +120,7 @@ export class LabSession extends LabStore<SessionState> {
     void this.setupLab();
   }
 
-  protected onMessage(msg: AgentMessage) {
+  protected onMessage(msg: AgentEvent) {
     switch (msg.type) {
       case 'error':
         // Not the answer to a request.
@@ -132,22 +128,20 @@ export class LabSession extends LabStore<SessionState> {
         return;
       case 'pane-start':
         if (msg.lab === this.state.labId) {
-          this.setPane(String(msg.pane), { running: true, exitCode: null, signal: null });
-          const t = this.terms.get(String(msg.pane));
-          if (t) this.socket.send({ type: 'resize', lab: this.state.labId, pane: msg.pane, cols: t.term.cols, rows: t.term.rows });
+          this.setPane(msg.pane, { running: true, exitCode: null, signal: null });
+          const t = this.terms.get(msg.pane);
+          if (t) this.socket.send({ type: 'resize', lab: msg.lab, pane: msg.pane, cols: t.term.cols, rows: t.term.rows });
         }
         return;
       case 'lab-closed':
         if (msg.lab === this.state.labId && msg.lab !== this.closing) {
           sessionStorage.removeItem(LAB_KEY(this.lesson));
           for (const q of this.inputs.values()) q.clear();
-          this.set({ phase: 'lab-closed', message: String(msg.reason ?? ''), picture: null, closing: null });
+          this.set({ phase: 'lab-closed', message: msg.reason, picture: null, closing: null });
         }
         return;
       case 'lab-closing':
-        if (msg.lab === this.state.labId && typeof msg.inMs === 'number') {
-          this.set({ closing: { reason: String(msg.reason ?? ''), at: Date.now() + msg.inMs } });
-        }
+        if (msg.lab === this.state.labId) this.set({ closing: { reason: msg.reason, at: Date.now() + msg.inMs } });
         return;
       case 'pane-size':
         // The writer's own size coming back (or another tab of this browser's): a writer keeps
@@ -161,12 +155,12 @@ export class LabSession extends LabStore<SessionState> {
     const ws = this.socket.current;
     try {
       this.set({ phase: 'opening', message: null });
-      const labs = await this.request<LabInfo[]>({ type: 'list' });
+      const labs = await this.socket.request({ type: 'list' });
       const remembered = sessionStorage.getItem(LAB_KEY(this.lesson));
       const current = this.state.labId;
       const mine = (l: LabInfo) => l.lesson === this.lesson;
       let lab = labs.find((l) => mine(l) && l.id === current) ?? labs.find((l) => mine(l) && l.id === remembered) ?? labs.find(mine);
-      if (!lab) lab = await this.request<LabInfo>({ type: 'open', lesson: this.lesson });
+      if (!lab) lab = await this.socket.request({ type: 'open', lesson: this.lesson });
       if (ws !== this.socket.current) return;
       const changed = current !== null && current !== lab.id;
       sessionStorage.setItem(LAB_KEY(this.lesson), lab.id);
@@ -190,15 +184,15 @@ export class LabSession extends LabStore<SessionState> {
       this.follow(lab.id).catch(() => {});
     } catch (err) {
       if (ws !== this.socket.current) return;
-      const e = err as AgentError;
-      if (e.code === 'disconnected') return; // onClosed schedules the reconnect
-      if (e.code === 'limit') {
+      const code = errorCode(err);
+      if (code === 'connection') return; // the connection went: LabStore's closed() tries again
+      if (code === 'limit') {
         // Too many labs: ask again later on this connection.
-        this.set({ phase: 'limit', message: e.message });
+        this.set({ phase: 'limit', message: errorMessage(err) });
         return this.socket.retryLater(() => void this.setupLab());
       }
-      if (e.code === 'unauthenticated') return this.set({ phase: 'unauthenticated' });
-      this.set({ phase: 'error', message: e.message });
+      if (code === 'unauthenticated') return this.set({ phase: 'unauthenticated' });
+      this.set({ phase: 'error', message: errorMessage(err) });
     }
   }
 
@@ -208,7 +202,7 @@ export class LabSession extends LabStore<SessionState> {
     if (!lab || !at) return;
     const { t, from } = at;
     try {
-      const res = await this.request<AttachResult>({
+      const res = await this.socket.request({
         type: 'attach',
         lab,
         pane: name,
@@ -219,8 +213,7 @@ export class LabSession extends LabStore<SessionState> {
       t.replay = res.replay;
       this.setPane(name, { attached: true, running: res.running });
     } catch (err) {
-      const e = err as AgentError;
-      if (e.code === 'unknown-lab') {
+      if (errorCode(err) === 'unknown-lab') {
         sessionStorage.removeItem(LAB_KEY(this.lesson));
         this.set({ labId: null });
         void this.setupLab();
@@ -237,8 +230,14 @@ export class LabSession extends LabStore<SessionState> {
     let q = this.inputs.get(pane);
     if (!q) {
       q = new InputQueue({
-        send: (chunk) => this.state.labId !== null && this.socket.send({ type: 'input', lab: this.state.labId, pane, data: chunk }),
-        request: (chunk) => this.request({ type: 'input', lab: this.state.labId, pane, data: chunk }),
+        send: (chunk) => {
+          const lab = this.state.labId;
+          return lab !== null && this.socket.send({ type: 'input', lab, pane, data: chunk });
+        },
+        request: (chunk) => {
+          const lab = this.state.labId;
+          return lab !== null ? this.socket.request({ type: 'input', lab, pane, data: chunk }) : Promise.reject(new AgentError('connection', 'no lab'));
+        },
       });
       this.inputs.set(pane, q);
     }
@@ -248,9 +247,9 @@ export class LabSession extends LabStore<SessionState> {
   /** A read-only link to this lab (`revoke`: make every earlier link invalid). */
   async share(revoke = false): Promise<string | null> {
     const lab = this.state.labId;
-    if (!lab) throw new AgentError('disconnected', 'no lab');
-    const res = await this.request<{ token?: string }>({ type: 'share', lab, ...(revoke ? { revoke: true } : {}) });
-    return res?.token ?? null;
+    if (!lab) throw new AgentError('connection', 'no lab');
+    const res = await this.socket.request({ type: 'share', lab, ...(revoke ? { revoke: true } : {}) });
+    return 'token' in res ? res.token : null;
   }
 
   /**
@@ -273,7 +272,7 @@ export class LabSession extends LabStore<SessionState> {
     const lab = this.state.labId;
     if (!lab) return;
     try {
-      const info = await this.request<{ running: boolean; exitCode: number | null; signal: number | null }>({ type: 'restart', lab, pane });
+      const info = await this.socket.request({ type: 'restart', lab, pane });
       this.setPane(pane, { running: info.running, exitCode: info.exitCode, signal: info.signal });
       const t = this.terms.get(pane);
       if (t) this.socket.send({ type: 'resize', lab, pane, cols: t.term.cols, rows: t.term.rows });
@@ -287,9 +286,8 @@ export class LabSession extends LabStore<SessionState> {
     if (!lab) return;
     this.set({ checking: true });
     try {
-      const res = await this.request<unknown>({ type: 'check', lab });
-      const list = Array.isArray(res) ? res : (res as { tasks?: unknown })?.tasks;
-      if (Array.isArray(list)) this.set({ tasks: taskMap(list as TaskStatus[]) });
+      const res = await this.socket.request({ type: 'check', lab });
+      this.set({ tasks: taskMap(res.tasks) });
     } catch {
       /* tasks events carry the answer too */
     } finally {
@@ -302,7 +300,7 @@ export class LabSession extends LabStore<SessionState> {
     const lab = this.state.labId;
     if (lab) {
       this.closing = lab;
-      await this.request({ type: 'close', lab }).catch(() => {});
+      await this.socket.request({ type: 'close', lab }).catch(() => {});
       sessionStorage.removeItem(LAB_KEY(this.lesson));
     }
     this.newLab();

@@ -1,22 +1,45 @@
 // One page's WebSocket to the agent (docs/protocol.md), whatever the page does with it: connects to
 // ws(s)://<this host>/api/ws?v=<protocol version>, numbers each connection so that a late event
-// of an old one is ignored, answers requests by their ids (and fails them all when the connection
-// goes), splits binary frames into lab and pane, and waits before the next attempt with a
-// growing backoff and a countdown. What the page shows, and whether it tries again at all, is
-// the page's: LabSession (the lesson page) and WatchSession (the read-only watch page) use it.
-import { PROTOCOL_VERSION, WS_PATH, decodeFrame, type Frame } from '@nslab/shared';
+// of an old one is ignored, checks the agent's hello and every message against the protocol's
+// schemas, answers requests through the shared client core (RequestTracker: typed results, one
+// AgentError, every pending request failed when the connection goes), splits binary frames into
+// lab and pane, and waits before the next attempt with a growing backoff and a countdown. What
+// the page shows, and whether it tries again at all, is the page's: LabSession (the lesson page)
+// and WatchSession (the read-only watch page) use it.
+import {
+  AgentError,
+  PROTOCOL_VERSION,
+  RequestTracker,
+  ServerMessage,
+  WS_PATH,
+  checkHello,
+  decodeFrame,
+  type ClientMessage,
+  type Frame,
+  type RequestOf,
+  type RequestType,
+  type ResultOf,
+} from '@nslab/shared';
 
-export class AgentError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
+export { AgentError };
+
+/** The agent's greeting on a new connection. */
+export type AgentHello = Extract<ServerMessage, { type: 'hello' }>;
+/** A message from the agent that answers no request of this connection: an event, or an error about no request. */
+export type AgentEvent = Exclude<ServerMessage, { type: 'hello' }>;
+
+/** The messages the page sends without waiting for an answer. */
+type NoticeType = 'ack' | 'focus' | 'detach' | 'input' | 'resize' | 'unwatch';
+export type Notice = { [T in NoticeType]: Omit<Extract<ClientMessage, { type: T }>, 'id'> }[NoticeType];
+
+/** The code of an AgentError (the agent's refusal, or 'connection', 'timeout', 'bad-answer'), null for any other error. */
+export function errorCode(err: unknown): AgentError['code'] | null {
+  return err instanceof AgentError ? err.code : null;
 }
 
-/** A JSON message from the agent. */
-export type AgentMessage = { type?: string; [k: string]: unknown };
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** The close code of an agent that does not speak this page's protocol version. */
 export const UNSUPPORTED_VERSION = 4002;
@@ -26,16 +49,17 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 export interface SocketHandlers {
   /** A connection attempt starts. */
   connecting(): void;
-  /** The agent greeted a new connection. */
-  hello(msg: AgentMessage): void;
+  /** The agent greeted a new connection (and speaks this page's protocol version). */
+  hello(msg: AgentHello): void;
   /** A message that answers no request of this connection. */
-  message(msg: AgentMessage): void;
+  message(msg: AgentEvent): void;
   /** A pane's output or snapshot (its key split into lab and pane). */
   frame(lab: string, pane: string, frame: Frame): void;
   /**
-   * The connection is gone, or could not be made; every request on it has failed with
-   * `disconnected`. `unsupported` says why when the agent refused this page's protocol version
-   * (a reload fetches the page that matches it). The page may call retryLater().
+   * The connection is gone, or could not be made; every request on it has failed with an
+   * AgentError of code 'connection'. `unsupported` says why when the agent does not speak this
+   * page's protocol version (a reload fetches the page that matches it). The page may call
+   * retryLater().
    */
   closed(unsupported: string | null): void;
   /** Seconds until the next attempt, while retryLater() waits (again on each change). */
@@ -45,8 +69,8 @@ export interface SocketHandlers {
 export class AgentSocket {
   private ws: WebSocket | null = null;
   private generation = 0;
-  private nextId = 1;
-  private pending = new Map<number, { resolve: (data: unknown) => void; reject: (err: AgentError) => void }>();
+  /** Ids and pending requests: one tracker for every connection of this socket (ids never repeat). */
+  private readonly requests = new RequestTracker();
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private tick: ReturnType<typeof setInterval> | null = null;
@@ -124,18 +148,23 @@ export class AgentSocket {
     }, delay);
   }
 
-  send(msg: Record<string, unknown>): boolean {
+  /** Send a message that gets no answer; false (and nothing sent) while not connected. */
+  send(msg: Notice): boolean {
     if (!this.open) return false;
     this.ws!.send(JSON.stringify(msg));
     return true;
   }
 
-  request<T = unknown>(msg: Record<string, unknown>): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      if (!this.send({ ...msg, id })) return reject(new AgentError('disconnected', 'not connected'));
-      this.pending.set(id, { resolve: resolve as (data: unknown) => void, reject });
-    });
+  /**
+   * Ask the agent: the answer, checked against what the protocol says that request answers. Rejects
+   * with an AgentError: the agent's code, or 'connection' when there is no connection or it goes
+   * before the answer, or 'bad-answer'.
+   */
+  request<T extends RequestType>(msg: RequestOf<T> & { type: T }): Promise<ResultOf<T>> {
+    if (!this.open) return Promise.reject(new AgentError('connection', 'not connected'));
+    const { text, result } = this.requests.make(msg);
+    this.ws!.send(text);
+    return result;
   }
 
   /** The network is back, or the page is looked at again: do not wait for the backoff. */
@@ -167,7 +196,7 @@ export class AgentSocket {
     ws.onclose = (ev) => {
       if (gen !== this.generation) return;
       this.ws = null;
-      this.failPending('connection lost');
+      this.requests.failAll(new AgentError('connection', 'connection lost'));
       if (this.stopped) return;
       this.down = false;
       this.handlers.closed(ev.code === UNSUPPORTED_VERSION ? ev.reason || 'unsupported protocol version' : null);
@@ -182,14 +211,8 @@ export class AgentSocket {
     this.generation++;
     const ws = this.ws;
     this.ws = null;
-    this.failPending('connection closed');
+    this.requests.failAll(new AgentError('connection', 'connection closed'));
     ws?.close(code, reason);
-  }
-
-  private failPending(why: string) {
-    const pending = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of pending) p.reject(new AgentError('disconnected', why));
   }
 
   private clearTimers() {
@@ -200,27 +223,31 @@ export class AgentSocket {
   }
 
   private onText(text: string) {
-    let msg: AgentMessage;
+    let json: unknown;
     try {
-      msg = JSON.parse(text);
+      json = JSON.parse(text);
     } catch {
       return;
     }
+    const parsed = ServerMessage.safeParse(json);
+    // A message this page does not know (from a newer agent), or not in the shape it knows: ignored.
+    if (!parsed.success) return;
+    const msg = parsed.data;
     if (msg.type === 'hello') {
+      const unsupported = checkHello(msg);
+      if (unsupported !== null) {
+        // Not this page's protocol: leave (the agent closes too), and do not try again.
+        this.closeCurrent(1000, 'unsupported protocol version');
+        this.down = false;
+        this.handlers.closed(unsupported);
+        return;
+      }
       this.attempt = 0;
       this.down = false;
       this.handlers.hello(msg);
       return;
     }
-    if ((msg.type === 'result' || msg.type === 'error') && typeof msg.id === 'number') {
-      const p = this.pending.get(msg.id);
-      if (p) {
-        this.pending.delete(msg.id);
-        if (msg.type === 'result') p.resolve(msg.data);
-        else p.reject(new AgentError(String(msg.code), String(msg.message)));
-        return;
-      }
-    }
+    if (this.requests.settle(msg)) return;
     this.handlers.message(msg);
   }
 

@@ -5,7 +5,7 @@
 // agent's events and the `watch` request report them.
 import type { Frame, Picture, TaskStatus } from '@nslab/shared';
 import { PaneFeed, type FeedTerm } from './feed';
-import { AgentSocket, type AgentMessage } from './socket';
+import { AgentSocket, type AgentEvent, type AgentHello } from './socket';
 
 /** What a session needs from a terminal. */
 export type TermLike = FeedTerm;
@@ -85,9 +85,9 @@ export abstract class LabStore<S extends LabViewState> {
   }
 
   /** The agent greeted a new connection. */
-  protected abstract onHello(msg: AgentMessage): void;
+  protected abstract onHello(msg: AgentHello): void;
   /** An event of the agent's that labEvent() leaves to the page. */
-  protected abstract onMessage(msg: AgentMessage): void;
+  protected abstract onMessage(msg: AgentEvent): void;
   /** Whether a lost connection is made again (not when the page's phase is final). */
   protected abstract reconnects(): boolean;
   /** The connection is gone. */
@@ -182,17 +182,17 @@ export abstract class LabStore<S extends LabViewState> {
   }
 
   /** The events both pages treat alike; true when `msg` was one of them. */
-  protected labEvent(msg: AgentMessage): boolean {
+  protected labEvent(msg: AgentEvent): boolean {
     const lab = this.currentLab();
     switch (msg.type) {
       case 'pane-exit':
-        if (msg.lab === lab) this.setPane(String(msg.pane), { running: false, exitCode: (msg.exitCode as number | null) ?? null, signal: (msg.signal as number | null) ?? null });
+        if (msg.lab === lab) this.setPane(msg.pane, { running: false, exitCode: msg.exitCode, signal: msg.signal });
         return true;
       case 'tasks':
-        if (msg.lab === lab && Array.isArray(msg.tasks)) this.patch({ tasks: taskMap(msg.tasks as TaskStatus[]) });
+        if (msg.lab === lab) this.patch({ tasks: taskMap(msg.tasks) });
         return true;
       case 'picture':
-        if (msg.lab === lab && msg.picture) this.patch({ picture: msg.picture as Picture });
+        if (msg.lab === lab) this.patch({ picture: msg.picture });
         return true;
     }
     return false;
@@ -200,13 +200,13 @@ export abstract class LabStore<S extends LabViewState> {
 
   /** Watch the lab's tasks and picture (asking for the picture when the agent has none yet). */
   protected async follow(lab: string) {
-    const w = await this.socket.request<{ tasks?: TaskStatus[]; picture?: Picture | null }>({ type: 'watch', lab });
+    const w = await this.socket.request({ type: 'watch', lab });
     if (this.currentLab() !== lab) return;
-    if (Array.isArray(w?.tasks)) this.patch({ tasks: taskMap(w.tasks) });
-    if (w?.picture && Array.isArray(w.picture.processes)) this.patch({ picture: w.picture });
+    this.patch({ tasks: taskMap(w.tasks) });
+    if (w.picture) this.patch({ picture: w.picture });
     else {
-      const p = await this.socket.request<Picture>({ type: 'inspect', lab });
-      if (this.currentLab() === lab && p && Array.isArray(p.processes)) this.patch({ picture: p });
+      const p = await this.socket.request({ type: 'inspect', lab });
+      if (this.currentLab() === lab) this.patch({ picture: p });
     }
   }
 }

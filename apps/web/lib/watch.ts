@@ -2,8 +2,8 @@
 // (`view`), attaches every pane of that lab as a viewer (the writer's size, no input), watches its
 // tasks and namespace picture, and after a dropped connection redeems the token again and resumes
 // each pane from the offset its terminal shows. The connection is an AgentSocket (lib/socket.ts).
-import type { AttachResult, LabInfo } from '@nslab/shared';
-import type { AgentError, AgentMessage } from './socket';
+import type { LabInfo } from '@nslab/shared';
+import { errorCode, errorMessage, type AgentEvent } from './socket';
 import { LabStore, type LabViewState, type PaneState } from './store';
 
 export type WatchPhase = 'no-link' | 'connecting' | 'opening' | 'live' | 'bad-link' | 'closed' | 'unreachable' | 'error';
@@ -55,19 +55,19 @@ export class WatchSession extends LabStore<WatchState> {
     void this.redeem();
   }
 
-  protected onMessage(msg: AgentMessage) {
+  protected onMessage(msg: AgentEvent) {
     const lab = this.currentLab();
     switch (msg.type) {
       case 'pane-size': {
-        const t = msg.lab === lab ? this.terms.get(String(msg.pane)) : undefined;
-        if (t && typeof msg.cols === 'number' && typeof msg.rows === 'number') t.feed.resizeInBand(msg.cols, msg.rows);
+        const t = msg.lab === lab ? this.terms.get(msg.pane) : undefined;
+        if (t) t.feed.resizeInBand(msg.cols, msg.rows);
         return;
       }
       case 'pane-start':
-        if (msg.lab === lab) this.setPane(String(msg.pane), { running: true, exitCode: null, signal: null });
+        if (msg.lab === lab) this.setPane(msg.pane, { running: true, exitCode: null, signal: null });
         return;
       case 'lab-closed':
-        if (msg.lab === lab) this.set({ phase: 'closed', message: String(msg.reason ?? '') });
+        if (msg.lab === lab) this.set({ phase: 'closed', message: msg.reason });
         return;
     }
   }
@@ -75,9 +75,10 @@ export class WatchSession extends LabStore<WatchState> {
   /** Redeem the link on this connection, then attach and watch. */
   private async redeem() {
     const ws = this.socket.current;
+    if (!this.token) return;
     try {
       this.set({ phase: this.state.lab ? this.state.phase : 'opening' });
-      const info = await this.socket.request<LabInfo & { readOnly?: boolean }>({ type: 'view', token: this.token });
+      const info = await this.socket.request({ type: 'view', token: this.token });
       if (ws !== this.socket.current) return;
       const panes: Record<string, PaneState> = {};
       for (const p of info.panes) panes[p.name] = { running: p.running, attached: false, exitCode: p.exitCode, signal: p.signal };
@@ -86,14 +87,14 @@ export class WatchSession extends LabStore<WatchState> {
       await this.follow(info.id);
     } catch (err) {
       if (ws !== this.socket.current) return;
-      const e = err as AgentError;
-      if (e.code === 'disconnected') return;
-      if (e.code === 'bad-link' || e.code === 'unknown-lab') {
-        this.set({ phase: 'bad-link', message: e.message });
+      const code = errorCode(err);
+      if (code === 'connection') return;
+      if (code === 'bad-link' || code === 'unknown-lab') {
+        this.set({ phase: 'bad-link', message: errorMessage(err) });
         this.socket.current?.close(1000, 'bad link');
         return;
       }
-      if (this.state.phase !== 'live') this.set({ phase: 'error', message: e.message });
+      if (this.state.phase !== 'live') this.set({ phase: 'error', message: errorMessage(err) });
     }
   }
 
@@ -103,14 +104,14 @@ export class WatchSession extends LabStore<WatchState> {
     if (!lab || !at) return;
     const { t, from } = at;
     try {
-      const res = await this.socket.request<AttachResult>({ type: 'attach', lab, pane: name, ...(from !== undefined ? { from } : {}) });
+      const res = await this.socket.request({ type: 'attach', lab, pane: name, ...(from !== undefined ? { from } : {}) });
       t.replay = res.replay;
       // Resumed: the writer may have resized meanwhile (a snapshot carries its size itself).
       if (res.replay === 'resume') t.feed.resizeInBand(res.cols, res.rows);
       this.setPane(name, { attached: true, running: res.running });
     } catch (err) {
-      const e = err as AgentError;
-      if (e.code === 'unknown-lab' || e.code === 'bad-link') this.set({ phase: 'closed', message: e.message });
+      const code = errorCode(err);
+      if (code === 'unknown-lab' || code === 'bad-link') this.set({ phase: 'closed', message: errorMessage(err) });
     }
   }
 }
