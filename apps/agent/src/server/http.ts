@@ -65,6 +65,20 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
       });
       return;
     }
+    if (path === '/api/progress') {
+      // This browser's progress (its session cookie), kept by the agent across restarts.
+      const sid = sessions.fromRequest(req);
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify(body));
+      };
+      if (!sid) return reply(200, { tasks: [] });
+      void store.progress(sid).then(
+        (done) => reply(200, { tasks: done.map((t) => ({ lesson: t.lesson, task: t.task, doneAt: t.doneAt.toISOString() })) }),
+        (err: Error) => reply(503, { error: `progress is not available right now: ${err.message}` }),
+      );
+      return;
+    }
     if (path === '/api/session') {
       // A browser's session cookie without loading a page (scripts, tests, embedding portals).
       sessions.ensure(req, res);
