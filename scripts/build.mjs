@@ -15,6 +15,8 @@ export const ENTRIES = {
   'cli.cjs': 'cli/main.ts',
   'bench.cjs': 'bench/main.ts',
   'bench-peer.cjs': 'bench/peer.ts',
+  'bench-deathsig.cjs': 'bench/deathsig.ts',
+  'soak.cjs': 'bench/soak/main.ts',
 };
 
 export async function buildAgent(entries = ENTRIES) {
@@ -31,7 +33,8 @@ export async function buildAgent(entries = ENTRIES) {
         logLevel: 'warning',
         // paths.ts reads import.meta only when __dirname is missing (ESM under tsx), never in a bundle.
         logOverride: { 'empty-import-meta': 'silent' },
-        external: ['koffi', 'next', 'react', 'react-dom', 'pino', 'prom-client', 'playwright-core', '@lydell/node-pty'],
+        // Loaded from node_modules at run time: native or WebAssembly files beside their code, optional requires.
+        external: ['koffi', 'next', 'react', 'react-dom', 'pino', 'prom-client', 'playwright-core', '@lydell/node-pty', 'node-sqlite3-wasm', 'pg'],
       }),
     ),
   );

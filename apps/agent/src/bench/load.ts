@@ -10,7 +10,7 @@ import { FRAME_OUTPUT, FRAME_SNAPSHOT, decodeFrame, WS_PATH } from '@nslab/share
 import { loadLessons, type Lesson } from '@nslab/shared/content';
 import { REPO_ROOT } from '../paths.js';
 import { median, pct, round, type Metric } from './util.js';
-import { startChildAgent } from './stream.js';
+import { startChildAgent } from './child.js';
 
 export interface LoadOptions {
   learners: number;

@@ -1,8 +1,13 @@
 // `npm run bench`: speed and memory of labs and panes, each figure beside a baseline measured in
 // the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
-// single runs: these machines are shared and noisy. Three groups: `labs` (opening labs, spawning
-// panes, exec, limits), `stream` (terminal streaming, ./stream.ts) and `load` (N learners at
-// once, ./load.ts); `--only stream` runs one.
+// single runs: these machines are shared and noisy. Four groups: `labs` (opening labs, spawning
+// panes, exec, limits; ./open.ts), `stream` (terminal streaming, ./stream.ts), `load` (N learners
+// at once, ./load.ts) and `soak` (learners and chaos for minutes, ./soak/); `--only stream` runs one.
+//
+// The bench never stops half-way: a workload that stalls is a figure (`stalls`: whose, what, how
+// many bytes), an unexpected error in one group is reported and the next group runs; the exit
+// code says whether anything stalled or failed. The agents it starts die with it, even when it
+// is killed with SIGKILL (./child.ts).
 import { spawnSync, execFileSync } from 'node:child_process';
 import { LESSON_IDS } from '@nslab/shared';
 import { loadConfig } from '../config.js';
@@ -12,9 +17,12 @@ import type { Pane } from '../sandbox/pane.js';
 import { checkHost } from '../preflight.js';
 import { AgentClient } from '../cli/client.js';
 import { ExecResult } from '@nslab/shared';
-import { pct, round, rssMb, sleep, type Metric } from './util.js';
+import { pct, round, rssMb, section, sleep, type Findings, type Metric } from './util.js';
 import { runStreamBench } from './stream.js';
 import { runLoadBench } from './load.js';
+import { runOpenToPrompts } from './open.js';
+import { runSoakGroup } from './soak/group.js';
+import { stopAllChildren } from './child.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -26,7 +34,7 @@ const OPENS = opt('opens', 40);
 const PANE_SPAWNS = opt('pane-spawns', 60);
 const STRESS_SPAWNS = opt('spawns', 10_000);
 const MAX_LABS = opt('max-labs', 256);
-const GROUPS = ['labs', 'stream', 'load'] as const;
+const GROUPS = ['labs', 'stream', 'load', 'soak'] as const;
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : [...GROUPS];
 for (const g of only) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--only: unknown group "${g}" (groups: ${GROUPS.join(', ')})`);
@@ -34,6 +42,7 @@ const say = (msg: string) => {
   if (!json) process.stderr.write(msg + '\n');
   else process.stderr.write('.');
 };
+const findings: Findings = { stalls: [], errors: [] };
 
 /** Time a command, median over n runs (ms). */
 function timeCommand(cmd: string, argv: string[], n: number): number[] {
@@ -53,17 +62,32 @@ function ensureBwrap() {
   execFileSync('apt-get', ['install', '-y', '-qq', 'bubblewrap'], { stdio: 'ignore' });
 }
 
-async function waitFirstOutput(panes: Pane[], t0: number, timeoutMs = 10_000): Promise<number> {
+/**
+ * Until every pane has printed (its prompt); ms from `t0`. A pane started ahead of time (a warm
+ * lab's) printed before the lab was opened: then the lab is ready when `open` returned (`opened`).
+ */
+async function waitFirstOutput(panes: Pane[], t0: number, timeoutMs = 10_000, opened = t0): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (panes.some((p) => p.firstOutputAt === null)) {
     if (Date.now() > deadline) throw new Error('no prompt within the deadline');
     await sleep(1);
   }
-  return Math.max(...panes.map((p) => p.firstOutputAt!)) - t0;
+  return Math.max(opened, ...panes.map((p) => p.firstOutputAt!)) - t0;
 }
 
-/** Labs and panes, with the agent in this process. */
+/** Labs and panes, with the agent in this process; then opening labs as a learner sees it. */
 async function labsGroup(metrics: Metric[]) {
+  const bwrap: number[] = [];
+  await section(findings, 'labs', say, () => labsInProcess(metrics, bwrap));
+  // As a learner sees it: request to both prompts at a WebSocket client, the agent in its own process.
+  if (bwrap.length) {
+    await section(findings, 'labs/open-to-prompts', say, async () => {
+      metrics.push(...(await runOpenToPrompts({ opens: OPENS, bwrap, say })));
+    });
+  }
+}
+
+async function labsInProcess(metrics: Metric[], bwrap: number[]) {
   // Instance and id range of the bench's own: far from those the tests use.
   const agent: RunningAgent = await startAgent(
     loadConfig({ instance: 'nslabbench', stateDir: '/run/nslabbench', idBase: 400_000_000, port: 0, web: false, maxLabs: MAX_LABS + 8, warmLabs: 2 }),
@@ -75,12 +99,12 @@ async function labsGroup(metrics: Metric[]) {
     // Warm: what a learner waits for (a lab from the pool, then its panes). Cold: a lab made from
     // nothing (the pool empty), the figure comparable to bwrap, which also starts from nothing.
     ensureBwrap();
-    const bwrap = timeCommand('bwrap', ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', 'true'], OPENS);
+    bwrap.push(...timeCommand('bwrap', ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', 'true'], OPENS));
     const openOnce = async (i: number) => {
       const lesson = LESSON_IDS[i % LESSON_IDS.length]!;
       const t0 = performance.now();
       const lab = await m.open(lesson);
-      const ms = await waitFirstOutput([...lab.panes.values()], t0);
+      const ms = await waitFirstOutput([...lab.panes.values()], t0, 10_000, performance.now());
       await m.close(lab.id);
       return ms;
     };
@@ -202,27 +226,42 @@ async function main() {
   const problem = checkHost();
   if (problem) throw new Error(problem);
   const metrics: Metric[] = [];
-  if (only.includes('labs')) await labsGroup(metrics);
-  if (only.includes('stream')) {
-    metrics.push(
-      ...(await runStreamBench({
-        lines: opt('lines', 500_000),
-        rounds: opt('rounds', 5),
-        echoes: opt('echoes', 300),
-        ctrlCRuns: opt('ctrl-c-runs', 5),
-        replays: opt('replays', 20),
-        floodS: opt('flood-s', 60),
-        profileDir: args.includes('--profile-agent') ? args[args.indexOf('--profile-agent') + 1] : undefined,
-        say,
-      })),
-    );
+  const groups: Record<(typeof GROUPS)[number], () => Promise<void>> = {
+    labs: () => labsGroup(metrics),
+    stream: async () => {
+      metrics.push(
+        ...(await runStreamBench({
+          lines: opt('lines', 500_000),
+          rounds: opt('rounds', 5),
+          echoes: opt('echoes', 300),
+          ctrlCRuns: opt('ctrl-c-runs', 5),
+          replays: opt('replays', 20),
+          floodS: opt('flood-s', 60),
+          unattended: opt('unattended', 20),
+          profileDir: args.includes('--profile-agent') ? args[args.indexOf('--profile-agent') + 1] : undefined,
+          say,
+          findings,
+        })),
+      );
+    },
+    load: async () => {
+      metrics.push(...(await runLoadBench({ learners: opt('learners', 50), say })));
+    },
+    soak: async () => {
+      metrics.push(...(await runSoakGroup({ seconds: opt('soak-minutes', 3) * 60, baselineSeconds: opt('soak-baseline-minutes', 1) * 60, say, findings })));
+    },
+  };
+  for (const g of GROUPS) {
+    if (!only.includes(g)) continue;
+    await section(findings, g, say, groups[g]);
+    // Whatever a failed group left running goes before the next starts.
+    await stopAllChildren();
   }
 
-  if (only.includes('load')) metrics.push(...(await runLoadBench({ learners: opt('learners', 50), say })));
-
+  metrics.push({ name: 'stalls', value: findings.stalls.length, unit: 'count' });
   if (json) {
     process.stderr.write('\n');
-    process.stdout.write(JSON.stringify({ metrics }) + '\n');
+    process.stdout.write(JSON.stringify({ metrics, stalls: findings.stalls, errors: findings.errors }) + '\n');
   } else {
     const rows = metrics.map((x) => [x.name, `${x.value} ${x.unit}`, x.baseline ?? '', x.baseline_value !== undefined ? `${x.baseline_value} ${x.unit}` : '', x.baseline_value ? `${round(x.value / x.baseline_value)}x` : '']);
     const head = ['metric', 'nslab', 'baseline', 'baseline value', 'ratio'];
@@ -231,11 +270,28 @@ async function main() {
     console.log(line(head));
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     rows.forEach((r) => console.log(line(r)));
+    for (const st of findings.stalls) console.log(`stall: ${st.who}: ${st.what}: nothing within ${Math.round(st.ms)} ms (${st.bytes} bytes so far)`);
+    for (const e of findings.errors) console.log(`error: ${e}`);
   }
-  process.exit(0);
+  process.exit(findings.stalls.length || findings.errors.length ? 1 : 0);
 }
 
-main().catch((err) => {
+// A promise nobody awaited must not end the run half-way (and leave its agents behind): it is
+// reported, counted as an error, and the run goes on.
+process.on('unhandledRejection', (err) => {
+  const e = err as Error;
+  findings.errors.push(`unhandled rejection: ${e?.message ?? String(err)}`);
+  process.stderr.write(`bench: unhandled rejection: ${e?.stack ?? String(err)}\n`);
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`bench: ${sig}, stopping the agents it started...\n`);
+    void stopAllChildren().finally(() => process.exit(130));
+  });
+}
+
+main().catch(async (err) => {
   process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  await stopAllChildren();
   process.exit(1);
 });
