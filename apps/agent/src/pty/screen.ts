@@ -168,7 +168,8 @@ export class Screen {
 
   /** The screen once everything written so far is parsed: nothing written later is in it. */
   snapshot(done: (snap: Snapshot) => void) {
-    if (this.disposed) return;
+    // A closed pane's screen answers blank at once: an attach racing a lab's close must not hang.
+    if (this.disposed) return done({ screen: '', offset: this.written, cols: this.cols, rows: this.rows });
     // A worker that died meanwhile answers with no screen: then a blank one of the pane's size.
     worker.snapshot(this.id, this.written, (snap) => done(snap.cols ? snap : { ...snap, cols: this.cols, rows: this.rows }));
   }

@@ -317,6 +317,9 @@ export class Lab {
   private async teardown() {
     // The anchor's death takes the lab init with it (parent-death signal), and the init's death
     // takes every process in the lab's PID namespace; the cgroup catches anything else.
+    // First the joiners the spawner forked ahead into the lab's cgroups (they are host root,
+    // outside the lab's PID namespace: the init's death does not take them).
+    if (this.cgroup) await this.deps.spawner.forget(this.cgroup.paths).catch(() => {});
     await this.deps.spawner.kill(this.anchorPid, SIG.KILL).catch(() => {});
     await this.deps.spawner.kill(this.initPid, SIG.KILL).catch(() => {});
     const deadline = Date.now() + 10_000;
@@ -336,6 +339,8 @@ export class Lab {
           break;
         } catch (err) {
           if (Date.now() > deadline) throw err;
+          // Whatever came in meanwhile (a set-up that was under way) goes too.
+          this.cgroup.killAll();
           await sleep(10);
         }
       }

@@ -21,6 +21,8 @@ const COALESCE_MAX_BYTES = 64 * 1024;
  */
 export const PACE_BYTES = 64 * 1024;
 export const PACE_WINDOW_MS = 250;
+/** With nobody attached at all, nobody can press Ctrl-C: slower still (8 KiB per window). */
+export const PACE_IDLE_BYTES = 8 * 1024;
 
 /** A client stream that may pace the pane (see PaneStream). */
 export interface PaneWriter {
@@ -181,18 +183,22 @@ export class Pane extends EventEmitter<PaneEvents> {
     return !this.activeWriter?.acking;
   }
 
+  private get paceBudget(): number {
+    return this.writers.size ? PACE_BYTES : PACE_IDLE_BYTES;
+  }
+
   private pace(bytes: number) {
     if (!this.paced) {
       this.paceUsed = 0;
       return;
     }
     this.paceUsed += bytes;
-    if (this.paceUsed < PACE_BYTES || this.paceTimer) return;
+    if (this.paceUsed < this.paceBudget || this.paceTimer) return;
     this.hold(this.pacer);
     this.paceTimer = setTimeout(() => {
       this.paceTimer = null;
-      this.paceUsed = Math.max(0, this.paceUsed - PACE_BYTES);
-      if (this.paceUsed >= PACE_BYTES && this.paced) this.pace(0);
+      this.paceUsed = Math.max(0, this.paceUsed - this.paceBudget);
+      if (this.paceUsed >= this.paceBudget && this.paced) this.pace(0);
       else this.release(this.pacer);
     }, PACE_WINDOW_MS);
   }

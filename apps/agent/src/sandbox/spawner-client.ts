@@ -72,6 +72,11 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
     return this.request({ op: 'spawn', spec }).then((r) => r.pid!);
   }
 
+  /** A lab is closing: the spawner kills the joiners it forked ahead into these cgroups. */
+  async forget(cgroupDirs: string[]): Promise<void> {
+    await this.request({ op: 'forget', cgroupDirs });
+  }
+
   /** Signal a process the spawner started (through its pidfd); any other pid is refused. */
   async kill(pid: number, signal: number): Promise<void> {
     await this.request({ op: 'kill', pid, signal });

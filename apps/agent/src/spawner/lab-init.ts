@@ -271,12 +271,17 @@ function enterNewUserNamespace(spec: LabSpec) {
       sys.exit(0);
     }
   });
+  let reaped = false;
   try {
     sys.close(readyW);
     const answer = new Uint8Array(256);
     const n = sys.read(readyR, answer);
     if (n !== 1 || answer[0] !== 0x31) {
-      const why = n > 1 ? Buffer.from(answer.subarray(1, n)).toString() : `it died (${JSON.stringify(decodeWaitStatus(sys.waitBlocking(helper)))})`;
+      let why = n > 1 ? Buffer.from(answer.subarray(1, n)).toString() : '';
+      if (!why) {
+        why = `it died (${JSON.stringify(decodeWaitStatus(sys.waitBlocking(helper)))})`;
+        reaped = true;
+      }
       throw new Error(`the user-namespace helper failed: ${why}`);
     }
     writeFile(`/proc/${helper}/uid_map`, `0 ${spec.uidBase} ${spec.idCount}\n`);
@@ -287,7 +292,7 @@ function enterNewUserNamespace(spec: LabSpec) {
     sys.close(userns);
   } finally {
     sys.close(holdW);
-    sys.waitBlocking(helper);
+    if (!reaped) sys.waitBlocking(helper);
     sys.close(readyR);
     sys.close(holdR);
   }

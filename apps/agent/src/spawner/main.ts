@@ -314,6 +314,8 @@ function dropWaiting(key: string, kill: boolean) {
  */
 function prepareJoiner(key: string, cgroupProcs: string[]) {
   if (waiting.has(key)) return;
+  // Never for a lab that is closing: its cgroups are about to be removed.
+  if (cgroupProcs.some((p) => [...closingDirs].some((d) => p.startsWith(`${d}/`)))) return;
   const [mine, theirs] = sys.socketpair(SOCK_SEQPACKET);
   let pid: number;
   try {
@@ -331,6 +333,17 @@ function prepareJoiner(key: string, cgroupProcs: string[]) {
   });
   waiting.set(key, { pid, pidfd, sock: mine, poll });
   while (waiting.size > MAX_WAITING) dropWaiting(waiting.keys().next().value!, true);
+}
+
+/** A lab is closing: the joiners waiting in its cgroups (or their sub-cgroups) are killed. */
+const closingDirs = new Set<string>();
+function forgetJoiners(dirs: string[]) {
+  for (const d of dirs) closingDirs.add(d);
+  if (closingDirs.size > 1024) closingDirs.delete(closingDirs.values().next().value!);
+  for (const key of [...waiting.keys()]) {
+    const paths = JSON.parse(key) as string[];
+    if (paths.some((p) => dirs.some((d) => p === `${d}/cgroup.procs` || p.startsWith(`${d}/`)))) dropWaiting(key, true);
+  }
 }
 
 /** Give a request to the joiner waiting for these cgroups; its pidfd, or null if there is none. */
@@ -474,6 +487,10 @@ function handle(line: string) {
         break;
       case 'spawn':
         spawnIn(req.id, req.spec);
+        break;
+      case 'forget':
+        forgetJoiners(req.cgroupDirs);
+        send({ id: req.id, ok: true });
         break;
       case 'kill':
         signal(req.pid, req.signal);

@@ -75,6 +75,8 @@ export const SpawnerRequest = z.discriminatedUnion('op', [
   z.object({ id: z.number().int(), op: z.literal('spawn'), spec: SpawnSpec }),
   z.object({ id: z.number().int(), op: z.literal('kill'), pid: z.number().int().min(2), signal: z.number().int() }),
   z.object({ id: z.number().int(), op: z.literal('ping') }),
+  /** A lab is closing: drop (kill) the joiners waiting in cgroups under these directories. */
+  z.object({ id: z.number().int(), op: z.literal('forget'), cgroupDirs: z.array(z.string().startsWith('/')).max(16) }),
 ]);
 export type SpawnerRequest = z.infer<typeof SpawnerRequest>;
 
