@@ -252,7 +252,10 @@ test('an exec that floods its output is cut at the cap; the spawner and every ot
     const entry = agent.manager.catalogue.get('uts')!;
     const statuses = await checkTasks(lab, entry.tasks);
     assert.equal(statuses.length, entry.tasks.length);
-    assert.ok(statuses.every((s) => s.status === 'pending'), 'no task passes on garbage');
+    assert.ok(
+      statuses.every((s) => s.status === 'pending'),
+      'no task passes on garbage',
+    );
     stop = true;
     assert.equal(await typing, null, 'the other lab kept answering');
     assert.ok(echoes > 0, 'the other lab answered meanwhile');
@@ -326,7 +329,8 @@ print('held %d %d' % (n, ctypes.get_errno()), flush=True)
 time.sleep(120)
 `;
 
-const HOST_INOTIFY = 'import ctypes; l = ctypes.CDLL(None, use_errno=True); fd = l.inotify_init1(0); print(fd >= 0 and "ok" or "errno %d" % ctypes.get_errno())';
+const HOST_INOTIFY =
+  'import ctypes; l = ctypes.CDLL(None, use_errno=True); fd = l.inotify_init1(0); print(fd >= 0 and "ok" or "errno %d" % ctypes.get_errno())';
 const HOST_WATCH =
   'import ctypes; l = ctypes.CDLL(None, use_errno=True); fd = l.inotify_init1(0); w = l.inotify_add_watch(fd, b"/tmp", 0x100) if fd >= 0 else -1; print(w >= 0 and "ok" or "errno %d" % ctypes.get_errno())';
 const HOST_MQUEUE = String.raw`

@@ -19,11 +19,20 @@ const useAgent = useTestAgent(skip, { graceMs: 60_000 });
 const type = (c: TestClient, lab: string, pane: string, data: string) => c.send({ type: 'input', lab, pane, data });
 const bytesOf = (c: TestClient, key: string) => c.frames.filter((f) => f.key === key && f.op === FRAME_OUTPUT).reduce((n, f) => n + f.payload.length, 0);
 const tail = (c: TestClient, key: string, n = 30) =>
-  Buffer.concat(c.frames.filter((f) => f.key === key).slice(-n).map((f) => f.payload)).toString('latin1');
+  Buffer.concat(
+    c.frames
+      .filter((f) => f.key === key)
+      .slice(-n)
+      .map((f) => f.payload),
+  ).toString('latin1');
 
 function yesRunning(uidBase: number): boolean {
   try {
-    return execFileSync('pgrep', ['-x', 'yes', '-u', String(uidBase)]).toString().trim() !== '';
+    return (
+      execFileSync('pgrep', ['-x', 'yes', '-u', String(uidBase)])
+        .toString()
+        .trim() !== ''
+    );
   } catch {
     return false;
   }
@@ -54,7 +63,10 @@ test('a second writer that never acknowledges cannot freeze the pane for the one
   silent.autoAck = true;
   const last = silent.frames.filter((f) => f.key === key && f.op === FRAME_OUTPUT).at(-1)!;
   silent.send({ type: 'ack', lab, pane: 'host', offset: last.offset + last.payload.length });
-  await waitFor('the silent tab to catch up', () => silent.frames.some((f) => f.key === key && f.op === FRAME_SNAPSHOT && f.offset > last.offset) || tail(silent, key).includes('stopped-42'));
+  await waitFor(
+    'the silent tab to catch up',
+    () => silent.frames.some((f) => f.key === key && f.op === FRAME_SNAPSHOT && f.offset > last.offset) || tail(silent, key).includes('stopped-42'),
+  );
   inUse.close();
   silent.close();
   await agent.manager.close(lab);

@@ -73,7 +73,9 @@ const ALLOWED_PROBES: Record<string, string> = {
 function probeScript(probes: Record<string, string>): string {
   const nr = { ...NR, getppid: ARCH === 'x64' ? 110 : 173, unshare: ARCH === 'x64' ? 272 : 97 };
   const lines = [
-    `my %NR = (${Object.entries(nr).map(([k, v]) => `${k} => ${v}`).join(', ')});`,
+    `my %NR = (${Object.entries(nr)
+      .map(([k, v]) => `${k} => ${v}`)
+      .join(', ')});`,
     'my ($empty, $nomod, $notype, $desc, $root, $nofile, $byte) = ("", "nslab_no_such_module", "nslab_no_such_type", "d", "/", "/nonexistent-nslab", "Z");',
     'my ($fh, $mnt, $uring, $timex, $termios) = (pack("LL", 0, 0), "\\0" x 4, "\\0" x 120, "\\0" x 208, "\\0" x 64);',
     'sub p { my ($name, $r) = @_; print $name, "=", ($r == -1 ? $! + 0 : 0), "\\n"; }',
@@ -171,7 +173,10 @@ test('the filter program: arch check first, every denied call and ioctl present,
   for (const name of DENIED_SYSCALLS) {
     const nr = NR[name];
     if (nr === undefined) continue;
-    assert.ok(lines.some((l) => l.includes(`jeq 0x${nr.toString(16)} ? ${deny} :`)), `${name} (${nr}) is denied`);
+    assert.ok(
+      lines.some((l) => l.includes(`jeq 0x${nr.toString(16)} ? ${deny} :`)),
+      `${name} (${nr}) is denied`,
+    );
   }
   for (const req of [TIOC.STI, TIOC.LINUX]) assert.ok(lines.some((l) => l.includes(`jeq 0x${req.toString(16)} ? ${deny} :`)));
   assert.ok(lines.length < 100, `a short program (${lines.length} instructions)`);
@@ -236,7 +241,11 @@ test('every lab process: NoNewPrivs 1, Seccomp 2, bounding set cut to the kept c
   }
   // What a process sees of itself from inside: an exec'd command in each pane, and lab root's
   // effective set (the shell's permitted set is the bounding set).
-  for (const [lab, pane] of [[pidLab, 'host'], [pidLab, 'container'], [userLab, 'container']] as const) {
+  for (const [lab, pane] of [
+    [pidLab, 'host'],
+    [pidLab, 'container'],
+    [userLab, 'container'],
+  ] as const) {
     const r = await run(lab, pane, 'cat /proc/self/status');
     check(`exec in ${lab.lesson!.id}/${pane}`, r.out);
     assert.equal(statusField(r.out, 'CapEff'), expected, 'root in the lab holds no more than the bounding set');
@@ -292,7 +301,12 @@ test("TIOCSTI cannot push input into the pane's own terminal", { skip }, async (
   );
   // The screen's lines, without terminal controls (the echo of typed input may come in any order).
   // eslint-disable-next-line no-control-regex
-  const lines = screen.split('\n').map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '').trim());
+  const lines = screen.split('\n').map((l) =>
+    l
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+      .replace(/\r/g, '')
+      .trim(),
+  );
   assert.ok(lines.includes('refused:1'), `EPERM: ${JSON.stringify(lines)}`);
   assert.ok(!lines.includes('INJECTED'));
   assert.ok(!lines.some((l) => l.includes('Zecho')), 'nothing was pushed into the input');
@@ -311,7 +325,10 @@ test('the clock and the kernel log stay the host’s: date -s and dmesg are refu
   // timens_offsets needs CAP_SYS_TIME in the lab's user namespace, not the host's).
   const t = await run(pidLab, 'host', 'unshare --time --boottime 86400 cat /proc/uptime; cat /proc/uptime');
   assert.equal(t.code, 0, t.err);
-  const [shifted, own] = t.out.trim().split('\n').map((l) => Number(l.split(' ')[0]));
+  const [shifted, own] = t.out
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split(' ')[0]));
   assert.ok(shifted! - own! > 86000, `uptime ${shifted} in the new time namespace, ${own} outside`);
 });
 
@@ -328,7 +345,10 @@ test("runc's masked paths are empty inside a lab, and the read-only ones refuse 
     assert.equal(r.code, 0, r.err);
     assert.match(r.out.trim(), /^0?$/, `${path} shows nothing`);
     const mi = (await run(pidLab, 'host', 'cat /proc/self/mountinfo')).out;
-    assert.ok(mi.split('\n').some((l) => l.split(' ')[4] === path), `${path} is covered by a mount`);
+    assert.ok(
+      mi.split('\n').some((l) => l.split(' ')[4] === path),
+      `${path} is covered by a mount`,
+    );
   }
   assert.ok(masked >= 3, `at least three masked paths exist on this kernel (${masked})`);
   // /proc/sys is read-only: even a setting the lab's own network namespace owns.
@@ -348,8 +368,15 @@ test("runc's masked paths are empty inside a lab, and the read-only ones refuse 
 test('masks do not stop the lessons: mount -t proc in a PID namespace, and in a nested user namespace', { skip }, async () => {
   const same = await run(pidLab, 'host', 'unshare -mpf sh -c "mount -t proc proc /proc && ps -e -o pid=,comm="');
   assert.equal(same.code, 0, same.err);
-  const procs = same.out.trim().split('\n').map((l) => l.trim().split(/\s+/));
-  assert.deepEqual(procs.map(([, comm]) => comm), ['sh', 'ps'], 'sh and ps, alone in their PID namespace');
+  const procs = same.out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
+  assert.deepEqual(
+    procs.map(([, comm]) => comm),
+    ['sh', 'ps'],
+    'sh and ps, alone in their PID namespace',
+  );
   assert.equal(procs[0]![0], '1', 'sh is its PID 1');
   const nested = await run(pidLab, 'host', 'unshare -Urmpf --mount-proc sh -c "ls /proc/timer_list >/dev/null && echo NESTED-PROC"');
   assert.equal(nested.code, 0, nested.err);
@@ -357,7 +384,10 @@ test('masks do not stop the lessons: mount -t proc in a PID namespace, and in a 
   // In a nested namespace the cover over the whole /proc kept for this is locked, and empty.
   const umount2 = ARCH === 'x64' ? 166 : 39;
   const cover = await execIn(pidLab, 'host', [
-    'unshare', '-Urm', 'perl', '-e',
+    'unshare',
+    '-Urm',
+    'perl',
+    '-e',
     `$p = "/dev/.nslab"; print syscall(${umount2}, $p, 0) == -1 ? $! + 0 : 0, "\n"; opendir(D, $p) or die; print scalar(grep { !/^\.\.?$/ } readdir(D)), "\n";`,
   ]);
   assert.deepEqual(cover.out.trim().split('\n'), ['22', '0'], `EINVAL: the cover is locked there, and empty (${cover.err})`);
@@ -371,20 +401,42 @@ test('fd hygiene: a pane and an exec see only 0, 1, 2 (and ls its own directory)
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => [Number(m[1]), m[2]!.trim()] as const);
   const exec = fds((await run(pidLab, 'host', 'ls -l /proc/self/fd')).out);
-  assert.deepEqual(exec.map(([n]) => n), [0, 1, 2, 3]);
+  assert.deepEqual(
+    exec.map(([n]) => n),
+    [0, 1, 2, 3],
+  );
   assert.match(exec[3]![1], /^\/proc\/\d+\/fd$/, "fd 3 is ls's own directory");
   const pane = pidLab.pane('host')!;
   await waitForPrompt(pane);
   const screen = await typeAndWait(pane, 'ls -l /proc/self/fd; echo fds-$((1+1))\n', /fds-2/);
   // eslint-disable-next-line no-control-regex
   const seen = fds(screen.replace(/\r/g, '').replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''));
-  assert.deepEqual(seen.map(([n]) => n), [0, 1, 2, 3], `pane: ${JSON.stringify(seen)}`);
+  assert.deepEqual(
+    seen.map(([n]) => n),
+    [0, 1, 2, 3],
+    `pane: ${JSON.stringify(seen)}`,
+  );
   assert.match(seen[3]![1], /^\/proc\/\d+\/fd/);
   // The processes the agent made hold nothing but their stdio (bash keeps its tty on 255).
-  assert.deepEqual(readdirSync(`/proc/${pidLab.initPid}/fd`).map(Number).sort((a, b) => a - b), [0, 1, 2]);
-  assert.deepEqual(readdirSync(`/proc/${pidLab.anchorPid}/fd`).map(Number).sort((a, b) => a - b), [0, 1, 2]);
-  const shellFds = readdirSync(`/proc/${pane.pid}/fd`).map(Number).sort((a, b) => a - b);
-  assert.deepEqual(shellFds.filter((n) => n !== 255), [0, 1, 2]);
+  assert.deepEqual(
+    readdirSync(`/proc/${pidLab.initPid}/fd`)
+      .map(Number)
+      .sort((a, b) => a - b),
+    [0, 1, 2],
+  );
+  assert.deepEqual(
+    readdirSync(`/proc/${pidLab.anchorPid}/fd`)
+      .map(Number)
+      .sort((a, b) => a - b),
+    [0, 1, 2],
+  );
+  const shellFds = readdirSync(`/proc/${pane.pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b);
+  assert.deepEqual(
+    shellFds.filter((n) => n !== 255),
+    [0, 1, 2],
+  );
   for (const fd of shellFds) assert.match(readlinkSync(`/proc/${pane.pid}/fd/${fd}`), /^\/dev\/pts\/\d+$/);
 });
 

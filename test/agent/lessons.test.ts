@@ -70,7 +70,10 @@ test('following a lesson literally makes each task done in its step, and no task
           const done = new Set<string>();
           const last = new Map<string, TaskStatus>();
           const note = async () => {
-            for (const s of await checkTasks(lab, tasks.filter((x) => !done.has(x.id)))) {
+            for (const s of await checkTasks(
+              lab,
+              tasks.filter((x) => !done.has(x.id)),
+            )) {
               last.set(s.id, s);
               if (s.status === 'done') done.add(s.id);
             }

@@ -152,7 +152,10 @@ test('SIGKILL of the agent leaves no lab process; the next start sweeps what is 
   await waitFor('every lab process dies with the agent', () => labProcesses(ids).length === 0, 5000);
   for (const pid of info.pids) assert.equal(alive(pid), false);
   // What a SIGKILL cannot clean: cgroup directories and the staging directory. The next start does.
-  assert.ok(info.cgroups.some((c) => existsSync(c)), 'the killed agent left its cgroups');
+  assert.ok(
+    info.cgroups.some((c) => existsSync(c)),
+    'the killed agent left its cgroups',
+  );
   const next = await startAgent(testConfig({ instance, stateDir: `/run/${instance}`, idBase: 210_000_000 }), { quiet: true });
   try {
     for (const c of info.cgroups) assert.equal(existsSync(c), false, `${c} swept`);

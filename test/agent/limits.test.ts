@@ -13,7 +13,6 @@ import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
 const skip = rootOrSkip();
 const useAgent = useTestAgent(skip, { limits: { memoryMb: 96, pids: 64, cpuPercent: 100, rootSizeMb: 32, tmpSizeMb: 16, nofile: 1024, ptys: 32 } });
 
-
 /** Everything a pane printed from now on, as text. */
 function record(lab: Lab, pane: string) {
   let text = '';
@@ -122,7 +121,7 @@ test('filling the disk gives "No space left" inside the lab only', { skip }, asy
   }
 });
 
-test("a lab whose PID 1 dies is closed cleanly, and its clients are told", { skip }, async () => {
+test('a lab whose PID 1 dies is closed cleanly, and its clients are told', { skip }, async () => {
   const agent = useAgent();
   const c = await TestClient.connect(agent.url, agent.token);
   const id = (await c.request({ type: 'open', lesson: 'uts' })).data.id as string;
@@ -184,7 +183,6 @@ test('a syscall that fails in a lab is a named error for that request; the lab a
     await other.close('test');
   }
 });
-
 
 function isAlive(pid: number): boolean {
   try {

@@ -138,7 +138,11 @@ test('net: the learner can wire a veth pair between host and container and ping 
 
 test('the learner can make namespaces inside the lab', { skip }, async () => {
   const lab = labs.get('uts')!;
-  const r = await run(lab, 'host', `unshare --user --map-root-user --net --uts --ipc --pid --fork --mount --mount-proc sh -c 'hostname inner && echo $$ && id -u'`);
+  const r = await run(
+    lab,
+    'host',
+    `unshare --user --map-root-user --net --uts --ipc --pid --fork --mount --mount-proc sh -c 'hostname inner && echo $$ && id -u'`,
+  );
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(r.out.trim().split('\n'), ['1', '0']);
 });
@@ -168,7 +172,13 @@ test('user: id -u is 0 inside while the host sees the mapped uid', { skip }, asy
 test('cgroup: /proc/self/cgroup shows / inside the container, the real path from host', { skip }, async () => {
   const lab = labs.get('cgroup')!;
   const container = lab.pane('container')!;
-  const paths = (text: string) => new Set(text.trim().split('\n').map((l) => l.split(':').slice(2).join(':')));
+  const paths = (text: string) =>
+    new Set(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':').slice(2).join(':')),
+    );
   assert.deepEqual(paths((await run(lab, 'container', 'cat /proc/self/cgroup')).out), new Set(['/']));
   assert.deepEqual(paths((await run(lab, 'host', 'cat /proc/self/cgroup')).out), new Set(['/']), 'the lab sees itself at /');
   const nsPid = nsPids(container.pid!)[1];

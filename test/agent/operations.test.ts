@@ -35,7 +35,10 @@ test('settings are described once: the example file and the README say what the 
   // It is a valid file, and using it as it is changes nothing but the paths.
   const file = readConfigFile(path);
   const noEnv = Object.fromEntries(SETTINGS.map((st) => [st.env, undefined]));
-  assert.deepEqual(withEnv(noEnv, () => loadConfig({}, file)), withEnv(noEnv, () => loadConfig({}, {})));
+  assert.deepEqual(
+    withEnv(noEnv, () => loadConfig({}, file)),
+    withEnv(noEnv, () => loadConfig({}, {})),
+  );
   // Every variable the README's table names exists, with the default the table has.
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   let rows = 0;
@@ -44,7 +47,11 @@ test('settings are described once: the example file and the README say what the 
     if (cells.length < 4 || !/^`(NSLAB_|PORT|HOST|LOG_LEVEL)/.test(cells[1]!)) continue;
     const envs = [...cells[1]!.matchAll(/`([A-Z_]+)(=[^`]*)?`/g)].map((m) => m[1]!);
     const defaults = [...cells[2]!.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
-    for (const env of envs) assert.ok(SETTINGS.some((st) => st.env === env), `README names ${env}, which is no setting`);
+    for (const env of envs)
+      assert.ok(
+        SETTINGS.some((st) => st.env === env),
+        `README names ${env}, which is no setting`,
+      );
     if (defaults.length !== envs.length) continue;
     envs.forEach((env, i) => {
       const st = SETTINGS.find((x) => x.env === env)!;
@@ -77,8 +84,9 @@ limits:
 allowedOrigins: [https://portal.example]
 `),
   );
-  const c = withEnv({ PORT: '9090', NSLAB_MAX_LABS: undefined, NSLAB_IDLE_S: undefined, NSLAB_LAB_MEMORY_MB: undefined, NSLAB_ALLOWED_ORIGINS: undefined }, () =>
-    loadConfig({ warmLabs: 0 }, file),
+  const c = withEnv(
+    { PORT: '9090', NSLAB_MAX_LABS: undefined, NSLAB_IDLE_S: undefined, NSLAB_LAB_MEMORY_MB: undefined, NSLAB_ALLOWED_ORIGINS: undefined },
+    () => loadConfig({ warmLabs: 0 }, file),
   );
   assert.equal(c.port, 9090, 'the environment wins over the file');
   assert.equal(c.maxLabs, 40);
@@ -98,7 +106,11 @@ allowedOrigins: [https://portal.example]
   ];
   for (const [text, want] of bad) {
     const path = configFile(text);
-    assert.throws(() => readConfigFile(path), (err: Error) => err.message.startsWith(path) && want.test(err.message), text);
+    assert.throws(
+      () => readConfigFile(path),
+      (err: Error) => err.message.startsWith(path) && want.test(err.message),
+      text,
+    );
   }
   assert.throws(() => readConfigFile('/nonexistent/nslab.yaml'), /cannot read the configuration file \/nonexistent\/nslab.yaml/);
   assert.throws(() => withEnv({ NSLAB_MAX_LABS: 'many' }, () => loadConfig({}, {})), /NSLAB_MAX_LABS must be a number, got "many"/);

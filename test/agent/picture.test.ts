@@ -36,7 +36,8 @@ test('UTS: each namespace shows its host name', { skip }, () =>
     }
     assert.equal(p.facts!.uts![paneNs(p, 'container', 'uts')]!.hostname, 'bird');
     assert.equal(p.processes.find((x) => x.pid === 1)?.comm, 'nslab-init', "the lab's PID 1 by the name it runs under");
-  }));
+  }),
+);
 
 test('IPC: each namespace shows its own System V objects', { skip }, () =>
   withLab('ipc', async (lab) => {
@@ -50,7 +51,8 @@ test('IPC: each namespace shows its own System V objects', { skip }, () =>
       assert.deepEqual(shown, listed, pane);
     }
     assert.equal(p.facts!.ipc![paneNs(p, 'container', 'ipc')]!.objects.length, 2);
-  }));
+  }),
+);
 
 test('network: each namespace shows its devices, their state and addresses', { skip }, () =>
   withLab('net', async (lab) => {
@@ -63,7 +65,8 @@ test('network: each namespace shows its devices, their state and addresses', { s
     }
     const veth0 = p.facts!.net![paneNs(p, 'host', 'net')]!.devices.find((d) => d.name === 'veth0')!;
     assert.deepEqual(veth0, { name: 'veth0', up: true, addresses: ['10.1.1.1/24'] });
-  }));
+  }),
+);
 
 test('user: each namespace shows its id map relative to its parent', { skip }, () =>
   withLab('user', async (lab) => {
@@ -76,7 +79,8 @@ test('user: each namespace shows its id map relative to its parent', { skip }, (
     const lab0 = p.facts!.user![paneNs(p, 'host', 'user')]!;
     assert.equal(lab0.parent, null, "the lab's own namespace has the host as its parent");
     assert.deepEqual(lab0.uidMap, [{ inside: 0, outside: lab.uidBase, count: useAgent().manager.config.idsPerLab }]);
-  }));
+  }),
+);
 
 test('time: each namespace shows its clock offsets', { skip }, () =>
   withLab('time', async (lab) => {
@@ -87,9 +91,10 @@ test('time: each namespace shows its clock offsets', { skip }, () =>
       assert.deepEqual(p.facts!.time![paneNs(p, pane, 'time')], { monotonic: secs('monotonic'), boottime: secs('boottime') }, pane);
     }
     assert.ok(p.facts!.time![paneNs(p, 'container', 'time')]!.boottime > 0, 'the container is shifted');
-  }));
+  }),
+);
 
-test("cgroup: each namespace shows the cgroup that is its root, as the lab names it", { skip }, () =>
+test('cgroup: each namespace shows the cgroup that is its root, as the lab names it', { skip }, () =>
   withLab('cgroup', async (lab) => {
     const p = await takePictureWithFacts(lab);
     assert.equal(p.facts!.cgroup![paneNs(p, 'host', 'cgroup')]!.root, '/');
@@ -98,7 +103,8 @@ test("cgroup: each namespace shows the cgroup that is its root, as the lab names
     const seen = (await run(lab, 'host', `grep -m1 -E '^[0-9]+:(pids|memory|cpu)[^:]*:|^0::' /proc/${containerPid}/cgroup | cut -d: -f3`)).out.trim();
     assert.equal(p.facts!.cgroup![paneNs(p, 'container', 'cgroup')]!.root, seen);
     assert.equal(seen, '/pane-container');
-  }));
+  }),
+);
 
 test('a task once done stays done in its lab, though the lesson goes on to undo its state', { skip }, () =>
   withLab('uts', async (lab) => {
@@ -120,4 +126,5 @@ test('a task once done stays done in its lab, though the lesson goes on to undo 
     } finally {
       await useAgent().manager.close(other.id);
     }
-  }));
+  }),
+);

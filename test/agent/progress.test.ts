@@ -32,7 +32,10 @@ test('progress survives a SIGKILL of the agent, for the same browser', { skip },
     await c.waitFor((m) => m.type === 'tasks' && m.tasks.some((t: { id: string; status: string }) => t.id === 'set-hostname' && t.status === 'done'), 20_000);
     // Recorded as it happened: the agent's answer comes from the store.
     const before = await waitProgress(c);
-    assert.deepEqual(before.map((t) => [t.lesson, t.task]), [['uts', 'set-hostname']]);
+    assert.deepEqual(
+      before.map((t) => [t.lesson, t.task]),
+      [['uts', 'set-hostname']],
+    );
     c.close();
     // The store's files are root's alone.
     assert.equal(statSync(data).mode & 0o077, 0, 'the data directory is not readable by others');
@@ -66,7 +69,9 @@ async function waitProgress(c: TestClient): Promise<Array<{ lesson: string; task
   throw new Error('no progress recorded');
 }
 
-test('with PostgreSQL: a database that goes away turns progress into a notice and a retry, and it is saved once it is back', { skip: skip || pgSkip() }, async () => {
+test('with PostgreSQL: a database that goes away turns progress into a notice and a retry, and it is saved once it is back', {
+  skip: skip || pgSkip(),
+}, async () => {
   const pg = new PgServer();
   await pg.init();
   let agent: Awaited<ReturnType<typeof serve>> | null = null;
@@ -91,7 +96,10 @@ test('with PostgreSQL: a database that goes away turns progress into a notice an
     await pg.start();
     await c.waitFor((m) => m.type === 'notice' && m.level === 'info' && /saved/.test(m.message), 40_000);
     const tasks = (await c.request({ type: 'progress' })).data.tasks;
-    assert.deepEqual(tasks.map((t: { lesson: string; task: string }) => [t.lesson, t.task]), [['uts', 'set-hostname']]);
+    assert.deepEqual(
+      tasks.map((t: { lesson: string; task: string }) => [t.lesson, t.task]),
+      [['uts', 'set-hostname']],
+    );
     c.close();
   } finally {
     await agent?.stop();

@@ -102,7 +102,12 @@ test('attach streams the PTY as binary frames; input reaches the shell', { skip 
   assert.match(replay, /42-marker/);
   late.close();
   c.send({ type: 'resize', lab: labId, pane: 'container', cols: 120, rows: 40 });
-  const size = await c.request({ type: 'exec', lab: labId, pane: 'container', argv: ['sh', '-c', 'stty size < /dev/pts/$(basename $(readlink /proc/1/fd/0) 2>/dev/null || echo 0) 2>/dev/null || true'] });
+  const size = await c.request({
+    type: 'exec',
+    lab: labId,
+    pane: 'container',
+    argv: ['sh', '-c', 'stty size < /dev/pts/$(basename $(readlink /proc/1/fd/0) 2>/dev/null || echo 0) 2>/dev/null || true'],
+  });
   assert.equal(size.type, 'result');
 });
 

@@ -86,9 +86,13 @@ test('cannot see or signal host processes; is not root on the host', { skip }, a
   assert.ok(lab.uidBase >= 100000);
 });
 
-test('cannot escape through /proc/PID/root or ptrace: every root in sight is the lab\'s own', { skip }, async () => {
+test("cannot escape through /proc/PID/root or ptrace: every root in sight is the lab's own", { skip }, async () => {
   // Every process the lab can name has the lab's root as its root, PID 1 included.
-  const roots = await run(lab, 'host', 'for p in /proc/[0-9]*; do [ "$(stat -L -c %d:%i $p/root/ 2>/dev/null)" = "$(stat -c %d:%i /)" ] || echo "OTHER $p"; done; echo checked');
+  const roots = await run(
+    lab,
+    'host',
+    'for p in /proc/[0-9]*; do [ "$(stat -L -c %d:%i $p/root/ 2>/dev/null)" = "$(stat -c %d:%i /)" ] || echo "OTHER $p"; done; echo checked',
+  );
   assert.match(roots.out, /checked/);
   assert.doesNotMatch(roots.out, /OTHER/);
   // Walking up from PID 1's root stays in the lab; the host's files are not there.

@@ -36,11 +36,14 @@ test('a forged cookie is not a session; a cookie from another origin is refused'
   await assert.rejects(TestClient.connect(useAgent().url, undefined, { cookie }), /HTTP 403/, 'no Origin at all');
 });
 
-test("a session reaches only its own labs, and keeps a bounded number", { skip }, async () => {
+test('a session reaches only its own labs, and keeps a bounded number', { skip }, async () => {
   const a = await asBrowser(await newSession());
   const b = await asBrowser(await newSession());
   const lab = (await a.request({ type: 'open', lesson: 'uts' })).data.id as string;
-  assert.deepEqual((await a.request({ type: 'list' })).data.map((l: { id: string }) => l.id), [lab]);
+  assert.deepEqual(
+    (await a.request({ type: 'list' })).data.map((l: { id: string }) => l.id),
+    [lab],
+  );
   assert.deepEqual((await b.request({ type: 'list' })).data, [], "b does not see a's lab");
   for (const msg of [
     { type: 'exec', lab, pane: 'host', argv: ['true'] },
@@ -52,7 +55,10 @@ test("a session reaches only its own labs, and keeps a bounded number", { skip }
     assert.equal(r.code, 'unknown-lab', `${msg.type} on another session's lab`);
   }
   const admin = await TestClient.connect(useAgent().url, useAgent().token);
-  assert.ok((await admin.request({ type: 'list' })).data.some((l: { id: string }) => l.id === lab), 'the token holder sees every lab');
+  assert.ok(
+    (await admin.request({ type: 'list' })).data.some((l: { id: string }) => l.id === lab),
+    'the token holder sees every lab',
+  );
   // labsPerSession is 2 here: a third lab closes the oldest.
   const secondReply = await a.request({ type: 'open', lesson: 'ipc' });
   const second = secondReply.data?.id ?? assert.fail(JSON.stringify(secondReply));
@@ -69,7 +75,10 @@ test('watching a lab pushes task statuses as the learner works, and the picture'
   const w = await c.request({ type: 'watch', lab: lab.id });
   assert.equal(w.type, 'result');
   const pending = await c.waitFor((m) => m.type === 'tasks' && m.lab === lab.id);
-  assert.deepEqual(pending.tasks.map((t: { status: string }) => t.status), pending.tasks.map(() => 'pending'));
+  assert.deepEqual(
+    pending.tasks.map((t: { status: string }) => t.status),
+    pending.tasks.map(() => 'pending'),
+  );
   const picture = (await c.waitFor((m) => m.type === 'picture' && m.lab === lab.id)).picture;
   const shell = (pane: string) => picture.processes.find((p: { pid: number }) => p.pid === picture.panes.find((x: { name: string }) => x.name === pane).pid);
   assert.notEqual(shell('host').ns.uts, shell('container').ns.uts, 'the picture shows two UTS namespaces');
@@ -85,7 +94,10 @@ test('watching a lab pushes task statuses as the learner works, and the picture'
   assert.ok(done.tasks.length >= 1);
   // A namespace made in a pane shows up in the picture.
   c.send({ type: 'input', lab: lab.id, pane: 'host', data: 'unshare --uts sleep 300 &\n' });
-  await c.waitFor((m) => m.type === 'picture' && m.picture.processes.some((p: { comm: string; ns: { uts: number } }) => p.comm === 'sleep' && p.ns.uts !== picture.lab.uts), 15_000);
+  await c.waitFor(
+    (m) => m.type === 'picture' && m.picture.processes.some((p: { comm: string; ns: { uts: number } }) => p.comm === 'sleep' && p.ns.uts !== picture.lab.uts),
+    15_000,
+  );
   c.close();
 });
 

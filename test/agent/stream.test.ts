@@ -13,7 +13,6 @@ import { rootOrSkip } from '../helpers/env.ts';
 const skip = rootOrSkip();
 const useAgent = useTestAgent(skip, { graceMs: 60_000 });
 
-
 /** A client attached to one pane, its frames applied to a terminal mirror. */
 async function attached(c: TestClient, lab: string, pane: string, extra: Record<string, unknown> = {}) {
   const mirror = new TerminalMirror();
@@ -99,7 +98,10 @@ test('a dropped connection resumes from its offset: no byte lost, none twice', {
     return at + got >= W.mirror.offset;
   });
   const frames = b.frames.filter((f) => f.key === key);
-  assert.ok(frames.every((f) => f.op === FRAME_OUTPUT), 'no snapshot when the bytes are still there');
+  assert.ok(
+    frames.every((f) => f.op === FRAME_OUTPUT),
+    'no snapshot when the bytes are still there',
+  );
   assert.equal(frames[0]!.offset, at, 'starts exactly where the client left');
   for (let i = 1; i < frames.length; i++) assert.equal(frames[i]!.offset, frames[i - 1]!.offset + frames[i - 1]!.payload.length, 'contiguous');
   // Byte for byte what the client that never left received over the same range.
@@ -136,7 +138,10 @@ test('flow control: a client that does not acknowledge holds the shell, without 
   assert.ok(pane.offset - offsetHeld < 256 * 1024, `the agent stopped reading (${pane.offset - offsetHeld} bytes more)`);
   assert.ok(received() < held + 256 * 1024, 'and stopped sending');
   // The learner's `yes` is blocked writing to its terminal, not killed.
-  const yes = (await import('node:child_process')).execFileSync('pgrep', ['-x', 'yes', '-u', String(agent.manager.get(lab)!.uidBase)]).toString().trim();
+  const yes = (await import('node:child_process'))
+    .execFileSync('pgrep', ['-x', 'yes', '-u', String(agent.manager.get(lab)!.uidBase)])
+    .toString()
+    .trim();
   assert.ok(yes, 'yes is alive');
   const wchan = (await import('node:fs')).readFileSync(`/proc/${yes.split('\n')[0]}/wchan`, 'utf8');
   assert.match(wchan, /tty|wait_woken|n_tty/, `yes sleeps in the terminal write (${wchan})`);
@@ -149,7 +154,12 @@ test('flow control: a client that does not acknowledge holds the shell, without 
   type(c, lab, 'host', '\x03');
   type(c, lab, 'host', 'echo stopped-$((6*7))\n');
   await waitFor('the prompt after Ctrl-C', () => {
-    const tail = Buffer.concat(c.frames.filter((f) => f.key === key).slice(-20).map((f) => f.payload)).toString();
+    const tail = Buffer.concat(
+      c.frames
+        .filter((f) => f.key === key)
+        .slice(-20)
+        .map((f) => f.payload),
+    ).toString();
     return tail.includes('stopped-42');
   });
   // Every byte arrived once, in order.
@@ -374,7 +384,10 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
     // A request dressed as an ack (JSON keeps the last "type") still counts as a message.
     for (let i = 0; i < 200; i++) c.send(`{"type":"ack","type":"list","id":"h${i}"}`);
     await c.waitFor((m) => m.id === 'h199');
-    assert.ok(c.messages.some((m) => typeof m.id === 'string' && m.id.startsWith('h') && m.code === 'rate-limited'), 'the disguise does not pass');
+    assert.ok(
+      c.messages.some((m) => typeof m.id === 'string' && m.id.startsWith('h') && m.code === 'rate-limited'),
+      'the disguise does not pass',
+    );
     await sleep(1000);
     assert.equal((await c.request({ type: 'list' })).type, 'result', 'fine again after a pause');
     assert.equal((await (await fetch(`${agent.url}/healthz`)).json()).ok, true);

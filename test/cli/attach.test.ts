@@ -69,7 +69,15 @@ describe('nslab attach', () => {
     t.stdin.write(euro.subarray(1));
     await agent.waitFor((m) => m.type === 'input' && m.data === 'ls -l\r');
     await until(() => t.stdout.text().includes('echo:ls -l\r'), 'the echoed input');
-    await until(() => agent.received.filter((m) => m.type === 'input').map((m) => (m.type === 'input' ? m.data : '')).join('').includes('\u20ac'), 'the euro sign');
+    await until(
+      () =>
+        agent.received
+          .filter((m) => m.type === 'input')
+          .map((m) => (m.type === 'input' ? m.data : ''))
+          .join('')
+          .includes('\u20ac'),
+      'the euro sign',
+    );
     assert.ok(!agent.received.some((m) => m.type === 'input' && m.data.includes('\ufffd')), 'no broken UTF-8');
 
     // Output for another pane is not shown.
@@ -109,7 +117,7 @@ describe('nslab attach', () => {
     agent.sendFrame(`${LAB}/host`, 'after');
     await ackOf(5005);
     t.stdin.write('\x1d');
-    assert.equal((await t.done), 0);
+    assert.equal(await t.done, 0);
   });
 
   test('Ctrl-] detaches: bytes before it are sent, exit 0, terminal restored', T, async () => {

@@ -199,7 +199,14 @@ export class FakeAgent {
       if (!parsed.success) {
         this.invalid.push(json);
         const id = (json as { id?: unknown }).id;
-        ws.send(JSON.stringify({ type: 'error', id: typeof id === 'number' || typeof id === 'string' ? id : null, code: 'bad-message', message: describeZodError(parsed.error) }));
+        ws.send(
+          JSON.stringify({
+            type: 'error',
+            id: typeof id === 'number' || typeof id === 'string' ? id : null,
+            code: 'bad-message',
+            message: describeZodError(parsed.error),
+          }),
+        );
         return;
       }
       const msg = parsed.data;

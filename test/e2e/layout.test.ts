@@ -47,7 +47,9 @@ async function inLesson(id: string, lang: Lang, viewport: { width: number; heigh
     // The layout settles (fonts in, the picture placed, the terminals fitted) before typing.
     let last = '';
     await waitFor('the terminals to keep their size', async () => {
-      const now = await page.evaluate(() => (document.fonts.status === 'loaded' ? JSON.stringify(Object.values(window.__nslab!.terms).map((t) => [t.cols, t.rows])) : ''));
+      const now = await page.evaluate(() =>
+        document.fonts.status === 'loaded' ? JSON.stringify(Object.values(window.__nslab!.terms).map((t) => [t.cols, t.rows])) : '',
+      );
       const same = now !== '' && now === last;
       last = now;
       if (!same) await new Promise((r) => setTimeout(r, 250));
@@ -93,7 +95,11 @@ test('at 1440x900 every shell has 80 columns and the picture names each namespac
 
       // What readlink says in each pane is what the picture shows, whole.
       for (const pane of PANES) {
-        const said = await output(page, pane, 'for t in ' + NAMESPACE_TYPES.map((t) => NAMESPACES[t].procName).join(' ') + '; do readlink /proc/$$/ns/$t; done');
+        const said = await output(
+          page,
+          pane,
+          'for t in ' + NAMESPACE_TYPES.map((t) => NAMESPACES[t].procName).join(' ') + '; do readlink /proc/$$/ns/$t; done',
+        );
         assert.equal(said.length, NAMESPACE_TYPES.length, said.join('\n'));
         for (const [i, type] of NAMESPACE_TYPES.entries()) {
           const box = boxOf(page, type, pane);
@@ -181,10 +187,14 @@ test('the picture shows what each lesson is about, as the kernel says it in the 
         maps[pane] = (await output(page, pane, 'cat /proc/self/uid_map')).map((l) => l.trim().split(/\s+/).map(Number));
         const box = boxOf(page, 'user', pane);
         const want = maps[pane]!.map((x) => x.join(' ')).sort();
-        await waitFor(`the picture's uid map of ${pane} (${want.join(', ')})`, async () => {
-          const shown = await box.locator('[data-uid-map]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.uidMap!));
-          return JSON.stringify(shown.sort()) === JSON.stringify(want);
-        }, 15_000);
+        await waitFor(
+          `the picture's uid map of ${pane} (${want.join(', ')})`,
+          async () => {
+            const shown = await box.locator('[data-uid-map]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.uidMap!));
+            return JSON.stringify(shown.sort()) === JSON.stringify(want);
+          },
+          15_000,
+        );
       }
       // The chain: root in the container is an id in the lab, which is an id on the host.
       const [inside, inLab] = maps.container![0]!;
@@ -208,18 +218,22 @@ test('the picture shows what each lesson is about, as the kernel says it in the 
           return `${m[1]} ${m[2]}`;
         });
         const box = boxOf(page, 'net', pane);
-        await waitFor(`the picture's devices of ${pane} (${links.join(', ')}; ${addrs.join(', ')})`, async () => {
-          const shown = await box.locator('[data-device]').evaluateAll((els) =>
-            els.map((e) => ({
-              link: `${(e as HTMLElement).dataset.device} ${(e as HTMLElement).dataset.up}`,
-              addrs: [...e.querySelectorAll('.dev-addr')].map((a) => `${(e as HTMLElement).dataset.device} ${a.textContent}`),
-            })),
-          );
-          return (
-            JSON.stringify(shown.map((x) => x.link).sort()) === JSON.stringify([...links].sort()) &&
-            JSON.stringify(shown.flatMap((x) => x.addrs).sort()) === JSON.stringify([...addrs].sort())
-          );
-        }, 15_000);
+        await waitFor(
+          `the picture's devices of ${pane} (${links.join(', ')}; ${addrs.join(', ')})`,
+          async () => {
+            const shown = await box.locator('[data-device]').evaluateAll((els) =>
+              els.map((e) => ({
+                link: `${(e as HTMLElement).dataset.device} ${(e as HTMLElement).dataset.up}`,
+                addrs: [...e.querySelectorAll('.dev-addr')].map((a) => `${(e as HTMLElement).dataset.device} ${a.textContent}`),
+              })),
+            );
+            return (
+              JSON.stringify(shown.map((x) => x.link).sort()) === JSON.stringify([...links].sort()) &&
+              JSON.stringify(shown.flatMap((x) => x.addrs).sort()) === JSON.stringify([...addrs].sort())
+            );
+          },
+          15_000,
+        );
       }
     }),
   );
@@ -229,10 +243,16 @@ test('the picture shows what each lesson is about, as the kernel says it in the 
       for (const pane of PANES) {
         const said = Object.fromEntries((await output(page, pane, 'cat /proc/self/timens_offsets')).map((l) => l.trim().split(/\s+/)).map(([k, v]) => [k, v]));
         const fact = boxOf(page, 'time', pane).locator('[data-fact="offsets"]');
-        await waitFor(`the picture's offsets of ${pane} (${JSON.stringify(said)})`, async () => {
-          const shown = await fact.evaluate((e) => ({ monotonic: (e as HTMLElement).dataset.monotonic, boottime: (e as HTMLElement).dataset.boottime })).catch(() => null);
-          return shown?.monotonic === said.monotonic && shown?.boottime === said.boottime;
-        }, 15_000);
+        await waitFor(
+          `the picture's offsets of ${pane} (${JSON.stringify(said)})`,
+          async () => {
+            const shown = await fact
+              .evaluate((e) => ({ monotonic: (e as HTMLElement).dataset.monotonic, boottime: (e as HTMLElement).dataset.boottime }))
+              .catch(() => null);
+            return shown?.monotonic === said.monotonic && shown?.boottime === said.boottime;
+          },
+          15_000,
+        );
         const text = (await fact.locator('[data-clock="monotonic"]').textContent()) ?? '';
         assert.ok(text.includes(said.monotonic === '0' ? '0 s' : `+${said.monotonic} s`), `shown: ${text}`);
       }
@@ -248,10 +268,14 @@ test('the picture shows what each lesson is about, as the kernel says it in the 
           .filter((m) => m)
           .map((m) => `queue ${m![1]} ${m![2]}`);
         const box = boxOf(page, 'ipc', pane);
-        await waitFor(`the picture's IPC objects of ${pane} (${queues.join(', ') || 'none'})`, async () => {
-          const shown = await box.locator('[data-ipc^="queue "]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.ipc!));
-          return JSON.stringify(shown.sort()) === JSON.stringify(queues.sort());
-        }, 15_000);
+        await waitFor(
+          `the picture's IPC objects of ${pane} (${queues.join(', ') || 'none'})`,
+          async () => {
+            const shown = await box.locator('[data-ipc^="queue "]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.ipc!));
+            return JSON.stringify(shown.sort()) === JSON.stringify(queues.sort());
+          },
+          15_000,
+        );
       }
     }),
   );

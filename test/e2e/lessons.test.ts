@@ -74,7 +74,9 @@ class LessonPage {
   }
 
   async taskStatuses(): Promise<Record<string, string>> {
-    return this.page.evaluate(() => Object.fromEntries([...document.querySelectorAll<HTMLElement>('[data-task]')].map((e) => [e.dataset.task!, e.dataset.status!])));
+    return this.page.evaluate(() =>
+      Object.fromEntries([...document.querySelectorAll<HTMLElement>('[data-task]')].map((e) => [e.dataset.task!, e.dataset.status!])),
+    );
   }
 
   /** The inodes of one namespace type that the shells of the host and container panes are in. */
@@ -229,7 +231,11 @@ test('every lesson can be done in the browser: tasks turn done, the picture show
         assert.equal(await page.locator('html').getAttribute('lang'), lang === 'zh' ? 'zh-CN' : 'en');
         assert.equal((await page.locator('h1').first().textContent())?.trim(), doc.title);
         const shown = await l.taskStatuses();
-        assert.deepEqual(Object.keys(shown).sort(), doc.tasks.map((x) => x.id).sort(), 'the page lists the tasks of the content file (rebuild the web app if they differ)');
+        assert.deepEqual(
+          Object.keys(shown).sort(),
+          doc.tasks.map((x) => x.id).sort(),
+          'the page lists the tasks of the content file (rebuild the web app if they differ)',
+        );
         for (const task of doc.tasks) {
           assert.equal((await page.locator(`[data-task="${task.id}"] .task-title`).textContent())?.trim(), task.title);
         }
@@ -259,7 +265,10 @@ test('every lesson can be done in the browser: tasks turn done, the picture show
           const mapped = await page.evaluate(() =>
             [...document.querySelectorAll<HTMLElement>('[data-testid="ns-graph"] [data-pid-ns][data-depth="1"] [data-nspid]')].map((e) => e.dataset.nspid),
           );
-          assert.ok(mapped.some((m) => /^\d+ 1$/.test(m ?? '')), `a process is PID 1 in a child PID namespace: ${JSON.stringify(mapped)}`);
+          assert.ok(
+            mapped.some((m) => /^\d+ 1$/.test(m ?? '')),
+            `a process is PID 1 in a child PID namespace: ${JSON.stringify(mapped)}`,
+          );
         }
 
         await page.screenshot({ path: join(ARTIFACTS, `${lesson.id}-${lang}.png`) });
@@ -278,12 +287,17 @@ test('every lesson can be done in the browser: tasks turn done, the picture show
 
 test('a Run button sends its command to its pane', { skip }, async (t) => {
   // Lessons mark click-to-run commands with ```sh pane=<name>; find the first harmless one.
-  const harmless = /^(hostname|uname( -[a-z]+)?|id( -[ug])?|ls( [-\w/]+)?|echo [^;&|]*|cat \/proc\/[\w/]+|readlink \/proc\/[\w/$]+|ps( -[a-z]+)?|ip (-brief )?(link|addr)|ipcs( -[a-z])?|uptime|date)$/;
+  const harmless =
+    /^(hostname|uname( -[a-z]+)?|id( -[ug])?|ls( [-\w/]+)?|echo [^;&|]*|cat \/proc\/[\w/]+|readlink \/proc\/[\w/$]+|ps( -[a-z]+)?|ip (-brief )?(link|addr)|ipcs( -[a-z])?|uptime|date)$/;
   // Outside "deeper" blocks, which start closed.
   const outsideDeeper = (md: string) => md.replace(/^:::deeper[^\n]*\n[\s\S]*?^:::\s*$/gm, '');
   const found = LESSONS.flatMap((lesson) =>
     lesson.docs.en.steps.flatMap((s) =>
-      [...outsideDeeper(s.markdown).matchAll(/^```\S*[^\n]*\bpane=([a-z][a-z0-9-]*)[^\n]*\n([\s\S]*?)^```/gm)].map((m) => ({ lesson, pane: m[1]!, command: m[2]!.trim() })),
+      [...outsideDeeper(s.markdown).matchAll(/^```\S*[^\n]*\bpane=([a-z][a-z0-9-]*)[^\n]*\n([\s\S]*?)^```/gm)].map((m) => ({
+        lesson,
+        pane: m[1]!,
+        command: m[2]!.trim(),
+      })),
     ),
   ).find((x) => harmless.test(x.command));
   if (!found) {

@@ -243,7 +243,10 @@ test('a read-only viewer follows the writer live, can never type, and a revoked 
 
     // The writer revokes the link: opening it again is refused, clearly.
     await w.click('[data-share-revoke]');
-    await w.locator('[data-share-note]').filter({ hasText: /Revoked/ }).waitFor({ timeout: 15_000 });
+    await w
+      .locator('[data-share-note]')
+      .filter({ hasText: /Revoked/ })
+      .waitFor({ timeout: 15_000 });
     await v.reload();
     await v.locator('[data-watch="bad-link"]').waitFor({ timeout: 20_000 });
     assert.match((await v.locator('[data-watch]').textContent()) ?? '', /revoked/);
@@ -265,98 +268,107 @@ test('a read-only viewer follows the writer live, can never type, and a revoked 
 });
 
 test('IME: Chinese composed with an input method reaches the shell', { skip }, async () => {
-  await inLesson(async (page, ctx) => {
-    const lab = await labOf(page);
-    await page.click('[data-pane="host"] .pane-term');
-    await page.keyboard.type('echo ', { delay: 5 });
-    // As an input method does it: a composition that changes as the learner types, then the commit.
-    const cdp = await ctx.newCDPSession(page);
-    // Paced like a person (xterm reads the composition back from its textarea on a timer): sent
-    // back to back, the commit could overtake the last update.
-    const ime = async (method: 'Input.imeSetComposition' | 'Input.insertText', params: Record<string, unknown>) => {
-      await cdp.send(method, params as never);
-      await page.waitForTimeout(60);
-    };
-    await ime('Input.imeSetComposition', { text: 'zhong', selectionStart: 5, selectionEnd: 5 });
-    await ime('Input.imeSetComposition', { text: '中', selectionStart: 1, selectionEnd: 1 });
-    await ime('Input.imeSetComposition', { text: '中文', selectionStart: 2, selectionEnd: 2 });
-    await ime('Input.insertText', { text: '中文' });
-    await page.keyboard.type(' > /tmp/ime.txt; cat /tmp/ime.txt', { delay: 5 });
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'host', /^中文$/m);
-    assert.equal(await labExec(lab, 'cat /tmp/ime.txt'), '中文\n', 'the shell got the committed text, once, and no pinyin');
-    // Text inserted without a composition (an on-screen keyboard, a dictation tool) too.
-    await page.keyboard.insertText('echo 命名空间');
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'host', /^命名空间$/m);
-  }, { path: `/zh/lessons/${LESSON}` });
+  await inLesson(
+    async (page, ctx) => {
+      const lab = await labOf(page);
+      await page.click('[data-pane="host"] .pane-term');
+      await page.keyboard.type('echo ', { delay: 5 });
+      // As an input method does it: a composition that changes as the learner types, then the commit.
+      const cdp = await ctx.newCDPSession(page);
+      // Paced like a person (xterm reads the composition back from its textarea on a timer): sent
+      // back to back, the commit could overtake the last update.
+      const ime = async (method: 'Input.imeSetComposition' | 'Input.insertText', params: Record<string, unknown>) => {
+        await cdp.send(method, params as never);
+        await page.waitForTimeout(60);
+      };
+      await ime('Input.imeSetComposition', { text: 'zhong', selectionStart: 5, selectionEnd: 5 });
+      await ime('Input.imeSetComposition', { text: '中', selectionStart: 1, selectionEnd: 1 });
+      await ime('Input.imeSetComposition', { text: '中文', selectionStart: 2, selectionEnd: 2 });
+      await ime('Input.insertText', { text: '中文' });
+      await page.keyboard.type(' > /tmp/ime.txt; cat /tmp/ime.txt', { delay: 5 });
+      await page.keyboard.press('Enter');
+      await expectScreen(page, 'host', /^中文$/m);
+      assert.equal(await labExec(lab, 'cat /tmp/ime.txt'), '中文\n', 'the shell got the committed text, once, and no pinyin');
+      // Text inserted without a composition (an on-screen keyboard, a dictation tool) too.
+      await page.keyboard.insertText('echo 命名空间');
+      await page.keyboard.press('Enter');
+      await expectScreen(page, 'host', /^命名空间$/m);
+    },
+    { path: `/zh/lessons/${LESSON}` },
+  );
 });
 
 test('paste: 200 KB arrives whole and in order; bracketed paste; right-click and Shift+Insert; copy on select', { skip }, async () => {
-  await inLesson(async (page) => {
-    const lab = await labOf(page);
+  await inLesson(
+    async (page) => {
+      const lab = await labOf(page);
 
-    // 200 KB of numbered lines (the terminal's line discipline takes lines shorter than 4 KiB).
-    const lines: string[] = [];
-    for (let i = 1; lines.join('\n').length < 200_000; i++) lines.push(`${String(i).padStart(6, '0')} ${'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2)} 中文`);
-    const text = lines.join('\n') + '\n';
-    const bytes = Buffer.byteLength(text);
-    const sha = createHash('sha256').update(text).digest('hex');
-    await run(page, 'host', 'cat > /tmp/paste.txt', { wait: false });
-    await page.evaluate((t) => navigator.clipboard.writeText(t), text);
-    await page.click('[data-pane="host"] .pane-term');
-    await page.keyboard.press('Control+v');
-    await page.keyboard.press('Control+d'); // queued behind the paste: ends cat once it has all
-    await waitFor('the whole paste in the file', async () => (await labExec(lab, 'wc -c < /tmp/paste.txt')).trim() === String(bytes), 60_000).catch(async (err) => {
-      throw new Error(`${(err as Error).message}: ${await labExec(lab, 'wc -c < /tmp/paste.txt; tail -c 200 /tmp/paste.txt')}`);
-    });
-    assert.equal((await labExec(lab, 'sha256sum < /tmp/paste.txt')).split(' ')[0], sha, 'byte for byte, in order');
-    await waitFor('the prompt after cat', async () => (await cursor(page, 'host')).prompt, 30_000);
+      // 200 KB of numbered lines (the terminal's line discipline takes lines shorter than 4 KiB).
+      const lines: string[] = [];
+      for (let i = 1; lines.join('\n').length < 200_000; i++)
+        lines.push(`${String(i).padStart(6, '0')} ${'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(2)} 中文`);
+      const text = lines.join('\n') + '\n';
+      const bytes = Buffer.byteLength(text);
+      const sha = createHash('sha256').update(text).digest('hex');
+      await run(page, 'host', 'cat > /tmp/paste.txt', { wait: false });
+      await page.evaluate((t) => navigator.clipboard.writeText(t), text);
+      await page.click('[data-pane="host"] .pane-term');
+      await page.keyboard.press('Control+v');
+      await page.keyboard.press('Control+d'); // queued behind the paste: ends cat once it has all
+      await waitFor('the whole paste in the file', async () => (await labExec(lab, 'wc -c < /tmp/paste.txt')).trim() === String(bytes), 60_000).catch(
+        async (err) => {
+          throw new Error(`${(err as Error).message}: ${await labExec(lab, 'wc -c < /tmp/paste.txt; tail -c 200 /tmp/paste.txt')}`);
+        },
+      );
+      assert.equal((await labExec(lab, 'sha256sum < /tmp/paste.txt')).split(' ')[0], sha, 'byte for byte, in order');
+      await waitFor('the prompt after cat', async () => (await cursor(page, 'host')).prompt, 30_000);
 
-    // Bracketed paste: a program that asks for it gets the paste between ESC[200~ and ESC[201~.
-    await run(page, 'container', `printf '\\033[?2004h'; cat -v`, { wait: false });
-    await waitFor('bracketed paste mode on', () => page.evaluate(() => window.__nslab?.terms.container?.modes.bracketedPasteMode === true));
-    await page.evaluate(() => navigator.clipboard.writeText('pasted-in-brackets'));
-    await page.keyboard.press('Control+v');
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'container', /^\^\[\[200~pasted-in-brackets\^\[\[201~$/m);
-    await page.keyboard.press('Control+c');
-    await waitFor('the prompt after cat -v', async () => (await cursor(page, 'container')).prompt);
-    // The shell's prompt turns the mode off again for commands; a paste without it is plain.
-    await run(page, 'container', `cat -v`, { wait: false });
-    await waitFor('bracketed paste mode off', () => page.evaluate(() => window.__nslab?.terms.container?.modes.bracketedPasteMode === false));
-    await page.evaluate(() => navigator.clipboard.writeText('pasted-plain'));
-    await page.keyboard.press('Control+v');
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'container', /^pasted-plain\n/m);
-    await page.keyboard.press('Control+c');
-    await waitFor('the prompt after cat -v', async () => (await cursor(page, 'container')).prompt);
+      // Bracketed paste: a program that asks for it gets the paste between ESC[200~ and ESC[201~.
+      await run(page, 'container', `printf '\\033[?2004h'; cat -v`, { wait: false });
+      await waitFor('bracketed paste mode on', () => page.evaluate(() => window.__nslab?.terms.container?.modes.bracketedPasteMode === true));
+      await page.evaluate(() => navigator.clipboard.writeText('pasted-in-brackets'));
+      await page.keyboard.press('Control+v');
+      await page.keyboard.press('Enter');
+      await expectScreen(page, 'container', /^\^\[\[200~pasted-in-brackets\^\[\[201~$/m);
+      await page.keyboard.press('Control+c');
+      await waitFor('the prompt after cat -v', async () => (await cursor(page, 'container')).prompt);
+      // The shell's prompt turns the mode off again for commands; a paste without it is plain.
+      await run(page, 'container', `cat -v`, { wait: false });
+      await waitFor('bracketed paste mode off', () => page.evaluate(() => window.__nslab?.terms.container?.modes.bracketedPasteMode === false));
+      await page.evaluate(() => navigator.clipboard.writeText('pasted-plain'));
+      await page.keyboard.press('Control+v');
+      await page.keyboard.press('Enter');
+      await expectScreen(page, 'container', /^pasted-plain\n/m);
+      await page.keyboard.press('Control+c');
+      await waitFor('the prompt after cat -v', async () => (await cursor(page, 'container')).prompt);
 
-    // Right-click pastes the clipboard.
-    await page.evaluate(() => navigator.clipboard.writeText('echo right-click-$((1+1))'));
-    await page.click('[data-pane="host"] .pane-term', { button: 'right' });
-    await waitFor('the right-click paste on the command line', async () => /right-click-\$\(\(1\+1\)\)$/.test(await screen(page, 'host')));
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'host', /^right-click-2$/m);
+      // Right-click pastes the clipboard.
+      await page.evaluate(() => navigator.clipboard.writeText('echo right-click-$((1+1))'));
+      await page.click('[data-pane="host"] .pane-term', { button: 'right' });
+      await waitFor('the right-click paste on the command line', async () => /right-click-\$\(\(1\+1\)\)$/.test(await screen(page, 'host')));
+      await page.keyboard.press('Enter');
+      await expectScreen(page, 'host', /^right-click-2$/m);
 
-    // Shift+Insert pastes too.
-    await page.evaluate(() => navigator.clipboard.writeText('echo shift-insert-$((2+2))'));
-    await page.click('[data-pane="host"] .pane-term');
-    await page.keyboard.press('Shift+Insert');
-    await page.keyboard.press('Enter');
-    await expectScreen(page, 'host', /^shift-insert-4$/m);
-    assert.doesNotMatch(await screen(page, 'host'), /\^V|~$/m, 'no key codes reached the shell');
+      // Shift+Insert pastes too.
+      await page.evaluate(() => navigator.clipboard.writeText('echo shift-insert-$((2+2))'));
+      await page.click('[data-pane="host"] .pane-term');
+      await page.keyboard.press('Shift+Insert');
+      await page.keyboard.press('Enter');
+      await expectScreen(page, 'host', /^shift-insert-4$/m);
+      assert.doesNotMatch(await screen(page, 'host'), /\^V|~$/m, 'no key codes reached the shell');
 
-    // Copy on select: selecting text puts it on the clipboard.
-    await page.evaluate(() => navigator.clipboard.writeText('nothing yet'));
-    await page.evaluate(() => {
-      const term = window.__nslab!.terms.host;
-      const b = term.buffer.active;
-      for (let y = b.length - 1; y >= 0; y--) {
-        const line = b.getLine(y)?.translateToString(true) ?? '';
-        if (line === 'shift-insert-4') return term.select(0, y, line.length);
-      }
-    });
-    await waitFor('the selection on the clipboard', async () => (await page.evaluate(() => navigator.clipboard.readText())) === 'shift-insert-4', 10_000);
-  }, { clipboard: true });
+      // Copy on select: selecting text puts it on the clipboard.
+      await page.evaluate(() => navigator.clipboard.writeText('nothing yet'));
+      await page.evaluate(() => {
+        const term = window.__nslab!.terms.host;
+        const b = term.buffer.active;
+        for (let y = b.length - 1; y >= 0; y--) {
+          const line = b.getLine(y)?.translateToString(true) ?? '';
+          if (line === 'shift-insert-4') return term.select(0, y, line.length);
+        }
+      });
+      await waitFor('the selection on the clipboard', async () => (await page.evaluate(() => navigator.clipboard.readText())) === 'shift-insert-4', 10_000);
+    },
+    { clipboard: true },
+  );
 });

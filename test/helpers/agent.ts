@@ -38,7 +38,14 @@ export function startTestAgent(overrides: Partial<AgentConfig> = {}): Promise<Ru
 export function sideAgent(n: number, overrides: Partial<AgentConfig> = {}): Promise<RunningAgent> {
   if (!Number.isInteger(n) || n < 1 || n > 18) throw new Error('side agents are numbered 1 to 18');
   const instance = `${TEST_INSTANCE}-s${n}`;
-  return startTestAgent({ instance, stateDir: `/run/${instance}`, dataDir: `/run/${instance}/data`, maxLabs: 8, idBase: TEST_ID_BASE + (64 + 8 * n) * 65536, ...overrides });
+  return startTestAgent({
+    instance,
+    stateDir: `/run/${instance}`,
+    dataDir: `/run/${instance}/data`,
+    maxLabs: 8,
+    idBase: TEST_ID_BASE + (64 + 8 * n) * 65536,
+    ...overrides,
+  });
 }
 
 /** Run a command in a pane and return its output as text; fails the test on a spawn error. */

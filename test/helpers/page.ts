@@ -19,7 +19,11 @@ export interface OpenOptions {
 }
 
 /** A new browser context (its own cookies) with `url` loaded; the page's errors are logged. */
-export async function openPage(browser: Browser, url: string, { viewport = LAPTOP, locale = 'en-US', clipboard = false }: OpenOptions = {}): Promise<{ ctx: BrowserContext; page: Page }> {
+export async function openPage(
+  browser: Browser,
+  url: string,
+  { viewport = LAPTOP, locale = 'en-US', clipboard = false }: OpenOptions = {},
+): Promise<{ ctx: BrowserContext; page: Page }> {
   const ctx = await browser.newContext({ viewport, locale });
   if (clipboard) await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(url).origin });
   const page = await ctx.newPage();
@@ -86,7 +90,10 @@ export async function waitPrompts(page: Page, panes: string[]) {
   await page.waitForFunction(() => !!window.__nslab?.lab, null, { timeout: 30_000 });
   for (const pane of panes) {
     await waitFor(`a prompt in the ${pane} pane`, async () => (await cursor(page, pane)).prompt, 30_000).catch(async (err) => {
-      const conn = await page.locator('[data-conn]').textContent({ timeout: 1000 }).catch(() => null);
+      const conn = await page
+        .locator('[data-conn]')
+        .textContent({ timeout: 1000 })
+        .catch(() => null);
       throw new Error(`${(err as Error).message} (connection: ${conn})\n--- ${pane} ---\n${await screen(page, pane)}`);
     });
   }

@@ -67,7 +67,8 @@ function userExists(name: string): boolean {
 export function pgSkip(): false | string {
   let why: string | null = null;
   if (!findPgBin()) why = 'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; apt-get install postgresql)';
-  else if (IS_ROOT && !userExists('postgres') && !userExists('nobody')) why = 'running as root with no unprivileged user (postgres or nobody) to run the server as';
+  else if (IS_ROOT && !userExists('postgres') && !userExists('nobody'))
+    why = 'running as root with no unprivileged user (postgres or nobody) to run the server as';
   if (!why) return false;
   if (IN_CI) throw new Error(`the PostgreSQL store tests cannot run: ${why}; CI=true forbids skipping them`);
   return why;

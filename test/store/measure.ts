@@ -133,7 +133,9 @@ function runChild(args: string[]): string {
 
 function killAfterWrite(dir: string, task: string): Promise<void> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--expose-gc', ...FLAGS, child, 'write', ENGINE, dir, task, storeBundle, FROM], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--expose-gc', ...FLAGS, child, 'write', ENGINE, dir, task, storeBundle, FROM], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     p.stdout.on('data', (b: Buffer) => {
       if (b.toString().includes('written')) p.kill('SIGKILL');
     });
@@ -147,7 +149,8 @@ try {
   const dir = join(data, 'state');
   runChild(['setup', ENGINE, dir, '10000']);
   const runs = [];
-  for (let i = 0; i < RUNS; i++) runs.push(JSON.parse(runChild(['measure', ENGINE, dir, String(WRITES)])) as { openMs: number; rssAdded: number; p50: number; p99: number });
+  for (let i = 0; i < RUNS; i++)
+    runs.push(JSON.parse(runChild(['measure', ENGINE, dir, String(WRITES)])) as { openMs: number; rssAdded: number; p50: number; p99: number });
   const kills = 5;
   for (let i = 0; i < kills; i++) await killAfterWrite(dir, `task-${i}`);
   const survived = (JSON.parse(runChild(['read', ENGINE, dir, '0'])) as string[]).length;

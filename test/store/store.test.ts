@@ -93,7 +93,10 @@ const EXTRA: Migration = {
   version: 2,
   name: 'test: an outbox with an engine-specific key',
   statements: [
-    { sqlite: 'CREATE TABLE t_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)', postgres: 'CREATE TABLE t_outbox (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL)' },
+    {
+      sqlite: 'CREATE TABLE t_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)',
+      postgres: 'CREATE TABLE t_outbox (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL)',
+    },
     'CREATE INDEX t_outbox_body ON t_outbox (body)',
   ],
 };
@@ -129,7 +132,10 @@ for (const c of cases) {
         await s.close();
       }
       const rows = await rawQuery(t, q);
-      assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2]);
+      assert.deepEqual(
+        rows.map((r) => Number(r.version)),
+        [1, 2],
+      );
       await rawQuery(t, "INSERT INTO t_outbox (body) VALUES ('x')");
       // An agent that knows only version 1 refuses the newer database, naming it.
       const err = await rejects(openStore(t), 'migrate', /schema version 2 .*newer than this agent knows \(1\)/);
@@ -166,7 +172,7 @@ for (const c of cases) {
         assert.deepEqual(await s.recordTaskDone(SID, 'pid', 'echo-pid', t0.getTime() + 5000), { doneAt: t0, first: false });
         await s.recordTaskDone(SID, 'pid', 'mount-proc', t0.getTime() + 1000);
         await s.recordTaskDone(SID, 'uts', 'set-hostname', t0.getTime() - 1000);
-        const other = "o'ther\"session;--";
+        const other = 'o\'ther"session;--';
         await s.recordTaskDone(other, 'pid', 'echo-pid', t0.getTime());
         assert.deepEqual(await s.progress(SID), [
           { lesson: 'uts', task: 'set-hostname', doneAt: new Date(t0.getTime() - 1000) },
@@ -194,7 +200,11 @@ for (const c of cases) {
         assert.equal(await s.getSecret('session-key'), 'two');
         assert.equal(await s.ensureSecret('launch-key', () => 'first'), 'first');
         assert.equal(await s.ensureSecret('launch-key', () => 'second'), 'first');
-        await rejects(s.ensureSecret('other-key', () => ''), 'invalid', /ensureSecret: value: must not be empty/);
+        await rejects(
+          s.ensureSecret('other-key', () => ''),
+          'invalid',
+          /ensureSecret: value: must not be empty/,
+        );
       } finally {
         await s.close();
       }
@@ -210,7 +220,10 @@ for (const c of cases) {
           [() => s.recordTaskDone('two words', 'pid', 'echo-pid'), /session: printable ASCII/],
           [() => s.recordTaskDone('', 'pid', 'echo-pid'), /session: must not be empty/],
           [() => s.recordTaskDone(42 as unknown as string, 'pid', 'echo-pid'), /session: expected a string/],
-          [() => s.recordTaskDone(SID, "pid'; DROP TABLE task_progress; --", 'echo-pid'), /^recordTaskDone: lesson: a lesson id is a lowercase word with dashes$/],
+          [
+            () => s.recordTaskDone(SID, "pid'; DROP TABLE task_progress; --", 'echo-pid'),
+            /^recordTaskDone: lesson: a lesson id is a lowercase word with dashes$/,
+          ],
           [() => s.recordTaskDone(SID, 'pid', 't'.repeat(65)), /task: at most 64 characters/],
           [() => s.recordTaskDone(SID, 'pid', 'echo-pid', 'yesterday' as unknown as number), /at: expected a Date or milliseconds/],
           [() => s.recordTaskDone(SID, 'pid', 'echo-pid', Number.NaN), /at: /],

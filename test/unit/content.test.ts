@@ -37,7 +37,10 @@ test('a good lesson parses into front matter, intro and steps', () => {
   const doc = parseLesson(good, 'demo.md');
   assert.equal(doc.id, 'demo');
   assert.equal(doc.intro, 'Intro text.');
-  assert.deepEqual(doc.steps.map((s) => [s.id, s.title]), [['name-it', 'Name it']]);
+  assert.deepEqual(
+    doc.steps.map((s) => [s.id, s.title]),
+    [['name-it', 'Name it']],
+  );
   assert.match(doc.steps[0]!.markdown, /pane=container/);
   assert.equal(doc.tasks[0]!.check.all[0]!.stdout, 'bird');
 });
@@ -56,11 +59,14 @@ const broken: Array<[string, (s: string) => string, RegExp]> = [
 ];
 for (const [what, mutate, message] of broken) {
   test(`a malformed lesson names file and field: ${what}`, () => {
-    assert.throws(() => parseLesson(mutate(good), 'bad.md'), (err: unknown) => {
-      assert.ok(err instanceof LessonFormatError);
-      assert.match((err as Error).message, message);
-      return true;
-    });
+    assert.throws(
+      () => parseLesson(mutate(good), 'bad.md'),
+      (err: unknown) => {
+        assert.ok(err instanceof LessonFormatError);
+        assert.match((err as Error).message, message);
+        return true;
+      },
+    );
   });
 }
 

@@ -100,7 +100,8 @@ test('agent: every import goes in a direction ARCHITECTURE.md allows', () => {
         continue;
       }
       const to = agentLayer(t);
-      if (to !== from && !allowed.includes('*') && !allowed.includes(to)) bad.push(`${relative(REPO_ROOT, f)} (${from}) imports ${relative(REPO_ROOT, t)} (${to})`);
+      if (to !== from && !allowed.includes('*') && !allowed.includes(to))
+        bad.push(`${relative(REPO_ROOT, f)} (${from}) imports ${relative(REPO_ROOT, t)} (${to})`);
     }
   }
   assert.deepEqual(bad, []);
@@ -131,7 +132,10 @@ test('web and shared stay on their side: shared imports no app, the web never th
 
 test('the checks can fail: a cycle is found, and sandbox importing lessons is refused', () => {
   const edges: Record<string, string[]> = { a: ['b'], b: ['c'], c: ['a'], d: ['a'] };
-  assert.deepEqual(cycles(['a', 'b', 'c', 'd'], (f) => edges[f]!), [['a', 'b', 'c', 'a']]);
+  assert.deepEqual(
+    cycles(['a', 'b', 'c', 'd'], (f) => edges[f]!),
+    [['a', 'b', 'c', 'a']],
+  );
   assert.equal(AGENT_LAYERS.sandbox!.includes('lessons'), false);
   assert.equal(AGENT_LAYERS.lessons!.includes('sandbox'), false);
 });

@@ -21,10 +21,16 @@ import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
 test('the shipped lessons: all eight, in both languages, host and container panes', () => {
   const lessons = loadLessons(join(REPO_ROOT, 'content/lessons'));
-  assert.deepEqual(lessons.map((l) => l.id), [...LESSON_IDS]);
+  assert.deepEqual(
+    lessons.map((l) => l.id),
+    [...LESSON_IDS],
+  );
   for (const l of lessons) {
     for (const doc of Object.values(l.docs)) {
-      assert.deepEqual(doc.panes.slice(0, 2).map((p) => p.name), ['host', 'container']);
+      assert.deepEqual(
+        doc.panes.slice(0, 2).map((p) => p.name),
+        ['host', 'container'],
+      );
       assert.deepEqual(doc.panes[0]!.unshare, []);
       assert.ok(doc.panes[1]!.unshare.length >= 1);
       assert.ok(doc.tasks.length >= 1 && doc.steps.length >= 1);

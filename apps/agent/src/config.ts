@@ -108,33 +108,100 @@ export interface Setting {
   example?: string;
 }
 
-const seconds = z.number().min(0).max(365 * 24 * 3600);
+const seconds = z
+  .number()
+  .min(0)
+  .max(365 * 24 * 3600);
 const positive = z.number().int().min(1);
 const rate = z.number().positive();
 const count = (max: number) => z.number().int().min(0).max(max);
 
 const s = (key: string, env: string, kind: EnvKind, type: z.ZodTypeAny, def: unknown, doc: string, example?: string): Setting => ({
-  key, env, kind, type, default: def, doc, ...(example ? { example } : {}),
+  key,
+  env,
+  kind,
+  type,
+  default: def,
+  doc,
+  ...(example ? { example } : {}),
 });
 
 /** Every setting of the agent. */
 export const SETTINGS: readonly Setting[] = [
   s('host', 'HOST', 'string', z.string().min(1), '127.0.0.1', 'listen address; keep 127.0.0.1 behind a reverse proxy'),
   s('port', 'PORT', 'number', z.number().int().min(0).max(65535), 3000, 'listen port'),
-  s('instance', 'NSLAB_INSTANCE', 'string', z.string().regex(INSTANCE, 'a short lowercase name'), 'nslab', 'names the cgroups and the state directory, so two agents on one host stay apart'),
-  s('stateDir', 'NSLAB_STATE_DIR', 'string', z.string().startsWith('/'), null, 'token file and lab staging directories (default /run/<instance>)', '/run/nslab'),
-  s('dataDir', 'NSLAB_DATA_DIR', 'string', z.string().startsWith('/'), null, 'durable data: the embedded store, root only (default /var/lib/<instance>)', '/var/lib/nslab'),
-  s('databaseUrl', 'NSLAB_DATABASE_URL', 'string', z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'), null,
-    'a PostgreSQL database for the store instead of the embedded one (several agents may share it)', 'postgres://nslab:...@db.example/nslab'),
-  s('token', 'NSLAB_TOKEN', 'string', z.string().min(16, 'at least 16 characters'), null, 'the API token (default: random, written to stateDir/token, mode 0600)', '...'),
+  s(
+    'instance',
+    'NSLAB_INSTANCE',
+    'string',
+    z.string().regex(INSTANCE, 'a short lowercase name'),
+    'nslab',
+    'names the cgroups and the state directory, so two agents on one host stay apart',
+  ),
+  s(
+    'stateDir',
+    'NSLAB_STATE_DIR',
+    'string',
+    z.string().startsWith('/'),
+    null,
+    'token file and lab staging directories (default /run/<instance>)',
+    '/run/nslab',
+  ),
+  s(
+    'dataDir',
+    'NSLAB_DATA_DIR',
+    'string',
+    z.string().startsWith('/'),
+    null,
+    'durable data: the embedded store, root only (default /var/lib/<instance>)',
+    '/var/lib/nslab',
+  ),
+  s(
+    'databaseUrl',
+    'NSLAB_DATABASE_URL',
+    'string',
+    z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+    null,
+    'a PostgreSQL database for the store instead of the embedded one (several agents may share it)',
+    'postgres://nslab:...@db.example/nslab',
+  ),
+  s(
+    'token',
+    'NSLAB_TOKEN',
+    'string',
+    z.string().min(16, 'at least 16 characters'),
+    null,
+    'the API token (default: random, written to stateDir/token, mode 0600)',
+    '...',
+  ),
   s('rootfs', 'NSLAB_ROOTFS', 'string', z.string().startsWith('/'), '/', "read-only lower layer of every lab's root filesystem"),
-  s('content', 'NSLAB_CONTENT', 'string', z.string().startsWith('/'), null, 'lesson files (default: content/lessons of the checkout)', '/opt/nslab/content/lessons'),
+  s(
+    'content',
+    'NSLAB_CONTENT',
+    'string',
+    z.string().startsWith('/'),
+    null,
+    'lesson files (default: content/lessons of the checkout)',
+    '/opt/nslab/content/lessons',
+  ),
   s('hostname', 'NSLAB_HOSTNAME', 'string', z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/, 'a host name'), 'nslab', 'hostname inside labs'),
   s('maskPaths', 'NSLAB_MASK_PATHS', 'paths', z.array(z.string().startsWith('/')), [], 'more host paths hidden from labs (colon-separated in the environment)'),
-  s('allowedOrigins', 'NSLAB_ALLOWED_ORIGINS', 'list', z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'scheme://host[:port], no path')), [],
-    "other sites whose pages may connect, e.g. [https://portal.example]; the agent's own origin is always allowed"),
-  s('allowedHosts', 'NSLAB_ALLOWED_HOSTS', 'list', z.array(z.string().regex(HOST_NAME, 'a host name, optionally with :port')), [],
-    'host names the agent answers to besides its IP addresses and localhost, e.g. [labs.example.org] behind a proxy; any other Host gets 421'),
+  s(
+    'allowedOrigins',
+    'NSLAB_ALLOWED_ORIGINS',
+    'list',
+    z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'scheme://host[:port], no path')),
+    [],
+    "other sites whose pages may connect, e.g. [https://portal.example]; the agent's own origin is always allowed",
+  ),
+  s(
+    'allowedHosts',
+    'NSLAB_ALLOWED_HOSTS',
+    'list',
+    z.array(z.string().regex(HOST_NAME, 'a host name, optionally with :port')),
+    [],
+    'host names the agent answers to besides its IP addresses and localhost, e.g. [labs.example.org] behind a proxy; any other Host gets 421',
+  ),
   s('logLevel', 'LOG_LEVEL', 'string', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'trace, debug, info, warn, error'),
   s('web', 'NSLAB_WEB', 'bool', z.boolean(), true, 'serve the web app (0: the API only)'),
   s('dev', 'NSLAB_DEV', 'bool', z.boolean(), false, 'serve the web app from source with Next.js in development mode'),
@@ -146,7 +213,14 @@ export const SETTINGS: readonly Setting[] = [
   s('labs.warm', 'NSLAB_WARM_LABS', 'number', count(64), 2, 'labs made ahead of time (namespaces, root, init)'),
   s('labs.warmPerLesson', 'NSLAB_WARM_PER_LESSON', 'number', count(16), 1, 'per lesson, labs made ahead with their shells at the prompt'),
   s('labs.perSession', 'NSLAB_LABS_PER_SESSION', 'number', positive, 3, "a browser's oldest lab closes when it opens one more"),
-  s('labs.perAddress', 'NSLAB_LABS_PER_ADDRESS', 'number', z.number().int().min(0), 64, 'labs all sessions from one address may hold (0: no cap; raise it behind a proxy)'),
+  s(
+    'labs.perAddress',
+    'NSLAB_LABS_PER_ADDRESS',
+    'number',
+    z.number().int().min(0),
+    64,
+    'labs all sessions from one address may hold (0: no cap; raise it behind a proxy)',
+  ),
   s('labs.graceSeconds', 'NSLAB_GRACE_S', 'number', seconds, 300, 'a lab waits this long for its page to come back'),
   s('labs.idleSeconds', 'NSLAB_IDLE_S', 'number', seconds, 1800, 'closed after this long without typing (0: never)'),
   s('labs.maxLifetimeSeconds', 'NSLAB_MAX_LIFETIME_S', 'number', seconds, 4 * 3600, 'closed this long after it opened (0: never)'),

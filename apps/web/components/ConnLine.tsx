@@ -88,7 +88,11 @@ function SharePanel({ lang, session, labId }: { lang: Lang; session: LabSession;
           {link ? (
             <div className="share-row">
               <input ref={input} readOnly value={link} aria-label={s.shareTitle} data-share-link onFocus={(e) => e.currentTarget.select()} />
-              <button type="button" className="btn btn-small" onClick={() => void copy(link).then((ok) => setNote(ok ? { text: s.shareCopied, tone: 'ok' } : null))}>
+              <button
+                type="button"
+                className="btn btn-small"
+                onClick={() => void copy(link).then((ok) => setNote(ok ? { text: s.shareCopied, tone: 'ok' } : null))}
+              >
                 {s.shareCopy}
               </button>
             </div>

@@ -16,7 +16,15 @@ export function LangSwitch({ lang, path, label }: { lang: Lang; path: string; la
             {LANG_NAME[l]}
           </span>
         ) : (
-          <a key={l} className="lang-opt" href={`/${l}${path}`} hrefLang={l === 'zh' ? 'zh-CN' : 'en'} lang={l === 'zh' ? 'zh-CN' : 'en'} onClick={() => remember(l)} data-lang-switch={l}>
+          <a
+            key={l}
+            className="lang-opt"
+            href={`/${l}${path}`}
+            hrefLang={l === 'zh' ? 'zh-CN' : 'en'}
+            lang={l === 'zh' ? 'zh-CN' : 'en'}
+            onClick={() => remember(l)}
+            data-lang-switch={l}
+          >
             {LANG_NAME[l]}
           </a>
         ),

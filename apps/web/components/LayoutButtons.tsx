@@ -24,11 +24,7 @@ export function LayoutButtons({
       <button type="button" className="icon-btn" title={arrangeLabel} aria-label={arrangeLabel} onClick={() => onArrange(next)} data-layout-panes={arrangement}>
         <svg viewBox="0 0 20 20" aria-hidden="true">
           <rect x="2.5" y="3.5" width="15" height="13" rx="2" fill="none" stroke="currentColor" strokeWidth="1.6" />
-          {next === 'rows' ? (
-            <path d="M2.5 10h15" stroke="currentColor" strokeWidth="1.6" />
-          ) : (
-            <path d="M10 3.5v13" stroke="currentColor" strokeWidth="1.6" />
-          )}
+          {next === 'rows' ? <path d="M2.5 10h15" stroke="currentColor" strokeWidth="1.6" /> : <path d="M10 3.5v13" stroke="currentColor" strokeWidth="1.6" />}
         </svg>
       </button>
       <button

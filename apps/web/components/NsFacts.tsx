@@ -25,7 +25,11 @@ function Chain({ chain, s }: { chain: IdChain; s: Strings }) {
     <li className="idchain" data-uid-map={`${inside} ${outside} ${count}`} title={s.factMapLine(inside, outside, count)}>
       {chain.hops.map((h, i) => (
         <span key={i} className={`hop hop-${typeof h.where === 'number' ? 'ns' : h.where}`}>
-          {i > 0 ? <span className="hop-arrow" aria-hidden="true">→</span> : null}
+          {i > 0 ? (
+            <span className="hop-arrow" aria-hidden="true">
+              →
+            </span>
+          ) : null}
           <b>{h.id}</b>
           <small>{hopLabel(h, s)}</small>
         </span>
@@ -172,7 +176,11 @@ export function NsFacts({ type, inode, picture, full, s }: Props) {
           <b className="fact-big" data-fact="hostname">
             {f.hostname}
           </b>
-          {domain ? <span className="fact-sub">{s.factDomain}: {domain}</span> : null}
+          {domain ? (
+            <span className="fact-sub">
+              {s.factDomain}: {domain}
+            </span>
+          ) : null}
         </div>
       ) : (
         <span className="fact-line" data-fact="hostname">

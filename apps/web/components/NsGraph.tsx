@@ -38,7 +38,12 @@ export function NsGraph({ picture, types, lang, live }: { picture: Picture | nul
     );
   };
   return (
-    <section className={`nsgraph${picture && !live ? ' stale' : ''}`} data-testid="ns-graph" data-ready={picture ? 'true' : 'false'} aria-labelledby="nsgraph-h">
+    <section
+      className={`nsgraph${picture && !live ? ' stale' : ''}`}
+      data-testid="ns-graph"
+      data-ready={picture ? 'true' : 'false'}
+      aria-labelledby="nsgraph-h"
+    >
       <div className="nsgraph-head">
         <h2 id="nsgraph-h">{s.nsTitle}</h2>
         {picture && live ? (

@@ -102,8 +102,6 @@ export function useRunPreviews(s: Strings, onOpen: (pane: string) => void): { st
     ]);
   }, []);
   const close = (id: number) => setEntries((list) => list.filter((e) => e.id !== id));
-  const portals = entries.map((e) =>
-    createPortal(<Preview entry={e} s={s} onOpen={() => onOpen(e.pane)} onClose={() => close(e.id)} />, e.host, String(e.id)),
-  );
+  const portals = entries.map((e) => createPortal(<Preview entry={e} s={s} onOpen={() => onOpen(e.pane)} onClose={() => close(e.id)} />, e.host, String(e.id)));
   return { start, portals };
 }

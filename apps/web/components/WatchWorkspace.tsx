@@ -106,7 +106,16 @@ export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<
               {panes.map((p, i) => (
                 <Fragment key={p.name}>
                   {i > 0 ? <div className="watch-gap" aria-hidden="true" /> : null}
-                  <TerminalPane name={p.name} title={p.title} unshare={p.unshare} lang={lang} session={session} state={state.panes[p.name]} ready={live} readOnly />
+                  <TerminalPane
+                    name={p.name}
+                    title={p.title}
+                    unshare={p.unshare}
+                    lang={lang}
+                    session={session}
+                    state={state.panes[p.name]}
+                    ready={live}
+                    readOnly
+                  />
                 </Fragment>
               ))}
             </div>

@@ -19,7 +19,6 @@ export interface InputError {
   message: string;
 }
 
-
 /** Seconds to wait before sending again, from a rate-limited error ("... again in N s"). */
 export function retryAfterS(message: string): number {
   const m = /in (\d+(?:\.\d+)?) ?s\b/.exec(message);

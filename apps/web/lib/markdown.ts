@@ -7,8 +7,7 @@ import { Marked, type Token, type TokenizerAndRendererExtension, type Tokens } f
 import type { Lang } from '@nslab/shared';
 import { STRINGS } from './i18n';
 
-const escapeHtml = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 /** `sh pane=container` → { lang: 'sh', pane: 'container' } */
 export function parseInfo(info: string | undefined): { lang: string; pane: string | null } {

@@ -61,7 +61,10 @@ export function nsRows(p: Picture, highlight: readonly NamespaceType[]): NsRow[]
       b.shells.sort((x, y) => paneOrder.indexOf(x) - paneOrder.indexOf(y));
     }
     const shellInodes = new Set(
-      p.panes.filter((x) => x.pid !== null).map((x) => p.processes.find((q) => q.pid === x.pid)?.ns[type]).filter((x) => x !== undefined),
+      p.panes
+        .filter((x) => x.pid !== null)
+        .map((x) => p.processes.find((q) => q.pid === x.pid)?.ns[type])
+        .filter((x) => x !== undefined),
     );
     return { type, highlighted: highlight.includes(type), boxes, shared: shellInodes.size <= 1 };
   });
@@ -181,6 +184,7 @@ export function idChains(user: Facts['user'], inode: number, labUser: number, wh
 export function offsetText(seconds: number): string {
   const sign = seconds < 0 ? '−' : '+';
   const abs = Math.abs(seconds);
-  const human = abs >= 86400 && abs % 3600 === 0 ? ` (${+(abs / 86400).toFixed(2)} d)` : abs >= 3600 && abs % 60 === 0 ? ` (${+(abs / 3600).toFixed(2)} h)` : '';
+  const human =
+    abs >= 86400 && abs % 3600 === 0 ? ` (${+(abs / 86400).toFixed(2)} d)` : abs >= 3600 && abs % 60 === 0 ? ` (${+(abs / 3600).toFixed(2)} h)` : '';
   return seconds === 0 ? '0 s' : `${sign}${abs} s${human}`;
 }

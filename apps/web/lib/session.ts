@@ -10,15 +10,7 @@ import { InputQueue } from './input';
 import { AgentError, errorCode, errorMessage, type AgentEvent, type AgentHello } from './socket';
 import { LabStore, NEW_PANE, taskMap, type LabViewState, type PaneState } from './store';
 
-export type ConnPhase =
-  | 'connecting'
-  | 'opening'
-  | 'ready'
-  | 'unreachable'
-  | 'unauthenticated'
-  | 'limit'
-  | 'error'
-  | 'lab-closed';
+export type ConnPhase = 'connecting' | 'opening' | 'ready' | 'unreachable' | 'unauthenticated' | 'limit' | 'error' | 'lab-closed';
 
 export interface SessionState extends LabViewState {
   phase: ConnPhase;

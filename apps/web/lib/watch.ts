@@ -17,10 +17,7 @@ export interface WatchState extends LabViewState {
 
 export class WatchSession extends LabStore<WatchState> {
   constructor(private readonly token: string | null) {
-    super(
-      { phase: token ? 'connecting' : 'no-link', lab: null, retryIn: 0, message: null, panes: {}, tasks: null, picture: null },
-      true,
-    );
+    super({ phase: token ? 'connecting' : 'no-link', lab: null, retryIn: 0, message: null, panes: {}, tasks: null, picture: null }, true);
   }
 
   protected currentLab() {

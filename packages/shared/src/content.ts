@@ -52,7 +52,11 @@ export function parseLesson(text: string, file: string): LessonDoc {
     if (!steps.some((s) => s.id === t.step)) throw new LessonFormatError(file, `tasks.${i}.step`, `no step with id "${t.step}"`);
     const panes = new Set(fm.panes.map((p) => p.name));
     t.check.all.forEach((c, j) => {
-      for (const [where, pane] of [['pane', c.pane], ['differsFrom.pane', c.differsFrom?.pane], ['sameAs.pane', c.sameAs?.pane]] as const) {
+      for (const [where, pane] of [
+        ['pane', c.pane],
+        ['differsFrom.pane', c.differsFrom?.pane],
+        ['sameAs.pane', c.sameAs?.pane],
+      ] as const) {
         if (pane !== undefined && !panes.has(pane)) throw new LessonFormatError(file, `tasks.${i}.check.all.${j}.${where}`, `no pane "${pane}"`);
       }
       if (c.match !== undefined) {
@@ -107,9 +111,21 @@ export function loadLessons(dir: string): Lesson[] {
         if (json(a) !== json(b)) throw new LessonFormatError(other.file, field, `differs from ${first!.file}; the languages must agree`);
       };
       same('order', first!.order, other.order);
-      same('panes', first!.panes.map((p) => ({ ...p, title: undefined })), other.panes.map((p) => ({ ...p, title: undefined })));
-      same('tasks', first!.tasks.map((t) => [t.id, t.step, t.check]), other.tasks.map((t) => [t.id, t.step, t.check]));
-      same('steps', first!.steps.map((s) => s.id), other.steps.map((s) => s.id));
+      same(
+        'panes',
+        first!.panes.map((p) => ({ ...p, title: undefined })),
+        other.panes.map((p) => ({ ...p, title: undefined })),
+      );
+      same(
+        'tasks',
+        first!.tasks.map((t) => [t.id, t.step, t.check]),
+        other.tasks.map((t) => [t.id, t.step, t.check]),
+      );
+      same(
+        'steps',
+        first!.steps.map((s) => s.id),
+        other.steps.map((s) => s.id),
+      );
     }
     lessons.push({ id, order: first!.order, docs: docs as Record<Lang, LessonDoc> });
   }

@@ -22,9 +22,15 @@ export const CheckCondition = z
     /** stdout matches this regular expression. */
     match: z.string().optional(),
     /** Trimmed stdout differs from that of another command (e.g. in another pane). */
-    differsFrom: z.object({ pane: paneName, run: z.string().min(1) }).strict().optional(),
+    differsFrom: z
+      .object({ pane: paneName, run: z.string().min(1) })
+      .strict()
+      .optional(),
     /** Trimmed stdout equals that of another command. */
-    sameAs: z.object({ pane: paneName, run: z.string().min(1) }).strict().optional(),
+    sameAs: z
+      .object({ pane: paneName, run: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type CheckCondition = z.infer<typeof CheckCondition>;

@@ -46,7 +46,10 @@ export const ClientMessage = z.discriminatedUnion('type', [
     id: requestId,
     lab: labId,
     pane: paneName,
-    argv: z.array(z.string().max(64 * 1024)).min(1).max(1024),
+    argv: z
+      .array(z.string().max(64 * 1024))
+      .min(1)
+      .max(1024),
     /** Standard input for the command, base64. */
     stdin: z.string().max(MAX_CLIENT_MESSAGE_BYTES).optional(),
     timeoutMs: z.number().int().min(1).max(600_000).optional(),
@@ -137,10 +140,7 @@ export const NsFacts = z
     /** IPC: the System V objects in it (ipcs). */
     ipc: z.record(z.string(), z.object({ objects: z.array(IpcObject) })),
     /** Network: its devices, whether up, their IPv4 addresses (ip -br addr). */
-    net: z.record(
-      z.string(),
-      z.object({ devices: z.array(z.object({ name: z.string(), up: z.boolean(), addresses: z.array(z.string()) })) }),
-    ),
+    net: z.record(z.string(), z.object({ devices: z.array(z.object({ name: z.string(), up: z.boolean(), addresses: z.array(z.string()) })) })),
     /** Time: the offsets of its clocks, seconds (timens_offsets). */
     time: z.record(z.string(), z.object({ monotonic: z.number(), boottime: z.number() })),
     /**

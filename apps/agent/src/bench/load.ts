@@ -256,9 +256,21 @@ async function load(o: LoadOptions & { url: string; token: string }): Promise<Me
       `${failed.length} failed, ${ok.filter((r) => !r.allDone).length} with tasks not done; event-loop p99 ${(loop * 1000).toFixed(1)} ms`,
   );
   return [
-    { name: `load_${o.learners}_learners_s`, value: round(wall / 1000), unit: 's', baseline: 'one learner, one lesson (median)', baseline_value: round(median(alone) / 1000) },
+    {
+      name: `load_${o.learners}_learners_s`,
+      value: round(wall / 1000),
+      unit: 's',
+      baseline: 'one learner, one lesson (median)',
+      baseline_value: round(median(alone) / 1000),
+    },
     { name: 'load_learner_s_p50', value: round(median(times) / 1000), unit: 's', baseline: 'one learner alone', baseline_value: round(median(alone) / 1000) },
-    { name: 'load_learner_s_p99', value: round(pct(times, 99) / 1000), unit: 's', baseline: 'one learner alone (p99)', baseline_value: round(pct(alone, 99) / 1000) },
+    {
+      name: 'load_learner_s_p99',
+      value: round(pct(times, 99) / 1000),
+      unit: 's',
+      baseline: 'one learner alone (p99)',
+      baseline_value: round(pct(alone, 99) / 1000),
+    },
     { name: 'load_failed_learners', value: failed.length + ok.filter((r) => !r.allDone).length, unit: 'learners' },
     { name: 'agent_event_loop_p99_ms_load', value: round(loop * 1000), unit: 'ms', baseline: 'one learner alone', baseline_value: round(aloneLoop * 1000) },
   ];

@@ -134,7 +134,11 @@ async function labsInProcess(metrics: Metric[], bwrap: number[]) {
       await lab.startPane(pane);
       spawns.push(await waitFirstOutput([pane], t0));
     }
-    const unshare = timeCommand('unshare', ['--user', '--map-root-user', '--mount', '--uts', '--ipc', '--net', '--pid', '--fork', '--cgroup', '--time', 'true'], PANE_SPAWNS);
+    const unshare = timeCommand(
+      'unshare',
+      ['--user', '--map-root-user', '--mount', '--uts', '--ipc', '--net', '--pid', '--fork', '--cgroup', '--time', 'true'],
+      PANE_SPAWNS,
+    );
     metrics.push({ name: 'pane_spawn_ms_p50', value: round(pct(spawns, 50)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 50)) });
     metrics.push({ name: 'pane_spawn_ms_p99', value: round(pct(spawns, 99)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 99)) });
 
@@ -150,7 +154,13 @@ async function labsInProcess(metrics: Metric[], bwrap: number[]) {
       rt.push(performance.now() - t0);
     }
     const nsenter = timeCommand('nsenter', ['-t', String(lab.pane('host')!.pid), '--all', 'true'], 100);
-    metrics.push({ name: 'exec_roundtrip_ms_p50', value: round(pct(rt, 50)), unit: 'ms', baseline: 'nsenter(1) --all', baseline_value: round(pct(nsenter, 50)) });
+    metrics.push({
+      name: 'exec_roundtrip_ms_p50',
+      value: round(pct(rt, 50)),
+      unit: 'ms',
+      baseline: 'nsenter(1) --all',
+      baseline_value: round(pct(nsenter, 50)),
+    });
     await client.close();
     await m.close(lab.id);
 
@@ -263,7 +273,13 @@ async function main() {
     process.stderr.write('\n');
     process.stdout.write(JSON.stringify({ metrics, stalls: findings.stalls, errors: findings.errors }) + '\n');
   } else {
-    const rows = metrics.map((x) => [x.name, `${x.value} ${x.unit}`, x.baseline ?? '', x.baseline_value !== undefined ? `${x.baseline_value} ${x.unit}` : '', x.baseline_value ? `${round(x.value / x.baseline_value)}x` : '']);
+    const rows = metrics.map((x) => [
+      x.name,
+      `${x.value} ${x.unit}`,
+      x.baseline ?? '',
+      x.baseline_value !== undefined ? `${x.baseline_value} ${x.unit}` : '',
+      x.baseline_value ? `${round(x.value / x.baseline_value)}x` : '',
+    ]);
     const head = ['metric', 'nslab', 'baseline', 'baseline value', 'ratio'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');

@@ -52,7 +52,15 @@ async function openToPrompts(client: AgentClient, lesson: string): Promise<numbe
     await Promise.all(panes.map((pane) => client.request({ type: 'attach', lab: lab.id, pane, cols: 100, rows: 30 })));
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StallError({ who: `lab ${lab.id} (${lesson})`, what: `the first prompt in ${panes.filter((p) => !done.has(p)).join(', ')}`, bytes: [...text.values()].join('').length, ms: 15_000 })),
+        () =>
+          reject(
+            new StallError({
+              who: `lab ${lab.id} (${lesson})`,
+              what: `the first prompt in ${panes.filter((p) => !done.has(p)).join(', ')}`,
+              bytes: [...text.values()].join('').length,
+              ms: 15_000,
+            }),
+          ),
         15_000,
       );
     });

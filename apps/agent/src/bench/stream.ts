@@ -46,7 +46,7 @@ const PROMPT = 'nslab-bench> ';
 const SET_PROMPT = `PS1='nslab-''bench> '\r`;
 /** Printed after each workload; the typed command says `$((40+2))`, so only the output matches. */
 const MARK = 'nslab-42-done';
-const ECHO_MARK = "echo nslab-$((40+2))-done";
+const ECHO_MARK = 'echo nslab-$((40+2))-done';
 /** How long the prompt may take to come back after Ctrl-C before that is a stall (a bound on behaviour). */
 const CTRL_C_BOUND_MS = 15_000;
 
@@ -196,7 +196,10 @@ class PaneTerm implements Term {
       await client.request({ type: 'attach', lab, pane, cols: COLS, rows: ROWS });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new StallError({ who: `agent ${pane} pane (reconnecting client)`, what: 'the snapshot', bytes: 0, ms: 10_000 })), 10_000);
+        timer = setTimeout(
+          () => reject(new StallError({ who: `agent ${pane} pane (reconnecting client)`, what: 'the snapshot', bytes: 0, ms: 10_000 })),
+          10_000,
+        );
       });
       return await Promise.race([got, timeout]).finally(() => {
         clearTimeout(timer);
@@ -442,8 +445,20 @@ export async function runStreamBench(o: StreamOptions): Promise<Metric[]> {
         nsEcho.push(...(await echoLatency(nsT, n)));
         peerEcho.push(...(await echoLatency(peerT, n)));
       }
-      metrics.push({ name: 'echo_latency_ms_p50', value: round(pct(nsEcho, 50)), unit: 'ms', baseline: 'peer (node-pty + ws)', baseline_value: round(pct(peerEcho, 50)) });
-      metrics.push({ name: 'echo_latency_ms_p99', value: round(pct(nsEcho, 99)), unit: 'ms', baseline: 'peer (node-pty + ws)', baseline_value: round(pct(peerEcho, 99)) });
+      metrics.push({
+        name: 'echo_latency_ms_p50',
+        value: round(pct(nsEcho, 50)),
+        unit: 'ms',
+        baseline: 'peer (node-pty + ws)',
+        baseline_value: round(pct(peerEcho, 50)),
+      });
+      metrics.push({
+        name: 'echo_latency_ms_p99',
+        value: round(pct(nsEcho, 99)),
+        unit: 'ms',
+        baseline: 'peer (node-pty + ws)',
+        baseline_value: round(pct(peerEcho, 99)),
+      });
     });
 
     // --- Ctrl-C during a flood ------------------------------------------------------------------
@@ -457,9 +472,16 @@ export async function runStreamBench(o: StreamOptions): Promise<Metric[]> {
         nsStop.push(await ctrlCStop(nsT));
         peerStop.push(await ctrlCStop(peerT));
       }
-      const stops = (xs: { ms: number; bytes: number }[]) => `${xs.map((x) => x.ms.toFixed(0)).join(' ')} ms (${(median(xs.map((x) => x.bytes)) / 1024).toFixed(0)} KiB after Ctrl-C)`;
+      const stops = (xs: { ms: number; bytes: number }[]) =>
+        `${xs.map((x) => x.ms.toFixed(0)).join(' ')} ms (${(median(xs.map((x) => x.bytes)) / 1024).toFixed(0)} KiB after Ctrl-C)`;
       o.say(`  agent ${stops(nsStop)} | peer ${stops(peerStop)}`);
-      metrics.push({ name: 'ctrl_c_stop_ms', value: round(median(nsStop.map((x) => x.ms))), unit: 'ms', baseline: 'peer (node-pty + ws)', baseline_value: round(median(peerStop.map((x) => x.ms))) });
+      metrics.push({
+        name: 'ctrl_c_stop_ms',
+        value: round(median(nsStop.map((x) => x.ms))),
+        unit: 'ms',
+        baseline: 'peer (node-pty + ws)',
+        baseline_value: round(median(peerStop.map((x) => x.ms))),
+      });
     });
 
     // --- reconnect: attach on a fresh connection until the screen snapshot arrives ------------
@@ -540,7 +562,13 @@ export async function runStreamBench(o: StreamOptions): Promise<Metric[]> {
           `${(floodMb / o.floodS).toFixed(0)} MB/s to the acking client, ${neverAckedKib.toFixed(0)} KiB to the one that never acks; ` +
           `its paced pane answered a fresh client ${pacedStopMs.toFixed(0)} ms after Ctrl-C`,
       );
-      metrics.push({ name: 'agent_rss_mb_flood', value: round(Math.max(...samples)), unit: 'MB', baseline: 'agent RSS before the flood', baseline_value: round(median(before)) });
+      metrics.push({
+        name: 'agent_rss_mb_flood',
+        value: round(Math.max(...samples)),
+        unit: 'MB',
+        baseline: 'agent RSS before the flood',
+        baseline_value: round(median(before)),
+      });
       metrics.push({
         name: 'never_acking_client_kib',
         value: round(neverAckedKib),
@@ -585,8 +613,20 @@ export async function runStreamBench(o: StreamOptions): Promise<Metric[]> {
         `  agent CPU ${busy.cpu.toFixed(1)}% (idle labs: ${quiet.cpu.toFixed(1)}%); echo p50 ${median(busy.echo).toFixed(2)} / p99 ${pct(busy.echo, 99).toFixed(2)} ms ` +
           `(idle labs: ${median(quiet.echo).toFixed(2)} / ${pct(quiet.echo, 99).toFixed(2)} ms; target p99 within 2x)`,
       );
-      metrics.push({ name: 'unattended_yes_agent_cpu_percent', value: round(busy.cpu), unit: '% of a core', baseline: `the same ${o.unattended} labs idle`, baseline_value: round(quiet.cpu) });
-      metrics.push({ name: 'neighbour_echo_ms_p99_unattended', value: round(pct(busy.echo, 99)), unit: 'ms', baseline: 'quiet neighbours', baseline_value: round(pct(quiet.echo, 99)) });
+      metrics.push({
+        name: 'unattended_yes_agent_cpu_percent',
+        value: round(busy.cpu),
+        unit: '% of a core',
+        baseline: `the same ${o.unattended} labs idle`,
+        baseline_value: round(quiet.cpu),
+      });
+      metrics.push({
+        name: 'neighbour_echo_ms_p99_unattended',
+        value: round(pct(busy.echo, 99)),
+        unit: 'ms',
+        baseline: 'quiet neighbours',
+        baseline_value: round(pct(quiet.echo, 99)),
+      });
     });
   } finally {
     await boot?.close();

@@ -70,7 +70,9 @@ export function usageText(): string {
 
 export function commandHelpText(name: CommandName): string {
   const spec = COMMANDS[name];
-  return [`Usage: ${spec.synopsis}`, '', `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`, ...(spec.details ? ['', spec.details] : []), ''].join('\n');
+  return [`Usage: ${spec.synopsis}`, '', `${spec.summary[0]!.toUpperCase()}${spec.summary.slice(1)}.`, ...(spec.details ? ['', spec.details] : []), ''].join(
+    '\n',
+  );
 }
 
 // Same shapes the protocol accepts (packages/shared/src/protocol.ts); checked here so a typo is a
@@ -98,7 +100,8 @@ function checkPane(s: string): string {
 
 /** Lessons come from the agent's content files; here only the shape of an id is checked. */
 function checkLesson(s: string): string {
-  if (!/^[a-z][a-z0-9-]{0,31}$/.test(s)) throw new UsageError(`'${s}' is not a lesson id (built-in lessons: ${LESSON_IDS.join(', ')}; \`nslab lessons\` lists the agent's)`);
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(s))
+    throw new UsageError(`'${s}' is not a lesson id (built-in lessons: ${LESSON_IDS.join(', ')}; \`nslab lessons\` lists the agent's)`);
   return s;
 }
 
@@ -121,7 +124,12 @@ function positionals(command: CommandName, rest: string[], names: string[]): str
     }
   }
   if (out.length < names.length) {
-    throw new UsageError(`${command}: missing ${names.slice(out.length).map((n) => `<${n}>`).join(' ')} (usage: ${COMMANDS[command].synopsis})`);
+    throw new UsageError(
+      `${command}: missing ${names
+        .slice(out.length)
+        .map((n) => `<${n}>`)
+        .join(' ')} (usage: ${COMMANDS[command].synopsis})`,
+    );
   }
   if (out.length > names.length) {
     throw new UsageError(`${command}: unexpected argument '${out[names.length]}' (usage: ${COMMANDS[command].synopsis})`);

@@ -26,7 +26,10 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type RequestMessage = RequestOf<Exclude<RequestType, 'input' | 'resize' | 'detach'>>;
 /** A message that gets no answer. */
 export type NoticeMessage = DistributiveOmit<Extract<ClientMessage, { type: 'input' | 'resize' | 'detach' | 'ack' }>, 'id'>;
-export type ServerEvent = Extract<ServerMessage, { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'lab-closing' | 'pane-size' | 'tasks' | 'picture' | 'notice' }>;
+export type ServerEvent = Extract<
+  ServerMessage,
+  { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'lab-closing' | 'pane-size' | 'tasks' | 'picture' | 'notice' }
+>;
 export type OutputFrame = Frame;
 
 export interface ConnectOptions {
@@ -106,7 +109,9 @@ export class AgentClient {
       const timer = setTimeout(() => {
         fail(
           opened
-            ? new ConnectionError(`connected to ${display} but the agent did not finish the handshake within ${seconds(connectTimeoutMs)}; is NSLAB_URL pointing at an nslab agent?`)
+            ? new ConnectionError(
+                `connected to ${display} but the agent did not finish the handshake within ${seconds(connectTimeoutMs)}; is NSLAB_URL pointing at an nslab agent?`,
+              )
             : new ConnectionError(`timed out after ${seconds(connectTimeoutMs)} connecting to the agent at ${display}`),
         );
       }, connectTimeoutMs);
@@ -195,7 +200,11 @@ export class AgentClient {
     const timer =
       timeoutMs > 0
         ? setTimeout(
-            () => this.requests.cancel(id, new ConnectionError(`the agent at ${this.opts.displayUrl} did not answer the ${msg.type} request within ${seconds(timeoutMs)}`)),
+            () =>
+              this.requests.cancel(
+                id,
+                new ConnectionError(`the agent at ${this.opts.displayUrl} did not answer the ${msg.type} request within ${seconds(timeoutMs)}`),
+              ),
             timeoutMs,
           )
         : undefined;

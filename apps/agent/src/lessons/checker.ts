@@ -26,7 +26,10 @@ async function failing(lab: Lab, c: CheckCondition): Promise<string | null> {
   if (c.stdout !== undefined && r.stdout !== c.stdout) return `${c.pane}: \`${c.run}\` printed "${r.stdout.slice(0, 80)}"`;
   if (c.stdoutNot !== undefined && r.stdout === c.stdoutNot) return `${c.pane}: \`${c.run}\` printed "${r.stdout.slice(0, 80)}"`;
   if (c.match !== undefined && !new RegExp(c.match).test(r.stdout)) return `${c.pane}: \`${c.run}\` does not match`;
-  for (const [other, wantSame] of [[c.differsFrom, false], [c.sameAs, true]] as const) {
+  for (const [other, wantSame] of [
+    [c.differsFrom, false],
+    [c.sameAs, true],
+  ] as const) {
     if (!other) continue;
     const o = await output(lab, other.pane, other.run);
     if (typeof o === 'string') return o;

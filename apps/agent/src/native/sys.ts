@@ -5,9 +5,33 @@ import koffi from 'koffi';
 import { libc, RLimit, WinSize } from './libc.js';
 import { SyscallError } from './errors.js';
 import {
-  SYS, SIG_SETMASK, TIOC, PR, O, MADV_DOFORK, CLOSE_RANGE_CLOEXEC, WNOHANG, F_GETFL, F_SETFL, AT_SYMLINK_NOFOLLOW, MFD_CLOEXEC,
-  PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_SET_MODE_FILTER, BPF_INSN_SIZE, AF_UNIX, SOCK_CLOEXEC, MSG, SOL_SOCKET, SCM_RIGHTS,
-  PR_SET_SECUREBITS, FSOPEN_CLOEXEC, FSMOUNT_CLOEXEC, FSCONFIG, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD, NS_GET_PARENT,
+  SYS,
+  SIG_SETMASK,
+  TIOC,
+  PR,
+  O,
+  MADV_DOFORK,
+  CLOSE_RANGE_CLOEXEC,
+  WNOHANG,
+  F_GETFL,
+  F_SETFL,
+  AT_SYMLINK_NOFOLLOW,
+  MFD_CLOEXEC,
+  PR_CAP_AMBIENT_CLEAR_ALL,
+  SECCOMP_SET_MODE_FILTER,
+  BPF_INSN_SIZE,
+  AF_UNIX,
+  SOCK_CLOEXEC,
+  MSG,
+  SOL_SOCKET,
+  SCM_RIGHTS,
+  PR_SET_SECUREBITS,
+  FSOPEN_CLOEXEC,
+  FSMOUNT_CLOEXEC,
+  FSCONFIG,
+  MOVE_MOUNT_F_EMPTY_PATH,
+  AT_FDCWD,
+  NS_GET_PARENT,
 } from './constants.js';
 import { readFileSync } from 'node:fs';
 
@@ -53,7 +77,11 @@ export const sys = {
   /** Remove one capability from the bounding set: no exec can give it back. */
   dropBoundingCap: (cap: number) => sys.prctl(`PR_CAPBSET_DROP ${cap}`, PR.CAPBSET_DROP, cap),
   clearAmbientCaps: () =>
-    check('prctl', libc.prctl(PR.CAP_AMBIENT, 'unsigned long', PR_CAP_AMBIENT_CLEAR_ALL, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'PR_CAP_AMBIENT_CLEAR_ALL'),
+    check(
+      'prctl',
+      libc.prctl(PR.CAP_AMBIENT, 'unsigned long', PR_CAP_AMBIENT_CLEAR_ALL, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0),
+      'PR_CAP_AMBIENT_CLEAR_ALL',
+    ),
   /**
    * Install a seccomp filter: `program` holds classic BPF instructions (8 bytes each). The caller
    * must have set no_new_privs (or hold CAP_SYS_ADMIN). The filter outlives fork and exec.
@@ -78,8 +106,7 @@ export const sys = {
     check('prlimit', libc.prlimit(pid, resource, null, out), `pid ${pid} resource ${resource}`);
     return { cur: BigInt(out.cur), max: BigInt(out.max) };
   },
-  setrlimitBig: (resource: number, lim: { cur: bigint; max: bigint }) =>
-    check('setrlimit', libc.setrlimit(resource, lim), `resource ${resource}`),
+  setrlimitBig: (resource: number, lim: { cur: bigint; max: bigint }) => check('setrlimit', libc.setrlimit(resource, lim), `resource ${resource}`),
   setrlimit: (resource: number, cur: number, max: number) =>
     check('setrlimit', libc.setrlimit(resource, { cur: BigInt(cur), max: BigInt(max) }), `resource ${resource}`),
 
@@ -109,8 +136,7 @@ export const sys = {
     check('mount', libc.mount(source, target, fstype, flags, data), `${fstype ?? source ?? ''} on ${target}`);
   },
   umount2: (target: string, flags: number) => check('umount2', libc.umount2(target, flags), target),
-  pivotRoot: (newRoot: string, putOld: string) =>
-    check('pivot_root', libc.syscall(SYS.pivot_root, 'const char *', newRoot, 'const char *', putOld), newRoot),
+  pivotRoot: (newRoot: string, putOld: string) => check('pivot_root', libc.syscall(SYS.pivot_root, 'const char *', newRoot, 'const char *', putOld), newRoot),
   chdir: (path: string) => check('chdir', libc.chdir(path), path),
   fchdir: (fd: number, what: string) => check('fchdir', libc.fchdir(fd), what),
 
@@ -142,8 +168,7 @@ export const sys = {
     const fl = check('fcntl', libc.fcntl(fd, F_GETFL, 'int', 0), `F_GETFL fd ${fd}`);
     check('fcntl', libc.fcntl(fd, F_SETFL, 'int', fl | O.NONBLOCK), `F_SETFL fd ${fd}`);
   },
-  openat: (dirfd: number, path: string, flags: number, mode = 0) =>
-    check('openat', libc.openat(dirfd, path, flags, 'unsigned int', mode), path),
+  openat: (dirfd: number, path: string, flags: number, mode = 0) => check('openat', libc.openat(dirfd, path, flags, 'unsigned int', mode), path),
   fchownatNoFollow: (dirfd: number, path: string, uid: number, gid: number) =>
     check('fchownat', libc.fchownat(dirfd, path, uid, gid, AT_SYMLINK_NOFOLLOW), path),
   readlinkat(dirfd: number, path: string): string {
@@ -159,10 +184,8 @@ export const sys = {
     check('lseek', libc.lseek(fd, 0, 0), `memfd ${name}`);
     return fd;
   },
-  ioctlInt: (fd: number, req: number, arg: number, what: string) =>
-    check('ioctl', libc.ioctl(fd, req, 'unsigned long', arg), what),
-  ioctlPtr: (fd: number, req: number, arg: Uint8Array, what: string) =>
-    check('ioctl', libc.ioctl(fd, req, 'uint8_t *', arg), what),
+  ioctlInt: (fd: number, req: number, arg: number, what: string) => check('ioctl', libc.ioctl(fd, req, 'unsigned long', arg), what),
+  ioctlPtr: (fd: number, req: number, arg: Uint8Array, what: string) => check('ioctl', libc.ioctl(fd, req, 'uint8_t *', arg), what),
   setWinSize(fd: number, cols: number, rows: number) {
     const ws = Buffer.alloc(koffi.sizeof(WinSize));
     ws.writeUInt16LE(rows, 0);
@@ -267,7 +290,11 @@ export const sys = {
           `${fstype} ${key}=${value}`,
         );
       }
-      check('fsconfig', libc.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.CMD_CREATE, 'void *', null, 'void *', null, 'int', 0), `${fstype} create`);
+      check(
+        'fsconfig',
+        libc.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.CMD_CREATE, 'void *', null, 'void *', null, 'int', 0),
+        `${fstype} create`,
+      );
       return check('fsmount', libc.syscall(SYS.fsmount, 'int', fsfd, 'unsigned int', FSMOUNT_CLOEXEC, 'unsigned int', attrFlags), fstype);
     } finally {
       sys.close(fsfd);
@@ -275,7 +302,11 @@ export const sys = {
   },
   /** Attach a detached mount (from makeDetachedMount) at `target`. */
   moveMount: (mountFd: number, target: string) =>
-    check('move_mount', libc.syscall(SYS.move_mount, 'int', mountFd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target, 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH), target),
+    check(
+      'move_mount',
+      libc.syscall(SYS.move_mount, 'int', mountFd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target, 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH),
+      target,
+    ),
   /** A descriptor for the parent of the namespace behind `nsFd` (EPERM past the caller's own). */
   nsParent: (nsFd: number) => check('ioctl', libc.ioctl(nsFd, NS_GET_PARENT, 'unsigned long', 0), 'NS_GET_PARENT'),
   /** Mark every fd from `from` upwards close-on-exec. */

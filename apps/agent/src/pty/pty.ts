@@ -147,7 +147,7 @@ export class Pty extends EventEmitter<PtyEvents> {
       else this.writeQueue.shift();
     }
     // Wait for room only while something waits, and stop waiting once it is all written.
-    if ((before > 0) !== (this.writeQueue.length > 0) || this.writeQueue.length > 0) this.watch();
+    if (before > 0 !== this.writeQueue.length > 0 || this.writeQueue.length > 0) this.watch();
   }
 
   resize(cols: number, rows: number) {

@@ -8,5 +8,4 @@ export type ToScreenWorker =
 
 export type FromScreenWorker =
   /** [screen id, stream offset parsed] for every screen that progressed. */
-  | { op: 'parsed'; parsed: Array<[number, number]> }
-  | { op: 'snapshot'; req: number; screen: string; cols: number; rows: number };
+  { op: 'parsed'; parsed: Array<[number, number]> } | { op: 'snapshot'; req: number; screen: string; cols: number; rows: number };

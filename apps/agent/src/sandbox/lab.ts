@@ -16,8 +16,7 @@ import type { LabCgroup } from './cgroup.js';
 import { SpawnError, type SpawnerClient } from './spawner-client.js';
 import type { ProcessRouter } from './router.js';
 
-const ALL_NAMESPACES =
-  CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
+const ALL_NAMESPACES = CLONE.NEWUSER | CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET | CLONE.NEWCGROUP | CLONE.NEWPID | CLONE.NEWTIME;
 const SHELL_ENV = [
   'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
   'HOME=/root',

@@ -75,9 +75,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     this.ids = new IdRanges(config.idBase, config.idsPerLab, config.maxLabs);
     this.cgroups = Cgroups.detect(config.instance);
     const lower = config.rootfsLower.replace(/\/$/, '');
-    this.shell = existsSync(`${lower}/bin/bash`)
-      ? { file: '/bin/bash', argv: ['-bash'] }
-      : { file: '/bin/sh', argv: ['-sh'] };
+    this.shell = existsSync(`${lower}/bin/bash`) ? { file: '/bin/bash', argv: ['-bash'] } : { file: '/bin/sh', argv: ['-sh'] };
     this.spawner.on('log', (level, msg) => this.log(level === 'error' ? 'error' : 'info', `spawner: ${msg}`));
     this.spawner.on('died', (reason) => {
       if (this.stopping) return;
@@ -242,7 +240,11 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
       lab.onClosed = (reason, clean) => {
         this.labs.delete(id);
         this.warm = this.warm.filter((w) => w !== lab);
-        for (const [lesson, list] of this.ready) this.ready.set(lesson, list.filter((w) => w !== lab));
+        for (const [lesson, list] of this.ready)
+          this.ready.set(
+            lesson,
+            list.filter((w) => w !== lab),
+          );
         if (clean) this.ids.release(range.slot);
         this.log(clean ? 'info' : 'error', clean ? 'lab closed' : 'lab closed; its id range stays reserved until the next start', { lab: id, reason });
         this.emit('closed', lab, reason);

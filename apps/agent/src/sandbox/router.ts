@@ -21,8 +21,7 @@ export class ProcessRouter {
       if (fn) {
         this.earlyOut.delete(pid);
         fn(code, sig);
-      }
-      else {
+      } else {
         this.early.set(pid, [code, sig]);
         if (this.early.size > 1024) this.early.delete(this.early.keys().next().value!);
       }

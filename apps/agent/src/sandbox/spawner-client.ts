@@ -7,7 +7,11 @@ import { SpawnerReply, type LabSpec, type SpawnSpecInput } from '../spawner/prot
 import { locateBundle } from '../paths.js';
 
 export class SpawnError extends Error {
-  constructor(message: string, readonly step?: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly step?: string,
+    readonly code?: string,
+  ) {
     super(step ? `${message} (while: ${step})` : message);
     this.name = 'SpawnError';
   }

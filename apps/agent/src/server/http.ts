@@ -33,23 +33,26 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       // Labs work without the store; progress does not: say both, and answer 503 only without labs.
-      void store.ping().then(
-        () => null,
-        (err: Error) => err.message,
-      ).then((storeError) => {
-        res.writeHead(manager.spawner.pid ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(
-          JSON.stringify({
-            ok: manager.spawner.pid !== undefined && storeError === null,
-            protocol: PROTOCOL_VERSION,
-            labs: manager.labs.size,
-            maxLabs: config.maxLabs,
-            spawner: manager.spawner.pid ?? null,
-            cgroups: manager.cgroups.describe(),
-            store: storeError === null ? { ok: true, engine: store.engine } : { ok: false, error: storeError },
-          }),
-        );
-      });
+      void store
+        .ping()
+        .then(
+          () => null,
+          (err: Error) => err.message,
+        )
+        .then((storeError) => {
+          res.writeHead(manager.spawner.pid ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          res.end(
+            JSON.stringify({
+              ok: manager.spawner.pid !== undefined && storeError === null,
+              protocol: PROTOCOL_VERSION,
+              labs: manager.labs.size,
+              maxLabs: config.maxLabs,
+              spawner: manager.spawner.pid ?? null,
+              cgroups: manager.cgroups.describe(),
+              store: storeError === null ? { ok: true, engine: store.engine } : { ok: false, error: storeError },
+            }),
+          );
+        });
       return;
     }
     if (path === '/metrics') {
@@ -92,5 +95,5 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found (the web app is disabled)\n');
-    };
+  };
 }

@@ -9,13 +9,7 @@
 // - every other client (read-only viewers, writers not in use, stale writers) never slows the
 //   pane: past VIEWER_MAX_IN_FLIGHT behind it stops receiving, and catches up later with the
 //   missing bytes or a fresh snapshot.
-import {
-  FLOW_HIGH_BYTES,
-  FLOW_LOW_BYTES,
-  encodeOutputFrame,
-  encodeSnapshotFrame,
-  type AttachResult,
-} from '@nslab/shared';
+import { FLOW_HIGH_BYTES, FLOW_LOW_BYTES, encodeOutputFrame, encodeSnapshotFrame, type AttachResult } from '@nslab/shared';
 import type { Pane, PaneWriter } from '../sandbox/pane.js';
 
 /** How far a viewer may fall behind before it is skipped ahead. */

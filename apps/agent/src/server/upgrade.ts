@@ -26,7 +26,9 @@ export function upgradeHandler({ ctx, wss, sessions, web, hostAllowed, originAll
   return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!hostAllowed(req.headers.host)) {
       const body = misdirectedText(req.headers.host);
-      socket.write(`HTTP/1.1 421 Misdirected Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.write(
+        `HTTP/1.1 421 Misdirected Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       socket.destroy();
       return;
     }
@@ -62,5 +64,5 @@ export function upgradeHandler({ ctx, wss, sessions, web, hostAllowed, originAll
     wss.handleUpgrade(req, socket, head, (ws) => {
       new Connection(ws, ctx, principal, address, requestedVersion);
     });
-    };
+  };
 }

@@ -21,8 +21,24 @@ import { buildSeccompProgram } from './seccomp.js';
  * lab's namespace limits (see boundNamespaces).
  */
 export const KEPT_CAPS: readonly CapName[] = [
-  'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'SETFCAP',
-  'NET_BIND_SERVICE', 'NET_ADMIN', 'NET_RAW', 'IPC_OWNER', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_ADMIN', 'SYS_TIME', 'AUDIT_WRITE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'SETFCAP',
+  'NET_BIND_SERVICE',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_OWNER',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_ADMIN',
+  'SYS_TIME',
+  'AUDIT_WRITE',
 ];
 
 /** The highest capability this kernel knows (newer kernels may know more than CAP lists). */

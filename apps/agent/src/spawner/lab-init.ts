@@ -14,7 +14,20 @@
 import { mkdirSync, writeFileSync, existsSync, lstatSync, symlinkSync, chownSync } from 'node:fs';
 import { sys, decodeWaitStatus } from '../native/sys.js';
 import {
-  CLONE, MS, MNT_DETACH, O, PR, SIG, AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOC, IFF_UP, RLIMIT, NAMESPACE_COUNT_SYSCTLS, MOUNT_ATTR,
+  CLONE,
+  MS,
+  MNT_DETACH,
+  O,
+  PR,
+  SIG,
+  AF_INET,
+  SOCK_DGRAM,
+  SOCK_CLOEXEC,
+  SIOC,
+  IFF_UP,
+  RLIMIT,
+  NAMESPACE_COUNT_SYSCTLS,
+  MOUNT_ATTR,
   SECBIT_NO_SETUID_FIXUP,
 } from '../native/constants.js';
 import { LAB_MASKED_PATHS, LAB_READONLY_PATHS } from './kernel-paths.js';

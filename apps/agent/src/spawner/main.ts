@@ -519,7 +519,9 @@ process.on('SIGCHLD', reapAll);
 setInterval(reapAll, 500).unref();
 const rl = createInterface({ input: process.stdin });
 // Everything open now is the runtime's (see setRuntimeFds); what opens later is a request's.
-const runtime = readdirSync('/proc/self/fd').map(Number).filter((fd) => fd > 2);
+const runtime = readdirSync('/proc/self/fd')
+  .map(Number)
+  .filter((fd) => fd > 2);
 setRuntimeFds(
   runtime.filter((fd) => {
     try {

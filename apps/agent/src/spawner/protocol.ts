@@ -54,12 +54,20 @@ export const SpawnSpec = z.object({
   /** A terminal: the slave's path inside the lab (its devpts instance). */
   tty: z.object({ path: z.string().regex(/^\/dev\/pts\/\d+$/) }).optional(),
   /** Without a tty: capture stdout and stderr; stdin from these bytes (base64) or /dev/null. */
-  stdin: z.string().max(8 * 1024 * 1024).optional(),
+  stdin: z
+    .string()
+    .max(8 * 1024 * 1024)
+    .optional(),
   /**
    * Without a tty: bytes of stdout and of stderr forwarded at most. Past it the spawner closes
    * its end of that pipe, so the command gets EPIPE (or SIGPIPE) instead of filling memory.
    */
-  outputLimit: z.number().int().min(0).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  outputLimit: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   /** The program to exec; default: argv[0] looked up in PATH inside the lab. */
   file: z.string().optional(),
   argv: z.array(z.string()).min(1),

@@ -8,25 +8,55 @@
 // stays allowed. Calls from another ABI (i386 through int 0x80, x32) kill the process: nothing
 // in a lab has a reason to make them, and a deny list keyed by x86_64 numbers would not hold
 // for them.
-import {
-  AUDIT_ARCH, BPF, BPF_INSN_SIZE, BPF_MAXINSNS, EPERM, SECCOMP_DATA, SECCOMP_RET, SYSCALL_NR, TIOC, X32_SYSCALL_BIT,
-} from '../native/constants.js';
+import { AUDIT_ARCH, BPF, BPF_INSN_SIZE, BPF_MAXINSNS, EPERM, SECCOMP_DATA, SECCOMP_RET, SYSCALL_NR, TIOC, X32_SYSCALL_BIT } from '../native/constants.js';
 
 /** Calls that fail with EPERM in a lab. Names absent on an architecture are skipped there. */
 export const DENIED_SYSCALLS = [
   // loading code into the kernel, or replacing it
-  'init_module', 'finit_module', 'delete_module', 'create_module', 'get_kernel_syms', 'query_module',
-  'kexec_load', 'kexec_file_load', 'bpf', 'uselib',
+  'init_module',
+  'finit_module',
+  'delete_module',
+  'create_module',
+  'get_kernel_syms',
+  'query_module',
+  'kexec_load',
+  'kexec_file_load',
+  'bpf',
+  'uselib',
   // large attack surfaces no lesson uses
-  'perf_event_open', 'userfaultfd', 'io_uring_setup', 'io_uring_enter', 'io_uring_register',
-  'keyctl', 'add_key', 'request_key', 'lookup_dcookie', 'fanotify_init',
+  'perf_event_open',
+  'userfaultfd',
+  'io_uring_setup',
+  'io_uring_enter',
+  'io_uring_register',
+  'keyctl',
+  'add_key',
+  'request_key',
+  'lookup_dcookie',
+  'fanotify_init',
   // reaching files by handle bypasses the lab's mounts
-  'open_by_handle_at', 'name_to_handle_at',
+  'open_by_handle_at',
+  'name_to_handle_at',
   // machine-wide state: time, swap, accounting, quotas, the console, the kernel log
-  'settimeofday', 'clock_settime', 'clock_adjtime', 'adjtimex', 'swapon', 'swapoff', 'acct',
-  'quotactl', 'quotactl_fd', 'reboot', 'vhangup', 'syslog', 'iopl', 'ioperm',
+  'settimeofday',
+  'clock_settime',
+  'clock_adjtime',
+  'adjtimex',
+  'swapon',
+  'swapoff',
+  'acct',
+  'quotactl',
+  'quotactl_fd',
+  'reboot',
+  'vhangup',
+  'syslog',
+  'iopl',
+  'ioperm',
   // obsolete interfaces
-  'nfsservctl', '_sysctl', 'sysfs', 'ustat',
+  'nfsservctl',
+  '_sysctl',
+  'sysfs',
+  'ustat',
 ] as const;
 
 /** ioctl requests refused on every fd: pushing input into a terminal, and the console's own calls. */

@@ -62,7 +62,10 @@ const CREATE_SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
 const LOCK_KEY = 0x6e736c6162;
 
 export function checksum(m: Migration): string {
-  return createHash('sha256').update(JSON.stringify([m.version, m.name, m.statements])).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify([m.version, m.name, m.statements]))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 function text(st: Statement, engine: Engine): string {
@@ -90,7 +93,10 @@ export async function migrate(db: Kysely<Database>, engine: Engine, where: strin
     for (const r of rows) {
       const m = known.get(r.version);
       if (!m) fail(`the database has schema version ${r.version} (${r.name}), newer than this agent knows (${list.length}): run a newer agent`);
-      else if (r.checksum !== checksum(m)) fail(`migration ${r.version} (${r.name}) was recorded with checksum ${r.checksum}, this agent's differs (${checksum(m)}): a shipped migration was edited`);
+      else if (r.checksum !== checksum(m))
+        fail(
+          `migration ${r.version} (${r.name}) was recorded with checksum ${r.checksum}, this agent's differs (${checksum(m)}): a shipped migration was edited`,
+        );
     }
     return new Set(rows.map((r) => r.version));
   };
@@ -111,7 +117,10 @@ export async function migrate(db: Kysely<Database>, engine: Engine, where: strin
             fail(`migration ${m.version} (${m.name}), statement ${i + 1}: ${reasonOf(err)}`, err);
           }
         }
-        await trx.insertInto('schema_migrations').values({ version: m.version, name: m.name, checksum: checksum(m), applied_at: Date.now() }).execute();
+        await trx
+          .insertInto('schema_migrations')
+          .values({ version: m.version, name: m.name, checksum: checksum(m), applied_at: Date.now() })
+          .execute();
       });
     }
     // Also catches a database that is newer than the list when nothing was left to apply.

@@ -234,7 +234,9 @@ export class Chaos {
     while (!/hit its memory limit/.test(this.ownText)) {
       if (!this.own) throw new Error('the chaos lab closed meanwhile');
       if (performance.now() > deadline) {
-        this.stats.chaosProblems.push(`fill-memory: the kernel killed the hog (${r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`}) and the lab's pane did not say why within 10 s`);
+        this.stats.chaosProblems.push(
+          `fill-memory: the kernel killed the hog (${r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`}) and the lab's pane did not say why within 10 s`,
+        );
         return;
       }
       await sleep(100);

@@ -424,7 +424,11 @@ export class Learner {
         // Some output first, then the network goes, then the page comes back and resumes.
         const b0 = v.bytes;
         const until = performance.now() + this.between(200, 1200);
-        await this.until('seq output before the drop', () => performance.now() > until || s.phase === 'done' || v.bytes - b0 > 4 << 20, { view: v, maxMs: 30_000, idleMs: IDLE_BOUND_MS });
+        await this.until('seq output before the drop', () => performance.now() > until || s.phase === 'done' || v.bytes - b0 > 4 << 20, {
+          view: v,
+          maxMs: 30_000,
+          idleMs: IDLE_BOUND_MS,
+        });
         this.conn!.drop();
         for (const x of this.lab!.views.values()) x.detached();
         await sleep(this.between(50, 800));

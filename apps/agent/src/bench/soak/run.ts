@@ -170,7 +170,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const stats = new SoakStats();
   const problems: string[] = [];
   const stateDir = `/run/${o.instance}`;
-  o.say(`soak: ${o.seconds} s, ${o.learners} learners, chaos ${o.chaos ? 'on' : 'off'}, seq 1 ${o.seqLines}, seed ${o.seed}; agent instance ${o.instance}, ids from ${o.idBase}`);
+  o.say(
+    `soak: ${o.seconds} s, ${o.learners} learners, chaos ${o.chaos ? 'on' : 'off'}, seq 1 ${o.seqLines}, seed ${o.seed}; agent instance ${o.instance}, ids from ${o.idBase}`,
+  );
   // Every learner comes from 127.0.0.1, as behind a reverse proxy: the per-address caps are off,
   // and a learner may open a lab as often as the chaos takes one away.
   const agent = await startChildAgent(undefined, {
@@ -232,7 +234,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
     t0 = performance.now();
     const deadline = t0 + o.seconds * 1000;
-    const learners = Array.from({ length: o.learners }, (_, i) => new Learner(i + 1, { url: agent.url, stats, seqLines: o.seqLines, deadline, maxRounds: 100_000, rand: mulberry32(o.seed + i + 1) }));
+    const learners = Array.from(
+      { length: o.learners },
+      (_, i) => new Learner(i + 1, { url: agent.url, stats, seqLines: o.seqLines, deadline, maxRounds: 100_000, rand: mulberry32(o.seed + i + 1) }),
+    );
     const sampler = setInterval(() => {
       if (agent.exited) return;
       const mb = rssMb(agent.pid);
@@ -290,8 +295,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await agent.stop();
     stopped = true;
     if (agent.proc.signalCode === 'SIGKILL') problems.push('the agent did not stop within 20 s of SIGTERM');
-    else if (agent.proc.exitCode !== 0) problems.push(`the agent exited with ${agent.proc.exitCode ?? agent.proc.signalCode} on SIGTERM: ${agent.tail().slice(-1000)}`);
-    const left = await leftovers({ instance: o.instance, stateDir, idBase: o.idBase, idsPerLab: IDS_PER_LAB, maxLabs: MAX_LABS, pids: [agent.pid, ...chaos.spawnerPids] });
+    else if (agent.proc.exitCode !== 0)
+      problems.push(`the agent exited with ${agent.proc.exitCode ?? agent.proc.signalCode} on SIGTERM: ${agent.tail().slice(-1000)}`);
+    const left = await leftovers({
+      instance: o.instance,
+      stateDir,
+      idBase: o.idBase,
+      idsPerLab: IDS_PER_LAB,
+      maxLabs: MAX_LABS,
+      pids: [agent.pid, ...chaos.spawnerPids],
+    });
 
     const s = stats;
     if (s.stalls.length) problems.push(`${s.stalls.length} stalls`);
@@ -303,10 +316,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (s.connectionsLost.length) problems.push(`the agent closed learners' connections: ${s.connectionsLost.slice(0, 5).join('; ')}`);
     problems.push(...s.chaosProblems);
     if (s.errors.length) problems.push(`harness errors: ${s.errors.slice(0, 5).join(' | ')}`);
-    if (left.length) problems.push(`left behind after the agent stopped: ${left.slice(0, 10).join('; ')}${left.length > 10 ? `; and ${left.length - 10} more` : ''}`);
+    if (left.length)
+      problems.push(`left behind after the agent stopped: ${left.slice(0, 10).join('; ')}${left.length > 10 ? `; and ${left.length - 10} more` : ''}`);
     if (idRangesHeld) problems.push(`${idRangesHeld} labs closed without releasing everything (id range held until the next start)`);
     // Descriptors compare only in the same state: the pool of ready labs full at both ends.
-    if (pool.start !== POOL_FULL || pool.end !== POOL_FULL) problems.push(`the agent's pool of ready labs did not fill (${pool.start} of ${POOL_FULL} at the start, ${pool.end} at the end)`);
+    if (pool.start !== POOL_FULL || pool.end !== POOL_FULL)
+      problems.push(`the agent's pool of ready labs did not fill (${pool.start} of ${POOL_FULL} at the start, ${pool.end} at the end)`);
     else if (fds.end > fds.start + FD_SLACK) problems.push(`agent descriptors grew from ${fds.start} to ${fds.end}`);
     if (s.roundsTotal === 0) problems.push('no round completed');
     return {
@@ -352,7 +367,9 @@ export function formatReport(r: SoakReport): string {
   const s = r.stats;
   const o = r.options;
   const ms = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)} / ${pct(xs, 99).toFixed(0)} ms (n=${xs.length})` : 'n/a');
-  const chaos = [...s.chaos.entries()].map(([k, c]) => `${k} ${c.done}${c.told ? ` (told ${c.told})` : ''}${c.failed.size ? ` [not done: ${fmtMap(c.failed)}]` : ''}`).join('; ');
+  const chaos = [...s.chaos.entries()]
+    .map(([k, c]) => `${k} ${c.done}${c.told ? ` (told ${c.told})` : ''}${c.failed.size ? ` [not done: ${fmtMap(c.failed)}]` : ''}`)
+    .join('; ');
   const rows: Array<[string, string]> = [
     ['run', `${r.seconds.toFixed(0)} s, ${o.learners} learners, chaos ${o.chaos ? 'on' : 'off'}, seq 1 ${o.seqLines}, seed ${o.seed}`],
     ['rounds', `${s.roundsTotal} (${r.roundsPerMin.toFixed(1)}/min): ${fmtMap(s.rounds)}`],
@@ -374,7 +391,10 @@ export function formatReport(r: SoakReport): string {
     ['chaos', chaos || 'off'],
     ['chaos problems', s.chaosProblems.length ? s.chaosProblems.join('; ') : 'none'],
     ['agent RSS start/max/end', `${r.rss.start.toFixed(1)} / ${r.rss.max.toFixed(1)} / ${r.rss.end.toFixed(1)} MB${rssByMinute(r.rss.samples)}`],
-    ['agent fds start/end', `${r.fds.start} / ${r.fds.end} (slack ${FD_SLACK}; ready labs ${r.pool.start} / ${r.pool.end} of ${r.pool.full})${r.fdGrowth.size ? `; more at the end: ${fmtMap(r.fdGrowth)}` : ''}`],
+    [
+      'agent fds start/end',
+      `${r.fds.start} / ${r.fds.end} (slack ${FD_SLACK}; ready labs ${r.pool.start} / ${r.pool.end} of ${r.pool.full})${r.fdGrowth.size ? `; more at the end: ${fmtMap(r.fdGrowth)}` : ''}`,
+    ],
     ['spawners seen', String(r.spawners)],
     ['agent warnings', fmtMap(r.agentWarnings)],
     ...r.agentErrors.map((e, i): [string, string] => [i ? '' : 'agent errors (first)', e]),

@@ -93,7 +93,8 @@ export class SoakStats implements FaultSink {
     this.seq.strange += s.strangeCount;
     this.lostBytes += s.lostBytes;
     this.repeatedBytes += s.repeatedBytes;
-    if (!s.ok) this.fault(`${who}: seq run ${s.k}: ${s.missing} numbers missing, ${s.repeated} repeated, ${s.strangeCount} strange lines ${s.strange.join(' ')}`);
+    if (!s.ok)
+      this.fault(`${who}: seq run ${s.k}: ${s.missing} numbers missing, ${s.repeated} repeated, ${s.strangeCount} strange lines ${s.strange.join(' ')}`);
   }
 
   tell(reason: string) {
