@@ -63,7 +63,7 @@ function hostPython(code: string): string {
  * /proc/loadavg), and look at what it holds while it is stopped: its file descriptors, environment,
  * memory and whether ptrace attaches. Then let it go.
  */
-const CATCHER = String.raw`
+const CATCHER = `
 import ctypes, json, os, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
@@ -271,7 +271,7 @@ test('an exec that floods its output is cut at the cap; the spawner and every ot
 
 // ---- 3. the kernel's per-user counters -----------------------------------------------------------
 
-const INOTIFY_INSTANCES = String.raw`
+const INOTIFY_INSTANCES = `
 import ctypes, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 fds = []
@@ -284,7 +284,7 @@ print('held %d %d' % (len(fds), ctypes.get_errno()), flush=True)
 time.sleep(120)
 `;
 
-const INOTIFY_WATCHES = String.raw`
+const INOTIFY_WATCHES = `
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 paths = []
@@ -315,7 +315,7 @@ print('held %d %d' % (held, err), flush=True)
 time.sleep(120)
 `;
 
-const MQUEUES = String.raw`
+const MQUEUES = `
 import ctypes, sys, time
 libc = ctypes.CDLL('libc.so.6', use_errno=True)
 libc.mq_open.restype = ctypes.c_int
@@ -333,7 +333,7 @@ const HOST_INOTIFY =
   'import ctypes; l = ctypes.CDLL(None, use_errno=True); fd = l.inotify_init1(0); print(fd >= 0 and "ok" or "errno %d" % ctypes.get_errno())';
 const HOST_WATCH =
   'import ctypes; l = ctypes.CDLL(None, use_errno=True); fd = l.inotify_init1(0); w = l.inotify_add_watch(fd, b"/tmp", 0x100) if fd >= 0 else -1; print(w >= 0 and "ok" or "errno %d" % ctypes.get_errno())';
-const HOST_MQUEUE = String.raw`
+const HOST_MQUEUE = `
 import ctypes, os
 l = ctypes.CDLL('libc.so.6', use_errno=True)
 l.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
@@ -370,7 +370,7 @@ for (const [what, script, hostProbe, labProbe] of [
 
 // ---- 4. PTYs -----------------------------------------------------------------------------------
 
-const OPEN_PTYS = String.raw`
+const OPEN_PTYS = `
 import os, sys, time
 ptmx = sys.argv[1]
 fds = []

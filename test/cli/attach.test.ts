@@ -6,7 +6,7 @@ import { beforeEach, describe, test } from 'node:test';
 import { terminalSize } from '../../apps/agent/src/cli/attach.ts';
 import { splitInput } from '@nslab/shared';
 import { runCli } from '../../apps/agent/src/cli/run.ts';
-import { FakeAgent, useFakeAgent } from './fake-agent.ts';
+import { type FakeAgent, useFakeAgent } from './fake-agent.ts';
 import { Capture, FakeTty } from './streams.ts';
 
 /** No test may hang: a missed event fails it instead. */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import './browser.ts';
-import { sleep, waitFor } from './wait.ts';
+import { waitFor } from './wait.ts';
 
 export const LAPTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };

@@ -31,6 +31,7 @@ function SharePanel({ lang, session, labId }: { lang: Lang; session: LabSession;
   const input = useRef<HTMLInputElement>(null);
 
   // A link is for one lab: a new lab needs a new link.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: labId is the trigger, not an input
   useEffect(() => {
     setLink(null);
     setNote(null);
@@ -144,8 +145,7 @@ export function ConnLine({ state, lang, session, extra }: { state: SessionState;
         status = { text: s.connUnauthenticated, tone: 'bad' };
         action = { label: s.reload, run: () => location.reload() };
         break;
-      case 'lab-closed':
-      default:
+      default: // 'lab-closed'
         status = { text: s.labClosed(s.labClosedReason(state.message ?? '')), tone: 'bad' };
         action = { label: s.newLab, run: () => session.newLab() };
     }

@@ -6,6 +6,7 @@ import { LANG_LIST, LANG_NAME } from '../lib/i18n';
 
 export function LangSwitch({ lang, path, label }: { lang: Lang; path: string; label: string }) {
   const remember = (l: Lang) => {
+    // biome-ignore lint/suspicious/noDocumentCookie: the Cookie Store API is not in every browser we support
     document.cookie = `nslab_lang=${l}; path=/; max-age=31536000; samesite=lax`;
   };
   return (

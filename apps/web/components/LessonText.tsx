@@ -68,6 +68,7 @@ export function LessonText({ lang, data, session, ready, checking, status, earli
   const stepOfTask = (stepId: string) => data.steps.findIndex((x) => x.id === stepId) + 1;
 
   return (
+    // biome-ignore lint/a11y/useKeyWithClickEvents: one delegated listener for the Run and Copy buttons inside, which are real buttons with their own keys
     <article className="lesson-text" id="lesson" onClick={onClick} ref={root}>
       <header className="lesson-head">
         <p className="eyebrow">
@@ -76,6 +77,7 @@ export function LessonText({ lang, data, session, ready, checking, status, earli
         <h1>{data.title}</h1>
         <p className="lesson-summary">{data.summary}</p>
       </header>
+      {/* biome-ignore lint/security/noDangerouslySetInnerHtml: HTML rendered at build time from the lessons in this repository, raw HTML escaped */}
       {data.introHtml ? <div className="prose" dangerouslySetInnerHTML={{ __html: data.introHtml }} /> : null}
 
       <TaskList
@@ -116,6 +118,7 @@ export function LessonText({ lang, data, session, ready, checking, status, earli
               <span className="step-num">{stepDone ? '✓' : i + 1}</span>
               <span>{step.title}</span>
             </h2>
+            {/* biome-ignore lint/security/noDangerouslySetInnerHtml: HTML rendered at build time from the lessons in this repository, raw HTML escaped */}
             <div className="prose" dangerouslySetInnerHTML={{ __html: step.html }} />
             {step.tasks.length ? (
               <ul className="step-goals" aria-label={s.tasksTitle}>

@@ -24,6 +24,7 @@ function Chain({ chain, s }: { chain: IdChain; s: Strings }) {
   return (
     <li className="idchain" data-uid-map={`${inside} ${outside} ${count}`} title={s.factMapLine(inside, outside, count)}>
       {chain.hops.map((h, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: a hop is its place in the chain; the chain is redrawn whole
         <span key={i} className={`hop hop-${typeof h.where === 'number' ? 'ns' : h.where}`}>
           {i > 0 ? (
             <span className="hop-arrow" aria-hidden="true">
@@ -58,6 +59,7 @@ function UserFacts({ facts, inode, picture, full, s }: { facts: NonNullable<Fact
       {chains.length ? (
         <ul className="idchains">
           {chains.map((c, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: chains have no identity but their order, which the agent keeps
             <Chain key={i} chain={c} s={s} />
           ))}
         </ul>

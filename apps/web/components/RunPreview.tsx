@@ -45,7 +45,7 @@ function Preview({ entry, s, onOpen, onClose }: { entry: Entry; s: Strings; onOp
     const subs = [entry.term.onWriteParsed(update), entry.term.buffer.onBufferChange(update)];
     return () => {
       cancelAnimationFrame(frame);
-      subs.forEach((x) => x.dispose());
+      for (const x of subs) x.dispose();
     };
   }, [entry]);
   const shown = printed.lines.slice(-SHOWN);

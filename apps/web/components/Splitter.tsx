@@ -33,6 +33,7 @@ export function Splitter({
     return () => document.body.classList.remove('dragging-x', 'dragging-y');
   }, [dragging, orientation]);
   return (
+    // biome-ignore lint/a11y/useSemanticElements: a focusable window splitter (the ARIA separator pattern with a value); <hr> is a static rule
     <div
       className={`splitter splitter-${orientation}${dragging ? ' active' : ''}`}
       role="separator"

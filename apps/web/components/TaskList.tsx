@@ -11,7 +11,8 @@ export function TaskItem({ id, title, done, s, meta }: { id: string; title: stri
   return (
     <li data-task={id} data-status={st} className={`task ${st}`}>
       <span className="task-check" aria-hidden="true">
-        <svg viewBox="0 0 20 20">
+        <svg viewBox="0 0 20 20" aria-hidden="true" focusable="false">
+          <title>✓</title>
           <path d="M5 10.5l3.2 3.2L15 7" fill="none" stroke="currentColor" strokeWidth="2.4" strokeLinecap="round" strokeLinejoin="round" />
         </svg>
       </span>

@@ -52,6 +52,7 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
   const kind = name === 'host' ? 'host' : name === 'container' ? 'container' : 'other';
 
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a press anywhere on the pane gives its terminal the keyboard; the terminal is the interactive element
     <div
       className={`pane pane-${kind}${exited ? ' is-exited' : ''}${readOnly ? ' is-readonly' : ''}`}
       data-pane={name}

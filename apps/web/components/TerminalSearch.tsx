@@ -51,7 +51,7 @@ export function TerminalSearch({ open, search, s, inputRef, onClose }: Props) {
   const count =
     results && query ? (results.count === 0 ? s.searchNoMatch : results.index >= 0 ? `${results.index + 1}/${results.count}` : `${results.count}`) : '';
   return (
-    <div className="pane-search" role="search">
+    <search className="pane-search">
       <input
         ref={inputRef}
         value={query}
@@ -81,6 +81,6 @@ export function TerminalSearch({ open, search, s, inputRef, onClose }: Props) {
       <button type="button" className="icon-btn" aria-label={s.closeSearch} onClick={onClose}>
         ✕
       </button>
-    </div>
+    </search>
   );
 }

@@ -18,7 +18,9 @@ export function useScrollHints(root: RefObject<HTMLElement | null>, selector = '
     if (!el) return;
     const pres = [...el.querySelectorAll<HTMLElement>(selector)];
     const onScroll = (e: Event) => update(e.currentTarget as HTMLElement);
-    const ro = new ResizeObserver((entries) => entries.forEach((e) => update(e.target as HTMLElement)));
+    const ro = new ResizeObserver((entries) => {
+      for (const e of entries) update(e.target as HTMLElement);
+    });
     for (const pre of pres) {
       pre.addEventListener('scroll', onScroll, { passive: true });
       ro.observe(pre);
@@ -26,11 +28,13 @@ export function useScrollHints(root: RefObject<HTMLElement | null>, selector = '
     }
     // Widths change once the fonts are in.
     let live = true;
-    void document.fonts?.ready.then(() => live && pres.forEach(update));
+    void document.fonts?.ready.then(() => {
+      if (live) for (const p of pres) update(p);
+    });
     return () => {
       live = false;
       ro.disconnect();
-      pres.forEach((p) => p.removeEventListener('scroll', onScroll));
+      for (const p of pres) p.removeEventListener('scroll', onScroll);
     };
   }, [root, selector]);
 }

@@ -163,7 +163,7 @@ export abstract class LabStore<S extends LabViewState> {
 
   protected set(patch: Partial<S>) {
     this.state = { ...this.state, ...patch };
-    this.listeners.forEach((f) => f());
+    for (const f of this.listeners) f();
   }
 
   /** The part of the state both pages have. */

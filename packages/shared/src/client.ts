@@ -4,7 +4,17 @@
 // the agent's answers, failing them all when the connection goes), the version handshake, and
 // the one error type for an agent's refusal. No transport here: each client brings its socket.
 import { z } from 'zod';
-import { ClientMessage, ExecResult, LabInfo, PaneInfo, Picture, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type ErrorCode, type ServerMessage } from './protocol.js';
+import {
+  type ClientMessage,
+  ExecResult,
+  LabInfo,
+  PaneInfo,
+  Picture,
+  PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
+  type ErrorCode,
+  type ServerMessage,
+} from './protocol.js';
 import { TaskStatus } from './lesson-format.js';
 
 export const LessonSummary = z.object({

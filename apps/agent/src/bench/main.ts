@@ -285,7 +285,7 @@ async function main() {
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
     console.log(line(head));
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-    rows.forEach((r) => console.log(line(r)));
+    for (const r of rows) console.log(line(r));
     for (const st of findings.stalls) console.log(`stall: ${st.who}: ${st.what}: nothing within ${Math.round(st.ms)} ms (${st.bytes} bytes so far)`);
     for (const e of findings.errors) console.log(`error: ${e}`);
   }

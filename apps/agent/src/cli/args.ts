@@ -81,7 +81,7 @@ const LAB_ID = /^[a-z0-9]{6,32}$/;
 const PANE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 function isCommandName(s: string): s is CommandName {
-  return Object.prototype.hasOwnProperty.call(COMMANDS, s);
+  return Object.hasOwn(COMMANDS, s);
 }
 
 function isHelpFlag(s: string): boolean {

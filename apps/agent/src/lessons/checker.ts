@@ -3,7 +3,7 @@
 import type { CheckCondition, TaskDef, TaskStatus } from '@nslab/shared';
 import type { LessonLab } from './view.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a registry of labs of every lesson's own type
 type Lab = LessonLab<any>;
 
 const CHECK_TIMEOUT_MS = 5000;

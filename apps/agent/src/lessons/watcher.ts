@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Picture, TaskDef, TaskStatus } from '@nslab/shared';
 import type { LessonLab } from './view.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a registry of labs of every lesson's own type
 type Lab = LessonLab<any>;
 import { checkTasks } from './checker.js';
 import { takePictureWithFacts } from '../inspect/picture.js';

@@ -4,7 +4,7 @@ import type { TaskDef } from '@nslab/shared';
 import { LabWatcher } from './watcher.js';
 import type { LessonLab } from './view.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a registry of labs of every lesson's own type
 type WatchedLab = LessonLab<any> & { readonly lesson: { readonly id: string } | null };
 
 export class LabWatchers {

@@ -2,7 +2,7 @@
 // target and the errno. Nothing here allocates more than a small buffer, so the spawner's
 // forked children can use it between fork and exec.
 import koffi from 'koffi';
-import { libc, RLimit, WinSize } from './libc.js';
+import { libc, WinSize } from './libc.js';
 import { SyscallError } from './errors.js';
 import {
   SYS,

@@ -9,7 +9,7 @@ import { IdRanges } from './idrange.js';
 import { join } from 'node:path';
 import { CLONE, O, SIG } from '../native/constants.js';
 import { sys } from '../native/sys.js';
-import { NAMESPACES, type LessonDef, type PaneDef, type ExecResult, type LabInfo } from '@nslab/shared';
+import { NAMESPACES, type LessonDef, type ExecResult, type LabInfo } from '@nslab/shared';
 import { Pty } from '../pty/pty.js';
 import { Pane } from './pane.js';
 import type { LabCgroup } from './cgroup.js';
@@ -208,7 +208,7 @@ export class Lab {
     const def = pane.def;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let sizes = [0, 0];
+    const sizes = [0, 0];
     let truncated = false;
     let pid: number;
     try {

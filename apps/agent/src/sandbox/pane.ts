@@ -5,7 +5,7 @@
 // PTY is read only while nobody holds it back (flow control, a slow screen).
 import { EventEmitter } from 'node:events';
 import type { PaneDef } from '@nslab/shared';
-import { Pty } from '../pty/pty.js';
+import type { Pty } from '../pty/pty.js';
 import { OutputRing } from '../pty/ring.js';
 import { Screen, type Snapshot } from '../pty/screen.js';
 

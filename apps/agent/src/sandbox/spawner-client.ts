@@ -110,7 +110,7 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
     let msg: SpawnerReply;
     try {
       msg = SpawnerReply.parse(JSON.parse(line));
-    } catch (err) {
+    } catch {
       this.emit('log', 'error', `unreadable spawner message: ${line.slice(0, 200)}`);
       return;
     }

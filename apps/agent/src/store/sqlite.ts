@@ -233,6 +233,7 @@ class WasmSqliteDialect implements Dialect {
   createQueryCompiler() {
     return new SqliteQueryCompiler();
   }
+  // biome-ignore lint/suspicious/noExplicitAny: the signature Kysely's Dialect interface asks for
   createIntrospector(db: Kysely<any>) {
     return new SqliteIntrospector(db);
   }

@@ -120,7 +120,7 @@ export class Learner {
   }
 
   private choose(): Action | Forced {
-    if (!this.conn || !this.conn.open) return 'connect';
+    if (!this.conn?.open) return 'connect';
     if (!this.lab || this.lab.closed) return 'open';
     if ([...this.lab.views.values()].some((v) => !v.running)) return 'restart-exited';
     let r = this.env.rand() * WEIGHTS.reduce((n, [, w]) => n + w, 0);

@@ -213,7 +213,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       /* not a log line */
     }
   });
-  const rand = mulberry32(o.seed);
   const chaos = new Chaos(agent, stats, mulberry32(o.seed ^ 0x5eed));
   const rss = { start: 0, end: 0, max: 0, samples: [] as number[] };
   const fds = { start: 0, end: 0 };
