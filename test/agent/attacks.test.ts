@@ -63,7 +63,7 @@ function hostPython(code: string): string {
  * /proc/loadavg), and look at what it holds while it is stopped: its file descriptors, environment,
  * memory and whether ptrace attaches. Then let it go.
  */
-const CATCHER = `
+const CATCHER = String.raw`
 import ctypes, json, os, signal, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]

@@ -13,7 +13,8 @@ const useAgent = useTestAgent(skip, { labsPerSession: 2 });
 async function newSession(): Promise<string> {
   const res = await fetch(`${useAgent().url}/api/session`);
   const cookie = res.headers.get('set-cookie') ?? '';
-  assert.match(cookie, /^nslab_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
+  // Kept for 180 days (it outlives a browser restart; the key that signs it outlives an agent restart).
+  assert.match(cookie, /^nslab_session=[^;]+; Path=\/; Max-Age=15552000; HttpOnly; SameSite=Strict$/);
   return cookie.split(';')[0]!;
 }
 
