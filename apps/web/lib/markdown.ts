@@ -4,7 +4,7 @@
 // A block between a line `:::deeper <summary>` and a line `:::` becomes a closed
 // <details class="deeper"> with that summary; its inside is lesson Markdown like the rest.
 import { Marked, type Token, type TokenizerAndRendererExtension, type Tokens } from 'marked';
-import type { Lang } from '@nslab/shared';
+import { isName, type Lang } from '@nslab/shared';
 import { STRINGS } from './i18n';
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -15,8 +15,7 @@ export function parseInfo(info: string | undefined): { lang: string; pane: strin
   let pane: string | null = null;
   let lang = '';
   for (const w of words) {
-    const m = /^pane=([a-z][a-z0-9-]{0,31})$/.exec(w);
-    if (m) pane = m[1]!;
+    if (w.startsWith('pane=') && isName(w.slice(5))) pane = w.slice(5);
     else if (!lang && !w.includes('=')) lang = w;
   }
   return { lang, pane };

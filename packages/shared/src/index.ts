@@ -1,4 +1,5 @@
 export * from './namespaces.js';
+export * from './names.js';
 export * from './lessons.js';
 export * from './protocol.js';
 export * from './lesson-format.js';

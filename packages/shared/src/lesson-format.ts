@@ -2,11 +2,12 @@
 // See docs/lesson-format.md. Pure schemas: safe to import anywhere (no file system).
 import { z } from 'zod';
 import { NAMESPACE_TYPES } from './namespaces.js';
+import { lessonIdSchema, paneNameSchema } from './names.js';
 
 export const LANGS = ['en', 'zh'] as const;
 export type Lang = (typeof LANGS)[number];
 
-const paneName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a pane name is a lowercase word');
+const paneName = paneNameSchema;
 
 /** Run `run` with sh -c in a pane's namespaces; every expectation given must hold. */
 export const CheckCondition = z
@@ -57,7 +58,7 @@ export const PaneSpec = z
 
 export const LessonFrontMatter = z
   .object({
-    id: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lesson id is a lowercase word'),
+    id: lessonIdSchema,
     lang: z.enum(LANGS),
     order: z.number().int(),
     title: z.string().min(1),

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import { TaskStatus } from './lesson-format.js';
+import { lessonIdSchema, paneNameSchema } from './names.js';
 
 /**
  * Version 2: output frames carry their stream offset, clients acknowledge what they rendered
@@ -17,7 +18,7 @@ export const WS_PATH = '/api/ws';
 export const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024;
 
 const labId = z.string().regex(/^[a-z0-9]{6,32}$/, 'a lab id is 6 to 32 lowercase letters or digits');
-const paneName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a pane name is a lowercase word');
+const paneName = paneNameSchema;
 const requestId = z.union([z.number().int(), z.string().max(64)]);
 const cols = z.number().int().min(2).max(1000);
 const rows = z.number().int().min(1).max(500);
@@ -38,7 +39,7 @@ export const MAX_INPUT_CHARS = 16 * 1024;
 export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), id: requestId.optional(), token: z.string().min(1).max(512) }),
   z.object({ type: z.literal('lessons'), id: requestId }),
-  z.object({ type: z.literal('open'), id: requestId, lesson: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a lesson id is a lowercase word') }),
+  z.object({ type: z.literal('open'), id: requestId, lesson: lessonIdSchema }),
   z.object({ type: z.literal('list'), id: requestId }),
   z.object({ type: z.literal('close'), id: requestId, lab: labId }),
   z.object({

@@ -6,7 +6,19 @@
 // baseline is one learner alone on the same agent.
 import WebSocket from 'ws';
 import { join } from 'node:path';
-import { FRAME_OUTPUT, FRAME_SNAPSHOT, decodeFrame, WS_PATH } from '@nslab/shared';
+import {
+  FRAME_OUTPUT,
+  FRAME_SNAPSHOT,
+  PROTOCOL_VERSION,
+  RequestTracker,
+  AgentError,
+  decodeFrame,
+  WS_PATH,
+  type RequestOf,
+  type RequestType,
+  type ResultOf,
+  type ServerMessage,
+} from '@nslab/shared';
 import { loadLessons, type Lesson } from '@nslab/shared/content';
 import { REPO_ROOT } from '../paths.js';
 import { median, pct, round, type Metric } from './util.js';
@@ -41,8 +53,7 @@ function scripts(): Script[] {
 /** One simulated learner: a browser session on one WebSocket. */
 class Learner {
   ws!: WebSocket;
-  private nextId = 1;
-  private readonly waiting = new Map<number, (m: { type: string; data?: unknown; message?: string }) => void>();
+  private readonly requests = new RequestTracker();
   private readonly screens = new Map<string, string>();
   private readonly watchers: Array<() => void> = [];
   tasksDone = 0;
@@ -54,8 +65,9 @@ class Learner {
     const res = await fetch(`${url}/api/session`);
     const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
     const l = new Learner();
-    l.ws = new WebSocket(url.replace(/^http/, 'ws') + WS_PATH + '?v=2', { headers: { cookie, origin: url }, perMessageDeflate: false });
+    l.ws = new WebSocket(`${url.replace(/^http/, 'ws')}${WS_PATH}?v=${PROTOCOL_VERSION}`, { headers: { cookie, origin: url }, perMessageDeflate: false });
     l.ws.on('message', (data, isBinary) => l.onMessage(data as Buffer, isBinary));
+    l.ws.on('close', () => l.requests.failAll(new AgentError('connection', 'the connection closed')));
     await new Promise<void>((resolve, reject) => {
       l.ws.once('open', () => resolve());
       l.ws.once('error', reject);
@@ -78,19 +90,20 @@ class Learner {
       return;
     }
     const m = JSON.parse(data.toString());
-    if ((m.type === 'result' || m.type === 'error') && typeof m.id === 'number') this.waiting.get(m.id)?.(m);
+    this.requests.settle(m as ServerMessage);
     if (m.type === 'tasks' && m.lab === this.lab) this.tasksDone = m.tasks.filter((t: { status: string }) => t.status === 'done').length;
     for (const w of this.watchers.splice(0)) w();
   }
 
-  async request(msg: Record<string, unknown>): Promise<any> {
-    const id = this.nextId++;
-    const reply = new Promise<{ type: string; data?: unknown; message?: string }>((r) => this.waiting.set(id, r));
-    this.ws.send(JSON.stringify({ ...msg, id }));
-    const m = await reply;
-    this.waiting.delete(id);
-    if (m.type === 'error') throw new Error(`${msg.type}: ${m.message}`);
-    return m.data;
+  /** A request and its typed, checked answer; a refusal or no answer in 60 s is an error. */
+  async request<T extends RequestType>(msg: RequestOf<T> & { type: T }): Promise<ResultOf<T>> {
+    const { text, result } = this.requests.make(msg, 60_000);
+    this.ws.send(text);
+    try {
+      return await result;
+    } catch (err) {
+      throw new Error(`${msg.type}: ${(err as Error).message}`);
+    }
   }
 
   /** Wait until `cond` holds, re-checked whenever something arrives. */
@@ -143,7 +156,7 @@ async function learn(url: string, script: Script): Promise<{ ms: number; allDone
   try {
     const lab = await l.request({ type: 'open', lesson: script.lesson });
     l.lab = lab.id;
-    const panes = [...new Set(lab.panes.map((p: { name: string }) => p.name))] as string[];
+    const panes = [...new Set(lab.panes.map((p) => p.name))];
     for (const pane of panes) await l.request({ type: 'attach', lab: l.lab, pane, cols: 120, rows: 32 });
     await l.request({ type: 'watch', lab: l.lab });
     // The first prompt in every pane, then the lesson's commands in order.

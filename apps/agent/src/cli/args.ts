@@ -1,5 +1,5 @@
 // Command-line parsing for `nslab`. Pure: argv in, a Command out, or a UsageError (exit code 2).
-import { LESSON_IDS } from '@nslab/shared';
+import { isName, LESSON_IDS } from '@nslab/shared';
 import { UsageError } from './errors.js';
 
 export type Command =
@@ -78,7 +78,6 @@ export function commandHelpText(name: CommandName): string {
 // Same shapes the protocol accepts (packages/shared/src/protocol.ts); checked here so a typo is a
 // usage error with a helpful message rather than a schema error from the agent.
 const LAB_ID = /^[a-z0-9]{6,32}$/;
-const PANE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 function isCommandName(s: string): s is CommandName {
   return Object.hasOwn(COMMANDS, s);
@@ -94,14 +93,13 @@ function checkLab(s: string): string {
 }
 
 function checkPane(s: string): string {
-  if (!PANE_NAME.test(s)) throw new UsageError(`'${s}' is not a pane name (a lowercase word such as host or container)`);
+  if (!isName(s)) throw new UsageError(`'${s}' is not a pane name (a lowercase word such as host or container)`);
   return s;
 }
 
 /** Lessons come from the agent's content files; here only the shape of an id is checked. */
 function checkLesson(s: string): string {
-  if (!/^[a-z][a-z0-9-]{0,31}$/.test(s))
-    throw new UsageError(`'${s}' is not a lesson id (built-in lessons: ${LESSON_IDS.join(', ')}; \`nslab lessons\` lists the agent's)`);
+  if (!isName(s)) throw new UsageError(`'${s}' is not a lesson id (built-in lessons: ${LESSON_IDS.join(', ')}; \`nslab lessons\` lists the agent's)`);
   return s;
 }
 

@@ -70,7 +70,8 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     private readonly logFn: LogFn = () => {},
   ) {
     super();
-    // Every attached pane of every client listens for its lab closing.
+    // Each connection's subscriptions listen once for labs closing (one listener a connection,
+    // whatever it has attached), and the services (metrics, presence, watchers) once each.
     this.setMaxListeners(0);
     this.ids = new IdRanges(config.idBase, config.idsPerLab, config.maxLabs);
     this.cgroups = Cgroups.detect(config.instance);

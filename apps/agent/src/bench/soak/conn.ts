@@ -1,8 +1,20 @@
 // One WebSocket as a lesson page opens it: the session cookie from /api/session, the agent's own
-// Origin, `?v=2`, no token. Requests are matched to answers by id, with a bound on how long an
-// answer may take (past it, a stall); events and binary frames go to whoever listens.
+// Origin, this build's protocol version, no token. Requests go through the shared client core's
+// tracker (ids, typed and checked answers), with a bound on how long an answer may take (past it,
+// a stall); events and binary frames go to whoever listens.
 import WebSocket, { type RawData } from 'ws';
-import { WS_PATH, decodeFrame, type Frame } from '@nslab/shared';
+import {
+  AgentError,
+  PROTOCOL_VERSION,
+  RequestTracker,
+  WS_PATH,
+  decodeFrame,
+  type Frame,
+  type RequestOf,
+  type RequestType,
+  type ResultOf,
+  type ServerMessage,
+} from '@nslab/shared';
 import { StallError } from '../util.js';
 
 /** The agent answered a request with an error: its code and message. */
@@ -43,8 +55,7 @@ function toBuffer(data: RawData): Buffer {
 }
 
 export class Conn {
-  private nextId = 1;
-  private readonly pending = new Map<number, { type: string; resolve: (d: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly requests = new RequestTracker();
   /** Closed by us (a reload, a dropped network we simulate), not by the agent. */
   closedByUs = false;
   closed = false;
@@ -61,7 +72,7 @@ export class Conn {
   ) {}
 
   static open(url: string, cookie: string, who: string, timeoutMs = 15_000): Promise<Conn> {
-    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${WS_PATH}?v=2`, { headers: { cookie, origin: url }, perMessageDeflate: false });
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${WS_PATH}?v=${PROTOCOL_VERSION}`, { headers: { cookie, origin: url }, perMessageDeflate: false });
     const c = new Conn(ws, who);
     return new Promise((resolve, reject) => {
       const t0 = performance.now();
@@ -97,11 +108,7 @@ export class Conn {
       });
       ws.on('close', (code, reason) => {
         c.closed = true;
-        for (const [, p] of c.pending) {
-          clearTimeout(p.timer);
-          p.reject(new ConnectionLost(p.type));
-        }
-        c.pending.clear();
+        c.requests.failAll(new AgentError('connection', 'the connection closed'));
         if (hello && !c.closedByUs) c.onLost(`close code ${code}${reason.length ? `: ${reason.toString()}` : ''}`);
       });
     });
@@ -114,15 +121,8 @@ export class Conn {
       return;
     }
     const m = JSON.parse(toBuffer(data).toString());
-    if ((m.type === 'result' || m.type === 'error') && typeof m.id === 'number') {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      clearTimeout(p.timer);
-      if (m.type === 'result') p.resolve(m.data);
-      else p.reject(new AgentRefused(p.type, m.code, m.message));
-      return;
-    }
+    if (this.requests.settle(m as ServerMessage)) return;
+    if ((m.type === 'result' || m.type === 'error') && m.id !== null && m.id !== undefined) return; // an answer to a request we gave up on
     if (m.type === 'error') {
       // An error about no request: a notice (input, ack) the agent refused.
       this.onEvent({ type: 'notice-error', code: m.code, message: m.message });
@@ -136,18 +136,26 @@ export class Conn {
   }
 
   /** A request and its answer; an answer that does not come within `timeoutMs` is a stall. */
-  request(msg: Record<string, unknown> & { type: string }, timeoutMs = 30_000): Promise<any> {
-    if (!this.open) return Promise.reject(new ConnectionLost(msg.type));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const t0 = performance.now();
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new StallError({ who: this.who, what: `the answer to ${msg.type}`, bytes: 0, ms: performance.now() - t0 }));
-      }, timeoutMs);
-      this.pending.set(id, { type: msg.type, resolve, reject, timer });
-      this.ws.send(JSON.stringify({ ...msg, id }));
-    });
+  async request<T extends RequestType>(msg: RequestOf<T> & { type: T }, timeoutMs = 30_000): Promise<ResultOf<T>> {
+    if (!this.open) throw new ConnectionLost(msg.type);
+    const { id, text, result } = this.requests.make(msg);
+    const t0 = performance.now();
+    const timer = setTimeout(
+      () => this.requests.cancel(id, new StallError({ who: this.who, what: `the answer to ${msg.type}`, bytes: 0, ms: performance.now() - t0 })),
+      timeoutMs,
+    );
+    this.ws.send(text);
+    try {
+      return await result;
+    } catch (err) {
+      if (err instanceof AgentError && err.code === 'connection') throw new ConnectionLost(msg.type);
+      // A refusal in the agent's words. An answer of the wrong shape ('bad-answer') stays an
+      // AgentError: an error of the agent's, counted as one.
+      if (err instanceof AgentError && err.code !== 'timeout' && err.code !== 'bad-answer') throw new AgentRefused(msg.type, err.code, err.message);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** A message without an answer (input, ack, detach). */
