@@ -201,8 +201,21 @@ test("a pid that is not the lab's own is refused: by the lab's check and by the 
     const hostPid = victim.pid!;
     assert.throws(() => lab.verifyProcess(hostPid), /not a process of lab/);
     assert.throws(() => lab.verifyProcess(other.pane('host')!.pid!), /not a process of lab/);
-    lab.verifyProcess(lab.pane('host')!.pid!);
-    lab.verifyProcess(lab.pane('container')!.pid!);
+    assert.equal(lab.verifyProcess(lab.pane('host')!.pid!), true);
+    assert.equal(lab.verifyProcess(lab.pane('container')!.pid!), true);
+    // The check panes and execs go through, off the event loop: the same answers, including for
+    // a process in a PID namespace made inside a lab (its own lab's, and another lab's).
+    await assert.rejects(lab.verifyProcessAsync(hostPid), /not a process of lab/);
+    await assert.rejects(lab.verifyProcessAsync(other.pane('host')!.pid!), /not a process of lab/);
+    assert.equal(await lab.verifyProcessAsync(lab.pane('host')!.pid!), true);
+    const nestedPid = await agent.manager.open('pid');
+    try {
+      const inner = nestedPid.pane('container')!.pid!;
+      assert.equal(await nestedPid.verifyProcessAsync(inner), true, "a process in a child PID namespace of its lab is the lab's");
+      await assert.rejects(lab.verifyProcessAsync(inner), /not a process of lab/);
+    } finally {
+      await agent.manager.close(nestedPid.id);
+    }
     await assert.rejects(agent.manager.spawner.kill(hostPid, 9), /not a process the spawner started/);
     assert.equal(spawnSync('kill', ['-0', String(hostPid)]).status, 0, 'the host process is alive');
     // Its own processes it still signals, through their pidfds.

@@ -26,27 +26,31 @@ import { startChildAgent } from './child.js';
 
 export interface LoadOptions {
   learners: number;
+  /** Write a CPU profile of the agent into this directory. */
+  profileDir?: string;
   say: (msg: string) => void;
 }
 
 interface Script {
   lesson: string;
-  commands: Array<{ pane: string; text: string }>;
+  /** The lesson's steps in order: the commands of its Run buttons and the tasks it asks for. */
+  steps: Array<{ id: string; commands: Array<{ pane: string; text: string }>; tasks: string[] }>;
   tasks: number;
 }
 
-/** Every click-to-run command of a lesson's steps, in order. */
+/** Every click-to-run command of a lesson's steps, in order, with the tasks of each step. */
 function scripts(): Script[] {
   const lessons: Lesson[] = loadLessons(join(REPO_ROOT, 'content', 'lessons'));
   return lessons.map((l) => {
     const doc = l.docs.en ?? Object.values(l.docs)[0]!;
-    const commands: Script['commands'] = [];
-    for (const step of doc.steps) {
+    const steps: Script['steps'] = doc.steps.map((step) => {
+      const commands: Script['steps'][number]['commands'] = [];
       for (const m of step.markdown.matchAll(/```sh pane=([a-z][a-z0-9-]*)\n([\s\S]*?)```/g)) {
         for (const line of m[2]!.split('\n')) if (line.trim()) commands.push({ pane: m[1]!, text: line });
       }
-    }
-    return { lesson: l.id, commands, tasks: doc.tasks.length };
+      return { id: step.id, commands, tasks: doc.tasks.filter((t) => t.step === step.id).map((t) => t.id) };
+    });
+    return { lesson: l.id, steps, tasks: doc.tasks.length };
   });
 }
 
@@ -56,7 +60,8 @@ class Learner {
   private readonly requests = new RequestTracker();
   private readonly screens = new Map<string, string>();
   private readonly watchers: Array<() => void> = [];
-  tasksDone = 0;
+  /** The tasks the agent has seen done (a task stays done once it was). */
+  readonly done = new Set<string>();
   lab = '';
   /** Output frames received, all panes. */
   received = 0;
@@ -91,7 +96,8 @@ class Learner {
     }
     const m = JSON.parse(data.toString());
     this.requests.settle(m as ServerMessage);
-    if (m.type === 'tasks' && m.lab === this.lab) this.tasksDone = m.tasks.filter((t: { status: string }) => t.status === 'done').length;
+    if (m.type === 'tasks' && m.lab === this.lab)
+      for (const t of m.tasks as Array<{ id: string; status: string }>) if (t.status === 'done') this.done.add(t.id);
     for (const w of this.watchers.splice(0)) w();
   }
 
@@ -104,6 +110,11 @@ class Learner {
     } catch (err) {
       throw new Error(`${msg.type}: ${(err as Error).message}`);
     }
+  }
+
+  /** Debugging: the tail of each pane's output. */
+  *screenTails() {
+    for (const [pane, text] of this.screens) yield `${pane}:\n${text.slice(-1500)}`;
   }
 
   /** Wait until `cond` holds, re-checked whenever something arrives. */
@@ -150,7 +161,7 @@ class Learner {
 }
 
 /** One learner's whole lesson; returns its time (ms) and whether every task was done. */
-async function learn(url: string, script: Script): Promise<{ ms: number; allDone: boolean }> {
+async function learn(url: string, script: Script): Promise<{ ms: number; allDone: boolean; missing: string[] }> {
   const t0 = performance.now();
   const l = await Learner.connect(url);
   try {
@@ -161,16 +172,29 @@ async function learn(url: string, script: Script): Promise<{ ms: number; allDone
     await l.request({ type: 'watch', lab: l.lab });
     // The first prompt in every pane, then the lesson's commands in order.
     for (const pane of panes) await l.run(pane, 'true', 0);
+    // As a learner does: a step's commands, then a look at its tasks (the page ticks them) before
+    // the next step, which may undo what the check looks for (a sleep it kills).
     let n = 1;
-    for (const c of script.commands) await l.run(c.pane, c.text, n++);
     let allDone = true;
-    try {
-      await l.until('every task done', () => l.tasksDone >= script.tasks, 30_000);
-    } catch {
-      allDone = false;
+    const missing: string[] = [];
+    for (const step of script.steps) {
+      for (const c of step.commands) {
+        await l.run(c.pane, c.text, n++);
+        // A glance at the task list after each command (up to 0.6 s, less once the step's tasks
+        // are ticked): a lesson may start a process and stop it two commands later, and a
+        // learner never types that fast.
+        if (!step.tasks.every((t) => l.done.has(t))) await l.until('a glance', () => step.tasks.every((t) => l.done.has(t)), 600).catch(() => {});
+      }
+      try {
+        await l.until(`the tasks of step ${step.id}`, () => step.tasks.every((t) => l.done.has(t)), 15_000);
+      } catch {
+        allDone = false;
+        missing.push(...step.tasks.filter((t) => !l.done.has(t)));
+        if (process.env.NSLAB_BENCH_DEBUG) console.error(`--- ${script.lesson}/${step.id}: ${[...l.screenTails()].join('\n--- ')}`);
+      }
     }
     await l.request({ type: 'close', lab: l.lab });
-    return { ms: performance.now() - t0, allDone };
+    return { ms: performance.now() - t0, allDone, missing };
   } finally {
     l.close();
   }
@@ -184,7 +208,7 @@ async function loopP99(url: string, token: string): Promise<number> {
 
 export async function runLoadBench(opts: LoadOptions): Promise<Metric[]> {
   // Every learner comes from 127.0.0.1, as behind a reverse proxy: the per-address caps are off.
-  const agent = await startChildAgent(undefined, {
+  const agent = await startChildAgent(opts.profileDir, {
     NSLAB_MAX_LABS: String(opts.learners + 16),
     NSLAB_WARM_LABS: '2',
     NSLAB_LABS_PER_ADDRESS: '0',
@@ -239,15 +263,15 @@ async function neighbour(o: LoadOptions & { url: string }): Promise<Metric[]> {
 }
 
 async function load(o: LoadOptions & { url: string; token: string }): Promise<Metric[]> {
-  const all = scripts().filter((s) => s.commands.length);
-  o.say(`load: ${all.length} lessons, ${all.reduce((n, s) => n + s.commands.length, 0)} commands in all`);
+  const all = scripts().filter((s) => s.steps.some((st) => st.commands.length));
+  o.say(`load: ${all.length} lessons, ${all.reduce((n, s) => n + s.steps.reduce((k, st) => k + st.commands.length, 0), 0)} commands in all`);
 
   // Baseline: one learner alone, each lesson once.
   await loopP99(o.url, o.token);
   const alone: number[] = [];
   for (const s of all) {
     const r = await learn(o.url, s);
-    if (!r.allDone) o.say(`  alone: lesson ${s.lesson} ended with tasks not done`);
+    if (!r.allDone) o.say(`  alone: lesson ${s.lesson} ended with tasks not done: ${r.missing.join(', ')}`);
     alone.push(r.ms);
   }
   const aloneLoop = await loopP99(o.url, o.token);
@@ -263,6 +287,7 @@ async function load(o: LoadOptions & { url: string; token: string }): Promise<Me
   const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
   for (const f of failed.slice(0, 3)) o.say(`  failed: ${(f.reason as Error).message}`);
+  for (const r of ok.filter((x) => !x.allDone).slice(0, 3)) o.say(`  tasks not done: ${r.missing.join(', ')}`);
   const times = ok.map((r) => r.ms);
   o.say(
     `  all done in ${(wall / 1000).toFixed(1)} s; per learner p50 ${(median(times) / 1000).toFixed(2)} s, p99 ${(pct(times, 99) / 1000).toFixed(2)} s; ` +

@@ -255,7 +255,13 @@ async function main() {
       );
     },
     load: async () => {
-      metrics.push(...(await runLoadBench({ learners: opt('learners', 50), say })));
+      metrics.push(
+        ...(await runLoadBench({
+          learners: opt('learners', 50),
+          profileDir: args.includes('--profile-agent') ? args[args.indexOf('--profile-agent') + 1] : undefined,
+          say,
+        })),
+      );
     },
     soak: async () => {
       metrics.push(...(await runSoakGroup({ seconds: opt('soak-minutes', 3) * 60, baselineSeconds: opt('soak-baseline-minutes', 1) * 60, say, findings })));

@@ -1,5 +1,6 @@
 // Reading what the kernel says about a process's namespaces.
 import { readlinkSync, readFileSync, openSync, closeSync, fstatSync } from 'node:fs';
+import { type FileHandle, open as openFile, readFile, readlink } from 'node:fs/promises';
 import { sys } from '../native/sys.js';
 import { NAMESPACES, NAMESPACE_TYPES, type NamespaceType } from '@nslab/shared';
 
@@ -37,6 +38,10 @@ export function processStatus(pid: number | string): { uid: number; zombie: bool
   } catch {
     return null;
   }
+  return statusOf(status);
+}
+
+function statusOf(status: string): { uid: number; zombie: boolean; exiting: boolean } {
   const zombie = /\nState:\s+[ZX]/.test(status);
   return { uid: Number(/\nUid:\s+(\d+)/.exec(status)?.[1]), zombie, exiting: zombie || !/\nVmSize:/.test(status) };
 }
@@ -76,4 +81,65 @@ export function pidNamespaceChain(pid: number, max = 8): number[] | null {
     closeSync(fd);
   }
   return chain;
+}
+
+/**
+ * The same chain without holding up the event loop: the opens go to libuv's threads. Under load
+ * an open of /proc/<pid>/ns/pid was measured at up to 130 ms (5.8 ms on average, 50 learners),
+ * against about 40 us idle, and the agent checks every pane and exec it starts. Most processes
+ * are in the namespace the caller expects (`expect`): a readlink (no nsfs file opened) answers
+ * those, and only the others walk the chain.
+ */
+export async function pidNamespaceChainAsync(pid: number, expect?: number, max = 8): Promise<number[] | null> {
+  let link: string;
+  try {
+    link = await readlink(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
+  const ino = Number(/\[(\d+)\]/.exec(link)?.[1]);
+  if (ino === expect) return [ino];
+  let fh: FileHandle;
+  try {
+    fh = await openFile(`/proc/${pid}/ns/pid`, 'r');
+  } catch {
+    return null;
+  }
+  const chain: number[] = [(await fh.stat()).ino];
+  let fd = -1;
+  try {
+    fd = sys.nsParent(fh.fd);
+  } catch {
+    /* at the top: the caller's own namespace */
+  } finally {
+    await fh.close();
+  }
+  if (fd < 0) return chain;
+  try {
+    for (let i = 1; i < max; i++) {
+      chain.push(fstatSync(fd).ino);
+      let parent: number;
+      try {
+        parent = sys.nsParent(fd);
+      } catch {
+        break;
+      }
+      closeSync(fd);
+      fd = parent;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return chain;
+}
+
+/** processStatus, read by libuv's threads. */
+export async function processStatusAsync(pid: number): Promise<{ uid: number; zombie: boolean; exiting: boolean } | null> {
+  let status: string;
+  try {
+    status = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  return statusOf(status);
 }

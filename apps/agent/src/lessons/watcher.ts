@@ -1,15 +1,21 @@
 // Live views of a lab for the clients watching it: its task statuses and its namespace picture,
-// recomputed about once a second while anyone watches, pushed only when they change.
+// recomputed about once a second while anyone watches, and soon after a command is typed (a
+// process a lesson starts and stops again a moment later is still seen), pushed only when they
+// change.
 import { EventEmitter } from 'node:events';
 import type { Picture, TaskDef, TaskStatus } from '@nslab/shared';
 import type { LessonLab } from './view.js';
-
-// biome-ignore lint/suspicious/noExplicitAny: a registry of labs of every lesson's own type
-type Lab = LessonLab<any>;
 import { checkTasks } from './checker.js';
 import { takePictureWithFacts } from '../inspect/picture.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: a registry of labs of every lesson's own type
+type Lab = LessonLab<any>;
+
 const PERIOD_MS = 1000;
+/** How soon after a command (a line typed in a pane) the lab is checked again. */
+const SOON_MS = 150;
+/** Checks of one lab are at least this far apart, however fast commands come (a script typing). */
+const MIN_GAP_MS = 400;
 
 export class LabWatcher extends EventEmitter<{
   tasks: [TaskStatus[]];
@@ -21,6 +27,10 @@ export class LabWatcher extends EventEmitter<{
   private watchers = 0;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private soonTimer: NodeJS.Timeout | null = null;
+  /** A check was asked for while one ran: run one more after it (it may have started too early). */
+  private again = false;
+  private lastStart = 0;
   private lastTasks = '';
   private lastPicture = '';
   private readonly doneOnce = new Set<string>();
@@ -47,14 +57,28 @@ export class LabWatcher extends EventEmitter<{
       if (--this.watchers === 0 && this.timer) {
         clearInterval(this.timer);
         this.timer = null;
+        if (this.soonTimer) clearTimeout(this.soonTimer);
+        this.soonTimer = null;
       }
     };
+  }
+
+  /** A command was typed in the lab: check it again soon (once, however many lines come). */
+  soon() {
+    if (this.watchers === 0 || this.soonTimer) return;
+    const wait = Math.max(SOON_MS, this.lastStart + MIN_GAP_MS - performance.now());
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = null;
+      if (this.running) this.again = true;
+      else void this.tick();
+    }, wait);
   }
 
   /** Check now (a learner's "check" button, or a new watcher). */
   async tick(): Promise<void> {
     if (this.running || this.lab.state !== 'open') return;
     this.running = true;
+    this.lastStart = performance.now();
     try {
       const picture = await takePictureWithFacts(this.lab);
       const p = JSON.stringify(picture);
@@ -82,12 +106,19 @@ export class LabWatcher extends EventEmitter<{
       /* the lab is closing */
     } finally {
       this.running = false;
+      if (this.again) {
+        this.again = false;
+        if (this.watchers > 0) void this.tick();
+      }
     }
   }
 
   stop() {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.soonTimer) clearTimeout(this.soonTimer);
+    this.soonTimer = null;
+    this.again = false;
     this.removeAllListeners();
   }
 }

@@ -29,6 +29,11 @@ export class LabWatchers {
     return w;
   }
 
+  /** A command was typed in a lab: its watcher (if anyone watches) checks it again soon. */
+  nudge(labId: string) {
+    this.byLab.get(labId)?.soon();
+  }
+
   /** Tell the clients watching a lab. */
   notify(labId: string, level: 'info' | 'warn', message: string) {
     this.byLab.get(labId)?.emit('notice', level, message);

@@ -1,6 +1,7 @@
 // Per-lab cgroups, on cgroup v2 (most hosts) and v1 (hosts like these, with memory and pids
 // as v1 hierarchies). Each lab gets <hierarchy>/nslab/<lab id> in every hierarchy we use.
-import { readFileSync, writeFileSync, mkdirSync, rmdirSync, existsSync, readdirSync } from 'node:fs';
+import { type Dirent, readFileSync, writeFileSync, mkdirSync, rmdirSync, existsSync, readdirSync } from 'node:fs';
+import { readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const WANTED = ['memory', 'pids', 'cpu'] as const;
@@ -221,6 +222,29 @@ export class LabCgroup {
       rmdirSync(dir);
     };
     for (const { dir } of this.dirs) rm(dir);
+  }
+
+  /**
+   * remove(), by libuv's threads: an rmdir of a cgroup waits for the kernel to take it offline,
+   * and a closing lab must not hold up every other lab's terminals meanwhile.
+   */
+  async removeAsync(): Promise<void> {
+    const rm = async (dir: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const e of entries) if (e.isDirectory()) await rm(join(dir, e.name));
+      try {
+        await rmdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    };
+    await Promise.all(this.dirs.map(({ dir }) => rm(dir)));
   }
 
   /** Memory charged to the lab (its memory cgroup), or null without a memory controller. */

@@ -3,7 +3,7 @@
 // directory and its id range.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmdirSync } from 'node:fs';
-import { processStatus, pidNamespaceChain } from '../inspect/ns.js';
+import { processStatus, processStatusAsync, pidNamespaceChain, pidNamespaceChainAsync } from '../inspect/ns.js';
 import { labProcesses } from './sweep.js';
 import { IdRanges } from './idrange.js';
 import { join } from 'node:path';
@@ -97,18 +97,33 @@ export class Lab {
   verifyProcess(pid: number): boolean {
     const st = processStatus(pid);
     if (!st || st.exiting) return false;
-    let why: string | null = null;
-    if (st.uid < this.uidBase || st.uid >= this.uidBase + this.deps.idsPerLab) why = `its uid ${st.uid} is outside the lab's range`;
-    else if (this.cgroup && this.cgroup.contains(pid) === false) why = "it is not in the lab's cgroup";
-    else {
-      const chain = pidNamespaceChain(pid);
-      if (chain && !chain.includes(this.pidNamespace)) why = "its PID namespace is not the lab's";
-    }
+    const why = this.notOurs(pid, st.uid, () => pidNamespaceChain(pid));
     if (why === null) return true;
     // An exiting process leaves its cgroup and namespaces before it is gone: that is not a refusal.
     const now = processStatus(pid);
     if (!now || now.exiting) return false;
     throw new Error(`pid ${pid} is not a process of lab ${this.id}: ${why}`);
+  }
+
+  /** verifyProcess with the /proc reads off the event loop (every pane and exec goes through it). */
+  async verifyProcessAsync(pid: number): Promise<boolean> {
+    const st = await processStatusAsync(pid);
+    if (!st || st.exiting) return false;
+    const chain = await pidNamespaceChainAsync(pid, this.pidNamespace);
+    const why = this.notOurs(pid, st.uid, () => chain);
+    if (why === null) return true;
+    const now = await processStatusAsync(pid);
+    if (!now || now.exiting) return false;
+    throw new Error(`pid ${pid} is not a process of lab ${this.id}: ${why}`);
+  }
+
+  /** Why a live process is not the lab's (uid range, cgroup, PID namespace), or null. */
+  private notOurs(pid: number, uid: number, chain: () => number[] | null): string | null {
+    if (uid < this.uidBase || uid >= this.uidBase + this.deps.idsPerLab) return `its uid ${uid} is outside the lab's range`;
+    if (this.cgroup && this.cgroup.contains(pid) === false) return "it is not in the lab's cgroup";
+    const c = chain();
+    if (c && !c.includes(this.pidNamespace)) return "its PID namespace is not the lab's";
+    return null;
   }
 
   /** Give the lab to a lesson and start its panes' shells (all at once). */
@@ -176,7 +191,7 @@ export class Lab {
         }
         // Someone else's process is never made a pane; one already gone is (its exit follows).
         try {
-          this.verifyProcess(pid);
+          await this.verifyProcessAsync(pid);
         } catch (e) {
           await this.deps.spawner.kill(pid, SIG.KILL).catch(() => {});
           throw e;
@@ -240,7 +255,7 @@ export class Lab {
       throw e;
     }
     try {
-      this.verifyProcess(pid);
+      await this.verifyProcessAsync(pid);
     } catch (e) {
       await this.deps.spawner.kill(pid, SIG.KILL).catch(() => {});
       throw e;
@@ -334,7 +349,7 @@ export class Lab {
     if (this.cgroup) {
       for (;;) {
         try {
-          this.cgroup.remove();
+          await this.cgroup.removeAsync();
           break;
         } catch (err) {
           if (Date.now() > deadline) throw err;

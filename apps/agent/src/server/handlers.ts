@@ -110,6 +110,8 @@ export const HANDLERS: { [T in Handled]: Handler<T> } = {
     // The client that types is the one in use: flow control follows it.
     subs.stream(lab.id, pane.name)?.use();
     pane.write(bytes);
+    // Enter: a command runs, and what it changed is worth checking now rather than in a second.
+    if (bytes.includes(0x0d) || bytes.includes(0x0a)) ctx.watchers.nudge(lab.id);
     ctx.metrics?.bytesIn.inc(bytes.length);
     return msg.id !== undefined ? { written: bytes.length } : undefined;
   },
