@@ -449,3 +449,37 @@ test('wrong tokens from one address are refused for a while', { skip }, async ()
     await agent.close();
   }
 });
+
+test('an attach always gets an answer, even when it is detached, replaced or its lab closes while the screen is taken', { skip }, async () => {
+  const agent = useAgent();
+  const c = await TestClient.connect(agent.url, agent.token);
+  const lab = await openLab(c);
+  // Something on the screen, so a snapshot is a real trip to the screen worker.
+  type(c, lab, 'host', 'seq 1 3000\n');
+  await waitFor('the output', () => (agent.manager.get(lab)!.pane('host')!.offset ?? 0) > 10_000);
+
+  // Detached in the same breath: the request is answered (an error), not left hanging.
+  const detached = c.request({ type: 'attach', lab, pane: 'host' }, 10_000);
+  c.send({ type: 'detach', lab, pane: 'host' });
+  const d = await detached;
+  assert.equal(d.type, 'error', JSON.stringify(d));
+  assert.equal(d.code, 'failed');
+  assert.match(d.message, /detached while attaching/);
+
+  // Attached twice at once: the first is told it was replaced, the second streams.
+  const first = c.request({ type: 'attach', lab, pane: 'host' }, 10_000);
+  const second = c.request({ type: 'attach', lab, pane: 'host' }, 10_000);
+  const [f, s] = await Promise.all([first, second]);
+  assert.equal(f.type, 'error', JSON.stringify(f));
+  assert.match(f.message, /a newer attach .* replaced this one/);
+  assert.equal(s.type, 'result', JSON.stringify(s));
+  assert.equal(s.data.replay, 'snapshot');
+
+  // The other pane, attached as its lab closes: an answer either way (streaming, or unknown-lab).
+  const racing = c.request({ type: 'attach', lab, pane: 'container' }, 10_000);
+  const closing = agent.manager.close(lab);
+  const r = await racing;
+  await closing;
+  assert.ok(r.type === 'result' || (r.type === 'error' && r.code === 'unknown-lab'), JSON.stringify(r));
+  c.close();
+});

@@ -46,8 +46,10 @@ export class PaneStream implements PaneWriter {
   /**
    * Replay and start streaming. `announce` runs before any replay frame is sent, with what the
    * client is about to receive (the request's result goes out there, so it precedes the frames).
+   * False when the stream was stopped while the screen was being taken (the lab closed, the
+   * client detached or attached again): nothing was announced, the caller must answer.
    */
-  async start(from: number | undefined, announce: (result: AttachResult) => void): Promise<void> {
+  async start(from: number | undefined, announce: (result: AttachResult) => void): Promise<boolean> {
     const pane = this.pane;
     const base = { attached: true as const, running: pane.running, readOnly: this.readOnly };
     if (from !== undefined && from <= pane.offset) {
@@ -57,11 +59,11 @@ export class PaneStream implements PaneWriter {
         this.sent = this.acked = from;
         this.listen();
         this.forward(missed, from);
-        return;
+        return true;
       }
     }
     const snap = await pane.snapshot();
-    if (this.stopped) return;
+    if (this.stopped) return false;
     // The snapshot callback ran synchronously after the screen parsed up to snap.offset; output
     // flushed since then is still in the ring (the PTY was held meanwhile).
     const rest = pane.since(snap.offset) ?? Buffer.alloc(0);
@@ -69,6 +71,7 @@ export class PaneStream implements PaneWriter {
     this.sendSnapshot(snap.screen, snap.offset, snap.cols, snap.rows);
     this.listen();
     this.forward(rest, snap.offset);
+    return true;
   }
 
   private listen() {

@@ -6,6 +6,7 @@ import type { LabManager } from '../sandbox/labs.js';
 import type { Lab } from '../sandbox/lab.js';
 import type { Pane } from '../sandbox/pane.js';
 import type { LabWatchers } from '../lessons/watchers.js';
+import { ClientError } from './errors.js';
 import { PaneStream } from './stream.js';
 
 export interface SubscriptionSink {
@@ -63,7 +64,11 @@ export class Subscriptions {
       if (this.streams.get(key)?.stream === stream) this.streams.delete(key);
     };
     this.streams.set(key, { stream, off });
-    await stream.start(from, announce);
+    if (await stream.start(from, announce)) return;
+    // Stopped while its screen was taken: the request still gets an answer, never silence.
+    if (lab.state !== 'open') throw new ClientError('unknown-lab', `lab ${lab.id} closed while attaching`);
+    if (this.streams.get(key)) throw new ClientError('failed', `a newer attach of pane ${pane.name} replaced this one`);
+    throw new ClientError('failed', `pane ${pane.name} was detached while attaching`);
   }
 
   detach(labId: string, pane: string) {
