@@ -256,14 +256,8 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
       return lab;
     } catch (err) {
       // Nothing owns these yet: release them here.
-      if (cgroup) {
-        cgroup.killAll();
-        try {
-          cgroup.remove();
-        } catch {
-          /* the next start's sweep removes it */
-        }
-      }
+      // A set-up process that was killed may take a moment to leave the cgroup.
+      if (cgroup) await discardCgroup(cgroup);
       if (stageDir) {
         try {
           rmdirSync(stageDir);
@@ -381,6 +375,25 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     this.warm = [];
     this.ready.clear();
     await this.spawner.stop();
+    // Whatever a failed set-up left (a cgroup still busy when it failed) goes now, not at the
+    // next start.
+    const swept = sweepLeftovers(this.config, this.cgroups, this.ids);
+    if (swept.cgroups || swept.processes) this.log('warn', 'removed what failed set-ups left', { ...swept });
     this.cgroups.removeParents();
+  }
+}
+
+/** Kill what is in a cgroup nobody owns yet and remove it, trying for a few seconds. */
+async function discardCgroup(cgroup: LabCgroup): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    cgroup.killAll();
+    try {
+      await cgroup.removeAsync();
+      return;
+    } catch {
+      if (Date.now() > deadline) return; // the stop's or the next start's sweep removes it
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 }
