@@ -352,6 +352,7 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
       inputBytes: { burst: 4000, perSecond: 2000 },
       opens: { burst: 2, perMinute: 1 },
       opensPerAddress: { burst: 100, perMinute: 100 },
+      joins: { burst: 120, perMinute: 30 },
     },
   });
   try {

@@ -89,8 +89,10 @@ const cases: EngineCase[] = [
   },
 ];
 
+// The migration after the last one this agent ships.
+const NEXT = MIGRATIONS.length + 1;
 const EXTRA: Migration = {
-  version: 2,
+  version: NEXT,
   name: 'test: an outbox with an engine-specific key',
   statements: [
     {
@@ -128,32 +130,36 @@ for (const c of cases) {
       const list = [...MIGRATIONS, EXTRA];
       for (let i = 0; i < 2; i++) {
         const s = await openStoreWith(t, {}, list);
-        assert.equal(s.schemaVersion, 2);
+        assert.equal(s.schemaVersion, NEXT);
         await s.close();
       }
       const rows = await rawQuery(t, q);
       assert.deepEqual(
         rows.map((r) => Number(r.version)),
-        [1, 2],
+        Array.from({ length: NEXT }, (_, i) => i + 1),
       );
       await rawQuery(t, "INSERT INTO t_outbox (body) VALUES ('x')");
-      // An agent that knows only version 1 refuses the newer database, naming it.
-      const err = await rejects(openStore(t), 'migrate', /schema version 2 .*newer than this agent knows \(1\)/);
+      // An agent that does not know the newest version refuses the newer database, naming it.
+      const err = await rejects(openStore(t), 'migrate', new RegExp(`schema version ${NEXT} .*newer than this agent knows \\(${MIGRATIONS.length}\\)`));
       assert.ok(err.message.includes(err.where) && err.where.length > 0);
     });
 
     test('a migration that fails is rolled back whole, and the store can still be opened', async () => {
       const t = await c.fresh();
-      const bad: Migration = { version: 2, name: 'test: broken', statements: ['CREATE TABLE t_half (a TEXT)', 'CREATE TABLE nonsense ('] };
-      await rejects(openStoreWith(t, {}, [...MIGRATIONS, bad]), 'migrate', /migration 2 \(test: broken\), statement 2: .*(syntax error|incomplete input)/);
+      const bad: Migration = { version: NEXT, name: 'test: broken', statements: ['CREATE TABLE t_half (a TEXT)', 'CREATE TABLE nonsense ('] };
+      await rejects(
+        openStoreWith(t, {}, [...MIGRATIONS, bad]),
+        'migrate',
+        new RegExp(`migration ${NEXT} \\(test: broken\\), statement 2: .*(syntax error|incomplete input)`),
+      );
       const tables =
         'dir' in t
           ? await rawQuery(t, "SELECT name FROM sqlite_schema WHERE name = 't_half'")
           : await rawQuery(t, "SELECT tablename AS name FROM pg_tables WHERE tablename = 't_half'");
       assert.equal(tables.length, 0, 'the first statement of the failed migration was rolled back');
-      assert.equal((await rawQuery(t, 'SELECT version FROM schema_migrations')).length, 1);
+      assert.equal((await rawQuery(t, 'SELECT version FROM schema_migrations')).length, MIGRATIONS.length);
       const s = await openStore(t);
-      assert.equal(s.schemaVersion, 1);
+      assert.equal(s.schemaVersion, MIGRATIONS.length);
       await s.close();
     });
 

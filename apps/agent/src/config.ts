@@ -69,6 +69,8 @@ export interface AgentConfig {
     /** Labs opened per browser session, and per client address (all its sessions). */
     opens: { burst: number; perMinute: number };
     opensPerAddress: { burst: number; perMinute: number };
+    /** Workshop join codes and instructor keys tried per client address, right or wrong. */
+    joins: { burst: number; perMinute: number };
   };
   /** Origins (scheme://host:port) besides the agent's own whose pages may open a WebSocket. */
   allowedOrigins: string[];
@@ -242,6 +244,15 @@ export const SETTINGS: readonly Setting[] = [
   s('rates.opensPerMinute', 'NSLAB_RATE_OPENS_PER_MIN', 'number', rate, 10, '...then per minute'),
   s('rates.addressOpensBurst', 'NSLAB_RATE_ADDRESS_OPENS_BURST', 'number', rate, 60, 'labs opened per client address at once...'),
   s('rates.addressOpensPerMinute', 'NSLAB_RATE_ADDRESS_OPENS_PER_MIN', 'number', rate, 60, '...then per minute'),
+  s(
+    'rates.joinsBurst',
+    'NSLAB_RATE_JOINS_BURST',
+    'number',
+    rate,
+    120,
+    'workshop join codes and instructor keys tried per client address at once (a room behind one NAT)...',
+  ),
+  s('rates.joinsPerMinute', 'NSLAB_RATE_JOINS_PER_MIN', 'number', rate, 30, '...then per minute'),
 ];
 
 /** What the file's sections are about (for the example file). */
@@ -392,6 +403,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
       inputBytes: { burst: n('rates.inputBurst'), perSecond: n('rates.inputPerSecond') },
       opens: { burst: n('rates.opensBurst'), perMinute: n('rates.opensPerMinute') },
       opensPerAddress: { burst: n('rates.addressOpensBurst'), perMinute: n('rates.addressOpensPerMinute') },
+      joins: { burst: n('rates.joinsBurst'), perMinute: n('rates.joinsPerMinute') },
     },
     allowedOrigins: v.allowedOrigins as string[],
     allowedHosts: v.allowedHosts as string[],

@@ -16,6 +16,7 @@ import {
   type ServerMessage,
 } from './protocol.js';
 import { TaskStatus } from './lesson-format.js';
+import { WORKSHOP_RESULTS } from './workshop.js';
 
 export const LessonSummary = z.object({
   id: z.string(),
@@ -55,6 +56,7 @@ export const RESULTS = {
   share: z.union([z.object({ token: z.string() }), z.object({ revoked: z.literal(true) })]),
   view: LabInfo.extend({ readOnly: z.literal(true) }),
   progress: z.object({ tasks: z.array(z.object({ lesson: z.string(), task: z.string(), doneAt: z.string() })) }),
+  ...WORKSHOP_RESULTS,
 } as const satisfies Partial<Record<ClientMessage['type'], z.ZodTypeAny>>;
 
 export type RequestType = keyof typeof RESULTS;

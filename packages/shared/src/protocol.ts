@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import { TaskStatus } from './lesson-format.js';
 import { lessonIdSchema, paneNameSchema } from './names.js';
+import { WorkshopMessages, WorkshopServerMessages } from './workshop.js';
 
 /**
  * Version 2: output frames carry their stream offset, clients acknowledge what they rendered
@@ -86,6 +87,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('inspect'), id: requestId, lab: labId }),
   /** This browser session's progress: every task it has done, in any lab, kept by the agent. */
   z.object({ type: z.literal('progress'), id: requestId }),
+  ...WorkshopMessages,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -195,6 +197,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('picture'), lab: z.string(), picture: Picture }),
   /** Something the learner should know that is not the lab's doing (progress could not be saved). */
   z.object({ type: z.literal('notice'), lab: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
+  ...WorkshopServerMessages,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
@@ -212,6 +215,13 @@ export type ErrorCode =
   | 'read-only'
   | 'rate-limited'
   | 'bad-link'
+  /** Workshops: a join code that names no workshop, one that is full, not open yet, or over. */
+  | 'bad-code'
+  | 'workshop-full'
+  | 'workshop-not-open'
+  | 'workshop-closed'
+  /** Not this workshop's instructor (a wrong or replaced key), or not a learner with a seat. */
+  | 'forbidden'
   | 'failed';
 
 /** The result of `attach`. */

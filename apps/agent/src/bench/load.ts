@@ -62,15 +62,21 @@ class Learner {
   private readonly watchers: Array<() => void> = [];
   /** The tasks the agent has seen done (a task stays done once it was). */
   readonly done = new Set<string>();
+  /** When this client first heard of each task done (performance.now()). */
+  readonly doneAt = new Map<string, number>();
+  /** Told of every pushed message (the workshop's instructor listens for changes). */
+  onPush: (m: { type: string; [k: string]: unknown }) => void = () => {};
   lab = '';
   /** Output frames received, all panes. */
   received = 0;
 
-  static async connect(url: string): Promise<Learner> {
+  /** A browser session (or, with `token`, the token holder). */
+  static async connect(url: string, token?: string): Promise<Learner> {
     const res = await fetch(`${url}/api/session`);
     const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
     const l = new Learner();
-    l.ws = new WebSocket(`${url.replace(/^http/, 'ws')}${WS_PATH}?v=${PROTOCOL_VERSION}`, { headers: { cookie, origin: url }, perMessageDeflate: false });
+    const headers = token ? { authorization: `Bearer ${token}` } : { cookie, origin: url };
+    l.ws = new WebSocket(`${url.replace(/^http/, 'ws')}${WS_PATH}?v=${PROTOCOL_VERSION}`, { headers, perMessageDeflate: false });
     l.ws.on('message', (data, isBinary) => l.onMessage(data as Buffer, isBinary));
     l.ws.on('close', () => l.requests.failAll(new AgentError('connection', 'the connection closed')));
     await new Promise<void>((resolve, reject) => {
@@ -97,7 +103,12 @@ class Learner {
     const m = JSON.parse(data.toString());
     this.requests.settle(m as ServerMessage);
     if (m.type === 'tasks' && m.lab === this.lab)
-      for (const t of m.tasks as Array<{ id: string; status: string }>) if (t.status === 'done') this.done.add(t.id);
+      for (const t of m.tasks as Array<{ id: string; status: string }>)
+        if (t.status === 'done' && !this.done.has(t.id)) {
+          this.done.add(t.id);
+          this.doneAt.set(t.id, performance.now());
+        }
+    if (m.type !== 'result' && m.type !== 'error') this.onPush(m);
     for (const w of this.watchers.splice(0)) w();
   }
 
@@ -161,10 +172,18 @@ class Learner {
 }
 
 /** One learner's whole lesson; returns its time (ms) and whether every task was done. */
-async function learn(url: string, script: Script): Promise<{ ms: number; allDone: boolean; missing: string[] }> {
+async function learn(
+  url: string,
+  script: Script,
+  seat?: { code: string; name: string; tell: (l: Learner) => void },
+): Promise<{ ms: number; allDone: boolean; missing: string[] }> {
   const t0 = performance.now();
   const l = await Learner.connect(url);
   try {
+    if (seat) {
+      await l.request({ type: 'join', code: seat.code, name: seat.name });
+      seat.tell(l);
+    }
     const lab = await l.request({ type: 'open', lesson: script.lesson });
     l.lab = lab.id;
     const panes = [...new Set(lab.panes.map((p) => p.name))];
@@ -216,7 +235,8 @@ export async function runLoadBench(opts: LoadOptions): Promise<Metric[]> {
   });
   try {
     const metrics = await load({ ...opts, url: agent.url, token: agent.token });
-    return [...metrics, ...(await neighbour({ ...opts, url: agent.url }))];
+    const room = await workshop({ ...opts, url: agent.url, token: agent.token });
+    return [...metrics, ...room, ...(await neighbour({ ...opts, url: agent.url }))];
   } finally {
     await agent.stop();
   }
@@ -312,4 +332,97 @@ async function load(o: LoadOptions & { url: string; token: string }): Promise<Me
     { name: 'load_failed_learners', value: failed.length + ok.filter((r) => !r.allDone).length, unit: 'learners' },
     { name: 'agent_event_loop_p99_ms_load', value: round(loop * 1000), unit: 'ms', baseline: 'one learner alone', baseline_value: round(aloneLoop * 1000) },
   ];
+}
+
+/**
+ * A workshop: N learners in one room doing their lessons while the instructor's dashboard is
+ * open (a browser connection with the instructor key that asks for the room on every change, as
+ * the page does). Measured: dashboard lag, from a learner's page hearing of a task done to the
+ * dashboard's room showing it, and the agent's event loop. The baseline: one learner in a room.
+ */
+async function workshop(o: LoadOptions & { url: string; token: string }): Promise<Metric[]> {
+  const all = scripts().filter((s) => s.steps.some((st) => st.commands.length));
+  const admin = await Learner.connect(o.url, o.token);
+  const run = async (learners: number) => {
+    const w = await admin.request({ type: 'workshop-create', title: `bench ${learners}`, lessons: all.map((s) => s.lesson), seats: learners });
+    const teacher = await Learner.connect(o.url);
+    await teacher.request({ type: 'instructor', workshop: w.id, key: w.instructorKey });
+    const seenAt = new Map<string, number>();
+    let asking = false;
+    let again = false;
+    const look = async () => {
+      if (asking) return void (again = true);
+      asking = true;
+      try {
+        do {
+          again = false;
+          const room = await teacher.request({ type: 'workshop-show', workshop: w.id });
+          const now = performance.now();
+          for (const l of room.learners) for (const d of l.done) if (!seenAt.has(`${l.name}/${d.task}`)) seenAt.set(`${l.name}/${d.task}`, now);
+        } while (again);
+      } finally {
+        asking = false;
+      }
+    };
+    teacher.onPush = (m) => {
+      if (m.type === 'workshop-changed') void look();
+    };
+    const learnersOf = new Map<string, Learner>();
+    await loopP99(o.url, o.token);
+    const results = await Promise.allSettled(
+      Array.from({ length: learners }, (_, i) =>
+        learn(o.url, all[i % all.length]!, { code: w.code, name: `learner-${i}`, tell: (l) => learnersOf.set(`learner-${i}`, l) }),
+      ),
+    );
+    const loop = await loopP99(o.url, o.token);
+    await new Promise((r) => setTimeout(r, 1500)); // the last changes reach the dashboard
+    const lags: number[] = [];
+    let missed = 0;
+    for (const [name, l] of learnersOf)
+      for (const [task, at] of l.doneAt) {
+        const seen = seenAt.get(`${name}/${task}`);
+        if (seen === undefined) missed++;
+        else lags.push(Math.max(0, seen - at));
+      }
+    await admin.request({ type: 'workshop-close', workshop: w.id });
+    teacher.close();
+    return { lags, missed, loop, failed: results.filter((r) => r.status === 'rejected').length };
+  };
+  try {
+    o.say('  a workshop: one learner with the dashboard open...');
+    const one = await run(1);
+    o.say(`  a workshop: ${o.learners} learners with the dashboard open...`);
+    const room = await run(o.learners);
+    o.say(
+      `  dashboard lag p50 ${median(room.lags).toFixed(0)} ms, p99 ${pct(room.lags, 99).toFixed(0)} ms over ${room.lags.length} tasks ` +
+        `(${room.missed} never shown, ${room.failed} learners failed; one learner: p50 ${median(one.lags).toFixed(0)}, p99 ${pct(one.lags, 99).toFixed(0)} ms); ` +
+        `event-loop p99 ${(room.loop * 1000).toFixed(1)} ms (one learner: ${(one.loop * 1000).toFixed(1)})`,
+    );
+    return [
+      {
+        name: 'workshop_dashboard_lag_ms_p50',
+        value: round(median(room.lags)),
+        unit: 'ms',
+        baseline: 'one learner in the room',
+        baseline_value: round(median(one.lags)),
+      },
+      {
+        name: 'workshop_dashboard_lag_ms_p99',
+        value: round(pct(room.lags, 99)),
+        unit: 'ms',
+        baseline: 'one learner in the room (p99)',
+        baseline_value: round(pct(one.lags, 99)),
+      },
+      { name: 'workshop_tasks_never_shown', value: room.missed, unit: 'tasks' },
+      {
+        name: 'agent_event_loop_p99_ms_workshop',
+        value: round(room.loop * 1000),
+        unit: 'ms',
+        baseline: 'one learner in the room',
+        baseline_value: round(one.loop * 1000),
+      },
+    ];
+  } finally {
+    admin.close();
+  }
 }

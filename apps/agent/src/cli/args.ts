@@ -1,6 +1,7 @@
 // Command-line parsing for `nslab`. Pure: argv in, a Command out, or a UsageError (exit code 2).
 import { isName, LESSON_IDS } from '@nslab/shared';
 import { UsageError } from './errors.js';
+import { parseWorkshop, WORKSHOP_DETAILS, WORKSHOP_SYNOPSIS, type WorkshopCommand } from './workshop.js';
 
 export type Command =
   | { kind: 'help'; topic?: CommandName }
@@ -9,9 +10,10 @@ export type Command =
   | { kind: 'ls' }
   | { kind: 'close'; lab: string }
   | { kind: 'exec'; lab: string; pane: string; argv: string[] }
-  | { kind: 'attach'; lab: string; pane: string };
+  | { kind: 'attach'; lab: string; pane: string }
+  | WorkshopCommand;
 
-export type CommandName = 'lessons' | 'open' | 'ls' | 'close' | 'exec' | 'attach' | 'help';
+export type CommandName = 'lessons' | 'open' | 'ls' | 'close' | 'exec' | 'attach' | 'workshop' | 'help';
 
 interface CommandSpec {
   synopsis: string;
@@ -42,10 +44,15 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     ].join('\n'),
   },
   close: { synopsis: 'nslab close <lab>', summary: 'close a lab and everything running in it' },
+  workshop: {
+    synopsis: WORKSHOP_SYNOPSIS,
+    summary: 'make and run workshops: a join code for a room of learners, a dashboard for the instructor',
+    details: WORKSHOP_DETAILS,
+  },
   help: { synopsis: 'nslab help [command]', summary: 'show this help, or the help for one command' },
 };
 
-const ORDER: CommandName[] = ['lessons', 'open', 'ls', 'exec', 'attach', 'close', 'help'];
+const ORDER: CommandName[] = ['lessons', 'open', 'ls', 'exec', 'attach', 'close', 'workshop', 'help'];
 
 export function usageText(): string {
   const width = Math.max(...ORDER.map((c) => COMMANDS[c].synopsis.length)) + 2;
@@ -171,9 +178,13 @@ export function parseArgs(argv: readonly string[]): Command {
   if (!isCommandName(first)) throw new UsageError(`unknown command '${first}' (run nslab --help for usage)`);
 
   if (first === 'exec') return parseExec(rest);
+  if (first === 'workshop') {
+    const w = parseWorkshop(rest);
+    return w === 'help' ? { kind: 'help', topic: 'workshop' } : w;
+  }
   if (first === 'help') return { kind: 'help' }; // handled above; narrows the type
 
-  const specs: Record<Exclude<CommandName, 'exec' | 'help'>, string[]> = {
+  const specs: Record<Exclude<CommandName, 'exec' | 'help' | 'workshop'>, string[]> = {
     lessons: [],
     ls: [],
     open: ['lesson'],

@@ -28,7 +28,20 @@ export type RequestMessage = RequestOf<Exclude<RequestType, 'input' | 'resize' |
 export type NoticeMessage = DistributiveOmit<Extract<ClientMessage, { type: 'input' | 'resize' | 'detach' | 'ack' }>, 'id'>;
 export type ServerEvent = Extract<
   ServerMessage,
-  { type: 'pane-exit' | 'pane-start' | 'lab-closed' | 'lab-closing' | 'pane-size' | 'tasks' | 'picture' | 'notice' }
+  {
+    type:
+      | 'pane-exit'
+      | 'pane-start'
+      | 'lab-closed'
+      | 'lab-closing'
+      | 'pane-size'
+      | 'tasks'
+      | 'picture'
+      | 'notice'
+      | 'workshop-changed'
+      | 'broadcast'
+      | 'workshop-closed';
+  }
 >;
 export type OutputFrame = Frame;
 

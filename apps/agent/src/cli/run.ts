@@ -7,6 +7,7 @@ import { MAX_EXEC_STDIN_BYTES, closeCommand, execCommand, lessonsCommand, lsComm
 import { DEFAULT_TOKEN_FILE, DEFAULT_URL, agentWsUrl, lookupToken } from './config.js';
 import { AgentError, CliError, UsageError } from './errors.js';
 import { readAll, type CliIO, type CliOptions } from './io.js';
+import { workshopCommand } from './workshop.js';
 
 export type { CliIO, CliOptions } from './io.js';
 
@@ -99,6 +100,8 @@ async function runCommand(command: Exclude<Command, { kind: 'help' }>, io: CliIO
           ...(stdin ? { stdin } : {}),
           timeoutMs: options.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
         });
+      case 'workshop':
+        return await workshopCommand(client, io.stdout, command, displayUrl);
       case 'attach': {
         const outcome = await attach(client, { ...io, signals: options.signals ?? process }, command.lab, command.pane);
         io.stderr.write(`nslab: ${outcome.note}\n`);

@@ -62,6 +62,8 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
   /** Labs made ahead for a lesson, their panes started and at the prompt: lesson id -> labs. */
   private ready = new Map<string, Lab[]>();
   private refilling: Promise<void> | null = null;
+  /** Prepared labs wanted beyond warmPerLesson, by who wants them (a workshop about to fill). */
+  private readonly demand = new Map<string, { lesson: string; count: number }>();
   private lifetimes: LabLifetimes | null = null;
 
   constructor(
@@ -281,11 +283,42 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     return null;
   }
 
+  /**
+   * Keep `count` more labs of a lesson prepared, for `who` (a workshop whose learners are about
+   * to come); 0 withdraws the wish. All wishes together never take more than half the labs.
+   */
+  wantReady(who: string, lesson: string, count: number) {
+    if (count <= 0 || !this.catalogue.get(lesson)) this.demand.delete(who);
+    else this.demand.set(who, { lesson, count: Math.floor(count) });
+    // Labs nobody wishes for any more are closed: a prepared lab holds memory and an id range.
+    for (const [id, list] of this.ready) {
+      const extra = list.length - this.target(id);
+      if (extra > 0) for (const lab of list.splice(list.length - extra, extra)) void lab.close('no longer wanted');
+    }
+    this.refillSoon();
+  }
+
+  /** How many prepared labs of a lesson are ready now. */
+  readyCount(lesson: string): number {
+    return this.ready.get(lesson)?.length ?? 0;
+  }
+
+  private target(lesson: string): number {
+    let wished = 0;
+    for (const d of this.demand.values()) if (d.lesson === lesson) wished += d.count;
+    let all = 0;
+    for (const d of this.demand.values()) all += d.count;
+    const cap = Math.floor(this.config.maxLabs / 2);
+    // Shared out in proportion when the wishes add up to more than the cap.
+    if (all > cap) wished = Math.floor((wished * cap) / all);
+    return this.config.warmPerLesson + wished;
+  }
+
   /** The next pool to fill: lessons' prepared labs first (opening one costs nothing), then bare ones. */
   private nextToPrepare(): { lesson: string | null } | null {
     if (this.stopping || this.config.maxLabs - this.ids.inUse <= 1) return null;
     for (const entry of this.catalogue.list()) {
-      if ((this.ready.get(entry.def.id)?.length ?? 0) < this.config.warmPerLesson) return { lesson: entry.def.id };
+      if ((this.ready.get(entry.def.id)?.length ?? 0) < this.target(entry.def.id)) return { lesson: entry.def.id };
     }
     if (this.warm.length < this.config.warmLabs) return { lesson: null };
     return null;

@@ -22,6 +22,8 @@ import { WEB_DIR } from '../paths.js';
 import type { WebHandler } from './web.js';
 import { openStore, type Store } from '../store/index.js';
 import { ProgressRecorder } from './progress.js';
+import { Workshops } from '../workshops/workshops.js';
+import { WorkshopWarmer } from './warming.js';
 import { randomBytes } from 'node:crypto';
 
 export interface RunningAgent {
@@ -53,14 +55,23 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     (labId, level, message) => watchers.notify(labId, level, message),
     (msg, extra) => log.warn(extra, msg),
   );
+  const workshops = new Workshops(store, (id) => catalogue.get(id) !== undefined);
   const watchers: LabWatchers = new LabWatchers(
     (id) => catalogue.get(id)?.tasks,
     (labId, lesson, task) => {
       const owner = manager.get(labId)?.owner;
-      if (owner) progress.record(labId, owner, lesson, task);
+      if (!owner) return;
+      // Recorded first: the dashboard asks the store once it hears of the change.
+      void progress.record(labId, owner, lesson, task).then(() => workshops.touchSession(owner));
     },
   );
-  manager.on('closed', (lab) => watchers.forget(lab.id));
+  manager.on('closed', (lab) => {
+    watchers.forget(lab.id);
+    if (lab.owner) workshops.touchSession(lab.owner);
+  });
+  manager.on('opened', (lab) => {
+    if (lab.owner) workshops.touchSession(lab.owner);
+  });
 
   let web: WebHandler | null = null;
   if (config.web) {
@@ -68,8 +79,14 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     web = await createWebHandler({ dir: WEB_DIR, dev: config.dev, hostname: config.host, port: config.port, quiet: true });
   }
 
+  const warmer = new WorkshopWarmer(workshops, manager, (msg, extra) => log.warn(extra, msg));
+  warmer.start();
   const sessions = new Sessions(Buffer.from(await store.ensureSecret('session-key', () => randomBytes(32).toString('hex')), 'hex'));
   const presence = new Presence(manager, config.graceMs, (msg, extra) => log.info(extra, msg));
+  presence.onChange = (labId) => {
+    const owner = manager.get(labId)?.owner;
+    if (owner) workshops.touchSession(owner);
+  };
   const metrics = config.metrics ? new Metrics(manager, () => presence.waiting) : null;
   // Wrong tokens per address: a guesser is refused for a while (each guess costs a connection).
   const authFailures = new KeyedBuckets(20, 1 / 3);
@@ -80,6 +97,10 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     store,
     token,
     shares: new Shares(),
+    workshops,
+    // Every try counts, right or wrong: a room behind one NAT joins at once, a guesser is slowed down.
+    joinsPerAddress: new KeyedBuckets(config.rates.joins.burst, config.rates.joins.perMinute / 60),
+    helpPerSession: new KeyedBuckets(3, 1 / 20),
     presence,
     rates: config.rates,
     opensPerSession: new KeyedBuckets(config.rates.opens.burst, config.rates.opens.perMinute / 60),
@@ -117,6 +138,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     close() {
       closing ??= (async () => {
         presence.stop();
+        warmer.stop();
         // Labs are told first (in their panes and to their clients), then closed.
         const labs = manager.list();
         if (labs.length && config.shutdownNoticeMs > 0) {

@@ -10,6 +10,8 @@ import { tokenMatches } from './auth.js';
 import { TokenBucket } from './rate.js';
 import { Access, type Principal } from './access.js';
 import { Subscriptions } from './subscriptions.js';
+import { Room } from './room.js';
+import { WorkshopError } from '../workshops/errors.js';
 import { HANDLERS, type HandlerScope } from './handlers.js';
 import { ClientError } from './errors.js';
 import type { ConnectionContext } from './context.js';
@@ -26,6 +28,7 @@ const ACK_PREFIX = /^\{"type":"ack",/;
 export class Connection {
   private readonly access: Access;
   private readonly subs: Subscriptions;
+  private readonly room: Room;
   private readonly scope: HandlerScope;
   private readonly messages: TokenBucket;
   private readonly acks = new TokenBucket(20_000, 10_000);
@@ -57,11 +60,13 @@ export class Connection {
         return true;
       },
     });
+    this.room = new Room(ctx.workshops, (m) => this.send(m));
     this.messages = new TokenBucket(ctx.rates.messages.burst, ctx.rates.messages.perSecond);
     this.scope = {
       ctx,
       access: this.access,
       subs: this.subs,
+      room: this.room,
       input: new TokenBucket(ctx.rates.inputBytes.burst, ctx.rates.inputBytes.perSecond),
       address,
       holder: this,
@@ -142,7 +147,13 @@ export class Connection {
         (err: unknown) => {
           const e = err as Error;
           const code: ErrorCode =
-            err instanceof ClientError ? err.code : err instanceof LimitError ? 'limit' : err instanceof UnknownLessonError ? 'unknown-lesson' : 'failed';
+            err instanceof ClientError || err instanceof WorkshopError
+              ? err.code
+              : err instanceof LimitError
+                ? 'limit'
+                : err instanceof UnknownLessonError
+                  ? 'unknown-lesson'
+                  : 'failed';
           if (code === 'failed') this.ctx.log('warn', 'request failed', { type: msg.type, error: e.message });
           this.error(id, code, e.message);
         },
@@ -167,6 +178,7 @@ export class Connection {
     this.ctx.metrics?.connections.dec();
     this.ctx.shares.off('revoked', this.onRevoked);
     this.subs.close();
+    this.room.close();
     this.ctx.presence.releaseAll(this);
   }
 }

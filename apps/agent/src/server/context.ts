@@ -7,6 +7,7 @@ import type { Presence } from './presence.js';
 import type { KeyedBuckets } from './rate.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from '../store/index.js';
+import type { Workshops } from '../workshops/workshops.js';
 
 export interface RateLimits {
   /** Messages of any kind per connection. */
@@ -23,6 +24,11 @@ export interface ConnectionContext {
   /** Durable state: progress, secrets (embedded or PostgreSQL). */
   store: Store;
   shares: Shares;
+  workshops: Workshops;
+  /** Join codes and instructor keys tried per address (right or wrong). */
+  joinsPerAddress: KeyedBuckets;
+  /** Help requests per browser session. */
+  helpPerSession: KeyedBuckets;
   presence: Presence;
   rates: RateLimits;
   /** Lab creation per browser session, and per client address. */

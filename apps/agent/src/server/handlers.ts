@@ -1,34 +1,13 @@
 // One function per request type, typed by the protocol's result map (ResultOf in
 // @nslab/shared): each checks access through the connection's Access, does its one thing, and
 // returns what the client is told (undefined: nothing, for messages sent without an id).
-import type { ClientMessage, ResultOf, RequestType } from '@nslab/shared';
 import { takePictureWithFacts } from '../inspect/picture.js';
 import { admitOpen } from './admission.js';
 import { ClientError } from './errors.js';
-import type { Access } from './access.js';
-import type { Subscriptions } from './subscriptions.js';
-import type { ConnectionContext } from './context.js';
-import type { TokenBucket } from './rate.js';
+import type { Handled, Handler } from './scope.js';
+import { WORKSHOP_HANDLERS } from './workshop-handlers.js';
 
-/** What a handler may use: the agent-wide context and this connection's parts. */
-export interface HandlerScope {
-  ctx: ConnectionContext;
-  access: Access;
-  subs: Subscriptions;
-  /** Input bytes this connection may still send (its bucket). */
-  input: TokenBucket;
-  address: string;
-  /** The connection, as the presence of a lab's clients knows it. */
-  holder: object;
-  /** The connection has gone (a request finished after the client left). */
-  closed(): boolean;
-  /** Send the result of `attach` before its replay frames. */
-  announce(id: string | number, data: unknown): void;
-}
-
-type Handled = Exclude<ClientMessage['type'], 'auth'>;
-type ResultFor<T extends Handled> = T extends RequestType ? ResultOf<T> | undefined : undefined;
-type Handler<T extends Handled> = (scope: HandlerScope, msg: Extract<ClientMessage, { type: T }>) => Promise<ResultFor<T>> | ResultFor<T>;
+export type { HandlerScope } from './scope.js';
 
 export const HANDLERS: { [T in Handled]: Handler<T> } = {
   lessons: ({ ctx }) =>
@@ -173,4 +152,6 @@ export const HANDLERS: { [T in Handled]: Handler<T> } = {
     access.viewing.add(lab.id);
     return { ...lab.info(), readOnly: true as const };
   },
+
+  ...WORKSHOP_HANDLERS,
 };

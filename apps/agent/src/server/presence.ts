@@ -7,6 +7,9 @@ export class Presence {
   private readonly holders = new Map<string, Set<object>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
+  /** Told when a lab gains its first holder or loses its last one. */
+  onChange: (lab: string) => void = () => {};
+
   constructor(
     private readonly manager: LabManager,
     private readonly graceMs: number,
@@ -18,7 +21,10 @@ export class Presence {
   hold(lab: string, who: object) {
     let set = this.holders.get(lab);
     if (!set) this.holders.set(lab, (set = new Set()));
-    set.add(who);
+    if (!set.has(who)) {
+      set.add(who);
+      if (set.size === 1) this.onChange(lab);
+    }
     const timer = this.timers.get(lab);
     if (timer) {
       clearTimeout(timer);
@@ -29,6 +35,7 @@ export class Presence {
   release(lab: string, who: object) {
     const set = this.holders.get(lab);
     if (!set?.delete(who) || set.size > 0) return;
+    this.onChange(lab);
     if (this.timers.has(lab)) return;
     const timer = setTimeout(() => {
       this.timers.delete(lab);
@@ -42,6 +49,11 @@ export class Presence {
 
   releaseAll(who: object) {
     for (const lab of [...this.holders.keys()]) this.release(lab, who);
+  }
+
+  /** Is a page (or another client) of the lab's owner connected to it? */
+  held(lab: string): boolean {
+    return (this.holders.get(lab)?.size ?? 0) > 0;
   }
 
   /** Labs waiting for someone to come back. */

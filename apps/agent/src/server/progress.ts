@@ -26,8 +26,9 @@ export class ProgressRecorder {
     private readonly log: (msg: string, extra: Record<string, unknown>) => void,
   ) {}
 
-  record(labId: string, session: string, lesson: string, task: string) {
-    void this.write({ labId, session, lesson, task, at: Date.now() });
+  /** Resolves once written (or kept for later, when the store is away). */
+  async record(labId: string, session: string, lesson: string, task: string): Promise<void> {
+    await this.write({ labId, session, lesson, task, at: Date.now() });
   }
 
   private async write(d: Done, retry = false): Promise<boolean> {

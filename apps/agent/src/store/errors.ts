@@ -15,6 +15,8 @@ export type StoreErrorCode =
   | 'unavailable'
   /** The database answered with an error for this operation. */
   | 'failed'
+  /** A row with this key (an id, a join code) is already there. */
+  | 'conflict'
   /** The store was closed. */
   | 'closed';
 

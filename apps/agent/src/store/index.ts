@@ -12,7 +12,32 @@ import { StoreError, isConnectionError, reasonOf } from './errors.js';
 import { MIGRATIONS, migrate, type Engine, type Migration } from './migrations.js';
 import { openEmbedded } from './sqlite.js';
 import type { PoolOptions } from './postgres.js';
-import { check, instant, lessonId, secretName, secretValue, sessionId, taskId, type Database } from './schema.js';
+import {
+  anObject,
+  broadcastText,
+  check,
+  entityId,
+  helpText,
+  instant,
+  joinCode,
+  keyHash,
+  lessonId,
+  lessonIdList,
+  lessonList,
+  maybeInstant,
+  seatCount,
+  seatName,
+  secretName,
+  secretValue,
+  sessionId,
+  sessionList,
+  taskId,
+  workshopTitle,
+  type Database,
+  type HelpRequestTable,
+  type WorkshopSeatTable,
+  type WorkshopTable,
+} from './schema.js';
 
 export { StoreError, redactUrl, type StoreErrorCode } from './errors.js';
 export type { Engine } from './migrations.js';
@@ -38,6 +63,80 @@ export interface TaskDone {
   doneAt: Date;
 }
 
+/** A task done by one of several sessions (a workshop's room). */
+export interface SessionTaskDone extends TaskDone {
+  session: string;
+}
+
+/** A workshop: an instructor and a room of learners. */
+export interface WorkshopRow {
+  id: string;
+  title: string;
+  /** Lesson ids, in the workshop's order. */
+  lessons: string[];
+  /** Seats at most. */
+  seats: number;
+  /** The join code, canonical. */
+  code: string;
+  /** SHA-256 of the instructor key, hex; the key itself is never stored. */
+  instructorKeyHash: string;
+  opensAt: Date | null;
+  closesAt: Date | null;
+  createdAt: Date;
+  /** When it was closed by hand (closesAt is when it closes by itself). */
+  closedAt: Date | null;
+  /** The message every learner is shown, if any. */
+  broadcast: { text: string; at: Date } | null;
+}
+
+/** A learner's seat in a workshop: one per browser session and workshop. */
+export interface SeatRow {
+  workshopId: string;
+  seatId: string;
+  sessionId: string;
+  /** The name the learner gave when they last joined. */
+  name: string;
+  /** The first time the session joined. */
+  joinedAt: Date;
+}
+
+export interface HelpRow {
+  id: string;
+  workshopId: string;
+  seatId: string;
+  /** Possibly empty: a learner may just raise a hand. */
+  text: string;
+  askedAt: Date;
+  answeredAt: Date | null;
+}
+
+/** What createWorkshop needs. Times are Dates or milliseconds since the epoch. */
+export interface WorkshopInput {
+  id: string;
+  title: string;
+  lessons: string[];
+  seats: number;
+  code: string;
+  instructorKeyHash: string;
+  opensAt?: Date | number | null;
+  closesAt?: Date | number | null;
+  /** Default: now. */
+  createdAt?: Date | number;
+}
+
+/** What askHelp needs. */
+export interface HelpInput {
+  id: string;
+  workshopId: string;
+  seatId: string;
+  text: string;
+  /** Default: now. */
+  at?: Date | number;
+}
+
+/** takeSeat's answer: the seat (`fresh`: taken by this call), or why there is none. */
+export type TakeSeatResult = { seat: SeatRow; fresh: boolean } | 'full' | 'unknown';
+
 export interface Store {
   readonly engine: Engine;
   /** The database file, or the URL with its password hidden: fit for a log line. */
@@ -60,6 +159,46 @@ export interface Store {
    * share a database and start at once all get the one value that was stored first.
    */
   ensureSecret(name: string, make: () => string): Promise<string>;
+
+  /**
+   * Make a workshop. An id or join code another workshop already has fails with code
+   * 'conflict' (draw another and try again); nothing is written then.
+   */
+  createWorkshop(w: WorkshopInput): Promise<WorkshopRow>;
+  getWorkshop(id: string): Promise<WorkshopRow | undefined>;
+  /** The workshop with this join code (canonical form: capital letters and digits). */
+  workshopByCode(code: string): Promise<WorkshopRow | undefined>;
+  /** Every workshop, newest first. */
+  listWorkshops(): Promise<WorkshopRow[]>;
+  /** Close a workshop by hand. False when there is no such workshop or it was closed already (the first time is kept). */
+  closeWorkshop(id: string, at?: Date | number): Promise<boolean>;
+  /** Replace the instructor key's hash. False when there is no such workshop. */
+  setInstructorKeyHash(id: string, hash: string): Promise<boolean>;
+  /** Show `text` to every learner from `at` on; null or '' clears it. False when there is no such workshop. */
+  setBroadcast(id: string, text: string | null, at?: Date | number): Promise<boolean>;
+  /**
+   * Give a browser session a seat in a workshop. A session that has one already gets it back
+   * (`fresh: false`, with `name` as its new name; its seat id and join time stay); otherwise
+   * a new seat with id `seatId` is taken if fewer than the workshop's seats are, else 'full'.
+   * 'unknown': there is no such workshop. Atomic: however many sessions join at once, no more
+   * seats than the workshop has are ever taken, and a session never gets two.
+   */
+  takeSeat(workshopId: string, sessionId: string, name: string, seatId: string, at?: Date | number): Promise<TakeSeatResult>;
+  /** A workshop's seats, in the order they were taken. */
+  seats(workshopId: string): Promise<SeatRow[]>;
+  /** The seats a session has, in every workshop, the newest first. */
+  seatsOfSession(sessionId: string): Promise<SeatRow[]>;
+  /** Record a help request (the text may be empty). An id already used fails with 'conflict'. */
+  askHelp(h: HelpInput): Promise<HelpRow>;
+  /** Mark a help request answered. False when the workshop has no such request, or it was answered already. */
+  answerHelp(workshopId: string, id: string, at?: Date | number): Promise<boolean>;
+  /** A workshop's unanswered help requests, the oldest first. */
+  openHelp(workshopId: string): Promise<HelpRow[]>;
+  /**
+   * The tasks any of `sessions` did in any of `lessons`, oldest first (at most 1000 sessions
+   * and 1000 lessons a call; either list empty: none).
+   */
+  progressOf(sessions: string[], lessons: string[]): Promise<SessionTaskDone[]>;
 
   /** Resolves when the database answers (for a health check). */
   ping(): Promise<void>;
@@ -206,6 +345,244 @@ class KyselyStore implements Store {
     });
   }
 
+  // --- workshops -------------------------------------------------------------------------
+
+  async createWorkshop(w: WorkshopInput): Promise<WorkshopRow> {
+    const op = 'createWorkshop';
+    const o = check(op, 'workshop', anObject, w) as Record<string, unknown>;
+    const lessons = check(op, 'lessons', lessonList, o.lessons);
+    const row: WorkshopTable = {
+      id: check(op, 'id', entityId, o.id),
+      title: check(op, 'title', workshopTitle, o.title),
+      lessons: JSON.stringify(lessons),
+      seats: check(op, 'seats', seatCount, o.seats),
+      code: check(op, 'code', joinCode, o.code),
+      instructor_key_hash: check(op, 'instructorKeyHash', keyHash, o.instructorKeyHash),
+      opens_at: check(op, 'opensAt', maybeInstant, o.opensAt),
+      closes_at: check(op, 'closesAt', maybeInstant, o.closesAt),
+      created_at: check(op, 'createdAt', instant, o.createdAt ?? Date.now()),
+      closed_at: null,
+      broadcast_text: null,
+      broadcast_at: null,
+    };
+    return this.run(op, async () => {
+      // DO NOTHING on any key (id or code): no error, so no aborted transaction on PostgreSQL.
+      const inserted = await this.db
+        .insertInto('workshop')
+        .values(row)
+        .onConflict((oc) => oc.doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!inserted) {
+        const sameId = await this.db.selectFrom('workshop').select('id').where('id', '=', row.id).executeTakeFirst();
+        throw new StoreError(
+          'conflict',
+          sameId ? `${op}: a workshop with id ${row.id} already exists` : `${op}: another workshop has this join code`,
+          this.where,
+        );
+      }
+      return toWorkshop(row);
+    });
+  }
+
+  async getWorkshop(id: string): Promise<WorkshopRow | undefined> {
+    const wid = check('getWorkshop', 'id', entityId, id);
+    return this.run('getWorkshop', async () => {
+      const r = await this.db.selectFrom('workshop').selectAll().where('id', '=', wid).executeTakeFirst();
+      return r && toWorkshop(r);
+    });
+  }
+
+  async workshopByCode(code: string): Promise<WorkshopRow | undefined> {
+    const c = check('workshopByCode', 'code', joinCode, code);
+    return this.run('workshopByCode', async () => {
+      const r = await this.db.selectFrom('workshop').selectAll().where('code', '=', c).executeTakeFirst();
+      return r && toWorkshop(r);
+    });
+  }
+
+  async listWorkshops(): Promise<WorkshopRow[]> {
+    return this.run('listWorkshops', async () => {
+      const rows = await this.db.selectFrom('workshop').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+      return rows.map(toWorkshop);
+    });
+  }
+
+  async closeWorkshop(id: string, at: Date | number = Date.now()): Promise<boolean> {
+    const op = 'closeWorkshop';
+    const wid = check(op, 'id', entityId, id);
+    const t = check(op, 'at', instant, at);
+    return this.run(op, async () => {
+      const r = await this.db.updateTable('workshop').set({ closed_at: t }).where('id', '=', wid).where('closed_at', 'is', null).executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    });
+  }
+
+  async setInstructorKeyHash(id: string, hash: string): Promise<boolean> {
+    const op = 'setInstructorKeyHash';
+    const wid = check(op, 'id', entityId, id);
+    const h = check(op, 'hash', keyHash, hash);
+    return this.run(op, async () => {
+      const r = await this.db.updateTable('workshop').set({ instructor_key_hash: h }).where('id', '=', wid).executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    });
+  }
+
+  async setBroadcast(id: string, text: string | null, at: Date | number = Date.now()): Promise<boolean> {
+    const op = 'setBroadcast';
+    const wid = check(op, 'id', entityId, id);
+    const body = text === null ? null : check(op, 'text', broadcastText, text);
+    const t = check(op, 'at', instant, at);
+    const set = body ? { broadcast_text: body, broadcast_at: t } : { broadcast_text: null, broadcast_at: null };
+    return this.run(op, async () => {
+      const r = await this.db.updateTable('workshop').set(set).where('id', '=', wid).executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    });
+  }
+
+  async takeSeat(workshopId: string, session: string, name: string, seatId: string, at: Date | number = Date.now()): Promise<TakeSeatResult> {
+    const op = 'takeSeat';
+    const wid = check(op, 'workshopId', entityId, workshopId);
+    const sid = check(op, 'sessionId', sessionId, session);
+    const n = check(op, 'name', seatName, name);
+    const seat = check(op, 'seatId', entityId, seatId);
+    const t = check(op, 'at', instant, at);
+    return this.run(op, () =>
+      // One transaction holding the workshop's row: on PostgreSQL, FOR UPDATE makes concurrent
+      // joins (from this agent's pool or another agent's) wait for each other; the embedded
+      // engine has one connection, which a transaction holds to its end.
+      this.db.transaction().execute(async (trx): Promise<TakeSeatResult> => {
+        const w = await trx
+          .selectFrom('workshop')
+          .select(['id', 'seats'])
+          .where('id', '=', wid)
+          .$if(this.engine === 'postgres', (q) => q.forUpdate())
+          .executeTakeFirst();
+        if (!w) return 'unknown';
+        const mine = await trx.selectFrom('workshop_seat').selectAll().where('workshop_id', '=', wid).where('session_id', '=', sid).executeTakeFirst();
+        if (mine) {
+          if (mine.name !== n) {
+            await trx.updateTable('workshop_seat').set({ name: n }).where('workshop_id', '=', wid).where('seat_id', '=', mine.seat_id).execute();
+          }
+          return { seat: toSeat({ ...mine, name: n }), fresh: false };
+        }
+        const taken = await trx
+          .selectFrom('workshop_seat')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('workshop_id', '=', wid)
+          .executeTakeFirstOrThrow();
+        if (Number(taken.n) >= Number(w.seats)) return 'full';
+        const row: WorkshopSeatTable = { workshop_id: wid, seat_id: seat, session_id: sid, name: n, joined_at: t };
+        const inserted = await trx
+          .insertInto('workshop_seat')
+          .values(row)
+          .onConflict((oc) => oc.doNothing())
+          .returning('seat_id')
+          .executeTakeFirst();
+        // The session's own seat was looked for under the lock: only the seat id can clash.
+        if (!inserted) throw new StoreError('conflict', `${op}: workshop ${wid} has a seat with id ${seat} already`, this.where);
+        return { seat: toSeat(row), fresh: true };
+      }),
+    );
+  }
+
+  async seats(workshopId: string): Promise<SeatRow[]> {
+    const wid = check('seats', 'workshopId', entityId, workshopId);
+    return this.run('seats', async () => {
+      const rows = await this.db.selectFrom('workshop_seat').selectAll().where('workshop_id', '=', wid).orderBy('joined_at').orderBy('seat_id').execute();
+      return rows.map(toSeat);
+    });
+  }
+
+  async seatsOfSession(session: string): Promise<SeatRow[]> {
+    const sid = check('seatsOfSession', 'sessionId', sessionId, session);
+    return this.run('seatsOfSession', async () => {
+      const rows = await this.db
+        .selectFrom('workshop_seat')
+        .selectAll()
+        .where('session_id', '=', sid)
+        .orderBy('joined_at', 'desc')
+        .orderBy('workshop_id', 'desc')
+        .execute();
+      return rows.map(toSeat);
+    });
+  }
+
+  async askHelp(h: HelpInput): Promise<HelpRow> {
+    const op = 'askHelp';
+    const o = check(op, 'help', anObject, h) as Record<string, unknown>;
+    const row: HelpRequestTable = {
+      id: check(op, 'id', entityId, o.id),
+      workshop_id: check(op, 'workshopId', entityId, o.workshopId),
+      seat_id: check(op, 'seatId', entityId, o.seatId),
+      text: check(op, 'text', helpText, o.text),
+      asked_at: check(op, 'at', instant, o.at ?? Date.now()),
+      answered_at: null,
+    };
+    return this.run(op, async () => {
+      const inserted = await this.db
+        .insertInto('help_request')
+        .values(row)
+        .onConflict((oc) => oc.doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!inserted) throw new StoreError('conflict', `${op}: a help request with id ${row.id} already exists`, this.where);
+      return toHelp(row);
+    });
+  }
+
+  async answerHelp(workshopId: string, id: string, at: Date | number = Date.now()): Promise<boolean> {
+    const op = 'answerHelp';
+    const wid = check(op, 'workshopId', entityId, workshopId);
+    const hid = check(op, 'id', entityId, id);
+    const t = check(op, 'at', instant, at);
+    return this.run(op, async () => {
+      const r = await this.db
+        .updateTable('help_request')
+        .set({ answered_at: t })
+        .where('id', '=', hid)
+        .where('workshop_id', '=', wid)
+        .where('answered_at', 'is', null)
+        .executeTakeFirst();
+      return r.numUpdatedRows > 0n;
+    });
+  }
+
+  async openHelp(workshopId: string): Promise<HelpRow[]> {
+    const wid = check('openHelp', 'workshopId', entityId, workshopId);
+    return this.run('openHelp', async () => {
+      const rows = await this.db
+        .selectFrom('help_request')
+        .selectAll()
+        .where('workshop_id', '=', wid)
+        .where('answered_at', 'is', null)
+        .orderBy('asked_at')
+        .orderBy('id')
+        .execute();
+      return rows.map(toHelp);
+    });
+  }
+
+  async progressOf(sessions: string[], lessons: string[]): Promise<SessionTaskDone[]> {
+    const op = 'progressOf';
+    const sids = [...new Set(check(op, 'sessions', sessionList, sessions))];
+    const lids = [...new Set(check(op, 'lessons', lessonIdList, lessons))];
+    if (!sids.length || !lids.length) return [];
+    return this.run(op, async () => {
+      const rows = await this.db
+        .selectFrom('task_progress')
+        .select(['session_id', 'lesson_id', 'task_id', 'done_at'])
+        .where('session_id', 'in', sids)
+        .where('lesson_id', 'in', lids)
+        .orderBy('done_at')
+        .orderBy('session_id')
+        .orderBy('lesson_id')
+        .orderBy('task_id')
+        .execute();
+      return rows.map((r) => ({ session: r.session_id, lesson: r.lesson_id, task: r.task_id, doneAt: new Date(Number(r.done_at)) }));
+    });
+  }
+
   async ping(): Promise<void> {
     await this.run('ping', async () => void (await sql`SELECT 1`.execute(this.db)));
   }
@@ -229,6 +606,38 @@ class KyselyStore implements Store {
       throw new StoreError('failed', `${op}: the store at ${this.where} failed: ${reason}`, this.where, { cause: err });
     }
   }
+}
+
+// --- rows to values --------------------------------------------------------------------------
+
+// Both engines may hand a BIGINT back as a number or a string (or a bigint): always a number here.
+const ms = (v: unknown) => new Date(Number(v));
+const msOrNull = (v: unknown) => (v === null || v === undefined ? null : ms(v));
+
+function toWorkshop(r: WorkshopTable): WorkshopRow {
+  const lessons: unknown = JSON.parse(r.lessons);
+  if (!Array.isArray(lessons) || !lessons.every((l) => typeof l === 'string')) throw new Error(`workshop ${r.id}: its lessons are not a list of ids`);
+  return {
+    id: r.id,
+    title: r.title,
+    lessons,
+    seats: Number(r.seats),
+    code: r.code,
+    instructorKeyHash: r.instructor_key_hash,
+    opensAt: msOrNull(r.opens_at),
+    closesAt: msOrNull(r.closes_at),
+    createdAt: ms(r.created_at),
+    closedAt: msOrNull(r.closed_at),
+    broadcast: r.broadcast_text && r.broadcast_at !== null ? { text: r.broadcast_text, at: ms(r.broadcast_at) } : null,
+  };
+}
+
+function toSeat(r: WorkshopSeatTable): SeatRow {
+  return { workshopId: r.workshop_id, seatId: r.seat_id, sessionId: r.session_id, name: r.name, joinedAt: ms(r.joined_at) };
+}
+
+function toHelp(r: HelpRequestTable): HelpRow {
+  return { id: r.id, workshopId: r.workshop_id, seatId: r.seat_id, text: r.text, askedAt: ms(r.asked_at), answeredAt: msOrNull(r.answered_at) };
 }
 
 /** The target the agent's settings name: the database URL when there is one, else the directory. */

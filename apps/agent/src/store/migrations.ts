@@ -48,6 +48,51 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'workshops, seats and help requests',
+    statements: [
+      // A workshop: an instructor and a room of learners (docs/workshops.md). The instructor
+      // key is kept only as its hash; lessons is a JSON array of lesson ids, in the order the
+      // workshop takes them. A broadcast is the one message currently shown to every learner.
+      `CREATE TABLE workshop (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        lessons TEXT NOT NULL,
+        seats INTEGER NOT NULL,
+        code TEXT NOT NULL UNIQUE,
+        instructor_key_hash TEXT NOT NULL,
+        opens_at BIGINT,
+        closes_at BIGINT,
+        created_at BIGINT NOT NULL,
+        closed_at BIGINT,
+        broadcast_text TEXT,
+        broadcast_at BIGINT
+      )`,
+      'CREATE INDEX workshop_created ON workshop (created_at)',
+      // A learner's seat: one per browser session and workshop. Progress stays keyed by the
+      // session (task_progress), so a seat points there through session_id.
+      `CREATE TABLE workshop_seat (
+        workshop_id TEXT NOT NULL,
+        seat_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        joined_at BIGINT NOT NULL,
+        PRIMARY KEY (workshop_id, seat_id),
+        UNIQUE (workshop_id, session_id)
+      )`,
+      'CREATE INDEX workshop_seat_session ON workshop_seat (session_id)',
+      `CREATE TABLE help_request (
+        id TEXT PRIMARY KEY,
+        workshop_id TEXT NOT NULL,
+        seat_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        asked_at BIGINT NOT NULL,
+        answered_at BIGINT
+      )`,
+      'CREATE INDEX help_request_open ON help_request (workshop_id, answered_at)',
+    ],
+  },
 ];
 
 // Both dialects accept this text as it is.

@@ -24,10 +24,46 @@ export interface AgentSecretTable {
   updated_at: number;
 }
 
+export interface WorkshopTable {
+  id: string;
+  title: string;
+  /** A JSON array of lesson ids. */
+  lessons: string;
+  seats: number;
+  code: string;
+  instructor_key_hash: string;
+  opens_at: number | null;
+  closes_at: number | null;
+  created_at: number;
+  closed_at: number | null;
+  broadcast_text: string | null;
+  broadcast_at: number | null;
+}
+
+export interface WorkshopSeatTable {
+  workshop_id: string;
+  seat_id: string;
+  session_id: string;
+  name: string;
+  joined_at: number;
+}
+
+export interface HelpRequestTable {
+  id: string;
+  workshop_id: string;
+  seat_id: string;
+  text: string;
+  asked_at: number;
+  answered_at: number | null;
+}
+
 export interface Database {
   schema_migrations: SchemaMigrationsTable;
   task_progress: TaskProgressTable;
   agent_secret: AgentSecretTable;
+  workshop: WorkshopTable;
+  workshop_seat: WorkshopSeatTable;
+  help_request: HelpRequestTable;
 }
 
 // A browser session id is opaque to the store, but it is an identifier, not text: printable
@@ -76,6 +112,41 @@ export const secretValue = z
   .max(16384, 'at most 16384 characters')
   .regex(/^[^\0]*$/, 'no NUL characters');
 
+// --- workshops ---------------------------------------------------------------------------
+
+// Workshop, seat and help request ids are made by the agent: short lowercase tokens.
+export const entityId = z.string().regex(/^[a-z0-9]{6,32}$/, '6 to 32 lowercase letters or digits');
+
+// A join code in its canonical form (the caller normalizes what a person typed).
+export const joinCode = z.string().regex(/^[A-Z0-9]{4,16}$/, '4 to 16 capital letters or digits');
+
+/** A SHA-256 hash in hex: the store never sees an instructor key itself. */
+export const keyHash = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits (a SHA-256 hash)');
+
+// Text a person wrote, shown to others: one line, no control characters (NUL included), no
+// lone surrogates (they cannot be stored as UTF-8).
+const line = (min: number, max: number) => {
+  let s = z.string();
+  if (min > 0) s = s.min(min, 'must not be empty');
+  return s
+    .max(max, `at most ${max} characters`)
+    .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'one line of text, no control characters')
+    .refine((v) => min === 0 || v.trim().length > 0, 'must not be blank');
+};
+export const workshopTitle = line(1, 120);
+export const seatName = line(1, 40);
+export const helpText = line(0, 280);
+/** As long as the protocol's broadcast message allows. */
+export const broadcastText = line(0, 500);
+
+export const lessonList = z.array(lessonId).min(1, 'at least one lesson').max(20, 'at most 20 lessons');
+export const seatCount = z.number().int('a whole number').min(1, 'at least 1 seat').max(500, 'at most 500 seats');
+/** An optional time: absent or null is none. */
+export const maybeInstant = instant.nullish().transform((v) => v ?? null);
+export const sessionList = z.array(sessionId).max(1000, 'at most 1000 sessions');
+export const lessonIdList = z.array(lessonId).max(1000, 'at most 1000 lessons');
+export const anObject = z.looseObject({});
+
 /** Check one argument; a refusal names the operation, the argument and the reason. */
 export function check<T extends z.ZodType>(op: string, arg: string, schema: T, value: unknown): z.output<T> {
   const r = schema.safeParse(value);
@@ -87,5 +158,9 @@ export function check<T extends z.ZodType>(op: string, arg: string, schema: T, v
 
 function describe(schema: z.ZodType): string {
   if (schema === instant) return 'a Date or milliseconds since the epoch';
+  if (schema === maybeInstant) return 'a Date, milliseconds since the epoch, or null';
+  if (schema === seatCount) return 'a whole number';
+  if (schema === lessonList || schema === sessionList || schema === lessonIdList) return 'an array of strings';
+  if (schema === anObject) return 'an object';
   return 'a string';
 }

@@ -1,0 +1,181 @@
+// The workshop requests (docs/workshops.md): the token holder makes and lists workshops; an
+// instructor (the key of the instructor link, shown once on this connection) runs their room;
+// a browser session joins with a code and asks for help. Each checks who asks first.
+import { formatJoinCode, type WorkshopState } from '@nslab/shared';
+import { WorkshopError, phaseOf, type WorkshopRow } from '../workshops/workshops.js';
+import type { HandlerScope, Handler } from './scope.js';
+import { ClientError } from './errors.js';
+
+type WorkshopType =
+  | 'workshop-create'
+  | 'workshop-list'
+  | 'workshop-show'
+  | 'workshop-close'
+  | 'workshop-rekey'
+  | 'instructor'
+  | 'join'
+  | 'seat'
+  | 'help'
+  | 'help-answer'
+  | 'broadcast'
+  | 'workshop-watch';
+
+function tokenOnly({ access }: HandlerScope, what: string) {
+  if (!access.isToken) throw new ClientError('forbidden', `${what} needs the agent's token (the nslab CLI has it)`);
+}
+
+/** The workshop, if this connection is its instructor (or the token holder). */
+async function instructed(scope: HandlerScope, id: string): Promise<WorkshopRow> {
+  const { ctx, access, room } = scope;
+  if (!access.isToken && !room.instructing.has(id)) throw new WorkshopError('forbidden', 'you are not the instructor of this workshop');
+  return ctx.workshops.get(id);
+}
+
+function learner(scope: HandlerScope): string {
+  const sid = scope.access.owner;
+  if (!sid) throw new ClientError('forbidden', 'only a learner in a browser can do this');
+  return sid;
+}
+
+/** The room as the dashboard shows it: every seat with its lab, presence and tasks done. */
+async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopState> {
+  const { ctx } = scope;
+  const [seats, help] = await Promise.all([ctx.workshops.seats(w.id), ctx.workshops.openHelp(w.id)]);
+  const done = await ctx.store.progressOf(
+    seats.map((s) => s.sessionId),
+    w.lessons,
+  );
+  const labs = ctx.manager.list();
+  const now = performance.now();
+  const wall = Date.now();
+  const names = new Map(seats.map((s) => [s.seatId, s.name]));
+  return {
+    ...ctx.workshops.info(w, seats.length),
+    plan: w.lessons.map((id) => {
+      const entry = ctx.manager.catalogue.get(id);
+      return { lesson: id, title: entry?.def.title ?? id, tasks: (entry?.tasks ?? []).map((t) => ({ id: t.id, title: t.title })) };
+    }),
+    learners: seats.map((s) => {
+      // Their newest lab (a learner may have a second tab on another lesson).
+      const lab = labs.filter((l) => l.owner === s.sessionId).at(-1) ?? null;
+      return {
+        seat: s.seatId,
+        name: s.name,
+        joinedAt: s.joinedAt.toISOString(),
+        lab: lab?.id ?? null,
+        lesson: lab?.lesson?.id ?? null,
+        connected: lab ? ctx.presence.held(lab.id) : false,
+        idleSince: lab ? new Date(wall - (now - lab.lastActiveAt)).toISOString() : null,
+        done: done
+          .filter((d) => d.session === s.sessionId && w.lessons.includes(d.lesson))
+          .map((d) => ({ lesson: d.lesson, task: d.task, doneAt: d.doneAt.toISOString() })),
+      };
+    }),
+    help: help.map((h) => ({ id: h.id, seat: h.seatId, name: names.get(h.seatId) ?? '?', text: h.text, askedAt: h.askedAt.toISOString() })),
+    broadcast: w.broadcast ? { text: w.broadcast.text, at: w.broadcast.at.toISOString() } : null,
+  };
+}
+
+export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
+  async 'workshop-create'(scope, msg) {
+    tokenOnly(scope, 'making a workshop');
+    const { workshop, instructorKey } = await scope.ctx.workshops.create({
+      title: msg.title,
+      lessons: msg.lessons,
+      seats: msg.seats,
+      opens: msg.opens ? new Date(msg.opens) : null,
+      closes: msg.closes ? new Date(msg.closes) : null,
+    });
+    scope.ctx.log('info', 'workshop created', { workshop: workshop.id, seats: workshop.seats, code: formatJoinCode(workshop.code) });
+    return { ...scope.ctx.workshops.info(workshop, 0), instructorKey };
+  },
+
+  async 'workshop-list'(scope) {
+    tokenOnly(scope, 'listing workshops');
+    const all = await scope.ctx.workshops.list();
+    return Promise.all(all.map(async (w) => scope.ctx.workshops.info(w, (await scope.ctx.workshops.seats(w.id)).length)));
+  },
+
+  async 'workshop-show'(scope, msg) {
+    return roomState(scope, await instructed(scope, msg.workshop));
+  },
+
+  async 'workshop-close'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    await scope.ctx.workshops.close(w.id);
+    // Its learners' labs close with it.
+    const sessions = new Set((await scope.ctx.workshops.seats(w.id)).map((s) => s.sessionId));
+    const labs = scope.ctx.manager.list().filter((l) => l.owner !== null && sessions.has(l.owner));
+    await Promise.all(labs.map((l) => scope.ctx.manager.close(l.id, 'the workshop was closed').catch(() => {})));
+    return { closed: true as const, labs: labs.length };
+  },
+
+  async 'workshop-rekey'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    const instructorKey = await scope.ctx.workshops.rekey(w.id);
+    // This connection asked for it: it stays the instructor.
+    if (!scope.access.isToken) scope.room.instruct(w.id);
+    return { instructorKey };
+  },
+
+  async instructor(scope, msg) {
+    const { ok, retryInS } = scope.ctx.joinsPerAddress.take(scope.address);
+    if (!ok) throw new ClientError('rate-limited', `too many tries from here; try again in ${retryInS} s`);
+    const w = await scope.ctx.workshops.asInstructor(msg.workshop, msg.key);
+    scope.room.instruct(w.id);
+    return scope.ctx.workshops.info(w, (await scope.ctx.workshops.seats(w.id)).length);
+  },
+
+  async join(scope, msg) {
+    const sid = learner(scope);
+    // A code is guessed by trying: every try from an address counts, right or wrong.
+    const { ok, retryInS } = scope.ctx.joinsPerAddress.take(scope.address);
+    if (!ok) throw new ClientError('rate-limited', `too many tries from here; try again in ${retryInS} s`);
+    const info = await scope.ctx.workshops.join(msg.code, sid, msg.name);
+    scope.room.learn(info.workshop.id);
+    return info;
+  },
+
+  async seat(scope) {
+    const sid = scope.access.owner;
+    if (!sid) return null;
+    const found = await scope.ctx.workshops.seatOf(sid);
+    if (!found) return null;
+    scope.room.learn(found.workshop.id);
+    return found.info;
+  },
+
+  async help(scope, msg) {
+    const sid = learner(scope);
+    if (!scope.ctx.helpPerSession.take(sid).ok) throw new ClientError('rate-limited', 'you asked for help a moment ago; the instructor has been told');
+    const found = await scope.ctx.workshops.seatOf(sid);
+    if (!found) throw new WorkshopError('forbidden', 'you have no seat in an open workshop');
+    const h = await scope.ctx.workshops.askHelp(found.workshop, found.seat, msg.text?.trim() ?? '');
+    return { help: h.id };
+  },
+
+  async 'help-answer'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    if (!(await scope.ctx.workshops.answerHelp(w.id, msg.help))) throw new ClientError('failed', 'no open help request with this id in this workshop');
+    return { answered: true as const };
+  },
+
+  async broadcast(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    if (phaseOf(w) === 'closed') throw new WorkshopError('workshop-closed', 'this workshop is over');
+    await scope.ctx.workshops.broadcast(w.id, msg.text.trim());
+    return { sent: (await scope.ctx.workshops.seats(w.id)).length };
+  },
+
+  async 'workshop-watch'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
+    if (!seat) throw new WorkshopError('forbidden', 'no such learner in this workshop');
+    const lab = scope.ctx.manager
+      .list()
+      .filter((l) => l.owner === seat.sessionId)
+      .at(-1);
+    if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
+    return { token: scope.ctx.shares.mint(lab.id), lab: lab.id };
+  },
+};
