@@ -5,6 +5,7 @@ import { STRINGS, LANG_LIST, isLang } from '../../../../lib/i18n';
 import { lessonPage, lessons } from '../../../../lib/content';
 import { TopBar } from '../../../../components/TopBar';
 import { LessonWorkspace } from '../../../../components/LessonWorkspace';
+import { WorkshopBar } from '../../../../components/WorkshopBar';
 import '@xterm/xterm/css/xterm.css';
 
 export const dynamicParams = false;
@@ -37,6 +38,7 @@ export default async function LessonPage({ params }: { params: Promise<{ lang: s
           </span>
         </nav>
       </TopBar>
+      <WorkshopBar lang={lang} />
       <LessonWorkspace lang={lang} data={data} />
     </div>
   );

@@ -1,0 +1,32 @@
+// The instructor's dashboard of a workshop: /<lang>/instructor/<workshop>#key=<key>.
+import type { Metadata } from 'next';
+import { notFound } from 'next/navigation';
+import { STRINGS, isLang } from '../../../../lib/i18n';
+import { WORKSHOP_STRINGS } from '../../../../lib/workshop-strings';
+import { TopBar } from '../../../../components/TopBar';
+import { Dashboard } from '../../../../components/Dashboard';
+
+export async function generateMetadata({ params }: { params: Promise<{ lang: string }> }): Promise<Metadata> {
+  const { lang } = await params;
+  if (!isLang(lang)) return {};
+  // A room's page is nobody's business but its instructor's.
+  return { title: `${WORKSHOP_STRINGS[lang].dashboardTitle} · nslab`, robots: { index: false, follow: false }, referrer: 'no-referrer' };
+}
+
+export default async function InstructorPage({ params }: { params: Promise<{ lang: string; workshop: string }> }) {
+  const { lang, workshop } = await params;
+  if (!isLang(lang) || !/^[a-z0-9]{6,32}$/.test(workshop)) notFound();
+  const s = STRINGS[lang];
+  return (
+    <div className="dash-page">
+      <TopBar lang={lang} path={`/instructor/${workshop}`}>
+        <nav className="crumbs" aria-label={s.course}>
+          <a href={`/${lang}`}>{s.backToCourse}</a>
+          <span aria-hidden="true">/</span>
+          <span className="crumb-current">{WORKSHOP_STRINGS[lang].dashboardTitle}</span>
+        </nav>
+      </TopBar>
+      <Dashboard lang={lang} workshop={workshop} />
+    </div>
+  );
+}

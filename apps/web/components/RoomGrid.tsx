@@ -1,0 +1,74 @@
+// The room as a grid: a row per learner, a cell per task of every lesson (done, with when, or
+// pending), where they are and whether they are there. STABLE HOOKS: [data-learner="<name>"],
+// [data-task="<lesson>/<task>"][data-status], a[data-watch].
+import type { WorkshopState } from '@nslab/shared';
+import type { WorkshopStrings } from '../lib/workshop-strings';
+
+function since(iso: string | null, now: number): string | null {
+  if (!iso) return null;
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return null;
+  return s < 3600 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`;
+}
+
+export function RoomGrid({ room, s, watchHref, now }: { room: WorkshopState; s: WorkshopStrings; watchHref: (seat: string) => string; now: number }) {
+  if (!room.learners.length) return <p className="dash-empty">{s.noLearners}</p>;
+  return (
+    <div className="dash-grid-wrap">
+      <table className="dash-grid">
+        <thead>
+          <tr>
+            <th>{s.learner}</th>
+            <th>{s.where}</th>
+            <th />
+            {room.plan.flatMap((p) =>
+              p.tasks.map((t) => (
+                <th key={`${p.lesson}/${t.id}`} className="task" title={`${p.title}: ${t.title}`}>
+                  {p.lesson}/{t.id}
+                </th>
+              )),
+            )}
+          </tr>
+        </thead>
+        <tbody>
+          {room.learners.map((l) => {
+            const done = new Map(l.done.map((d) => [`${d.lesson}/${d.task}`, d.doneAt]));
+            const idle = since(l.idleSince, now);
+            return (
+              <tr key={l.seat} data-learner={l.name} data-connected={l.connected ? 'yes' : 'no'}>
+                <th scope="row">{l.name}</th>
+                <td className={l.connected ? '' : 'dash-off'}>
+                  {l.lesson ?? s.noLab} · {l.connected ? s.connected : s.notConnected}
+                  {idle ? ` · ${s.idleFor} ${idle}` : ''}
+                </td>
+                <td>
+                  {l.lab ? (
+                    <a href={watchHref(l.seat)} target="_blank" rel="noreferrer" data-watch>
+                      {s.watch}
+                    </a>
+                  ) : null}
+                </td>
+                {room.plan.flatMap((p) =>
+                  p.tasks.map((t) => {
+                    const key = `${p.lesson}/${t.id}`;
+                    const at = done.get(key);
+                    return (
+                      <td
+                        key={key}
+                        data-task={key}
+                        data-status={at ? 'done' : 'pending'}
+                        title={`${t.title}: ${at ? `${s.done} ${new Date(at).toLocaleTimeString()}` : s.pending}`}
+                      >
+                        {at ? '✓' : '·'}
+                      </td>
+                    );
+                  }),
+                )}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

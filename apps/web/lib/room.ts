@@ -1,0 +1,233 @@
+// The workshop side of the protocol for pages (docs/workshops.md), each on a connection of its
+// own (lib/socket.ts): joining with a code (the join page), a learner's seat with its
+// broadcasts and help requests (the bar on the lesson page), and the instructor's room (the
+// dashboard), asked for again on every change the agent reports. Each is a small store React
+// reads with useSyncExternalStore.
+import { formatJoinCode, type SeatInfo, type WorkshopState } from '@nslab/shared';
+import { AgentSocket, errorCode, errorMessage, type AgentEvent } from './socket';
+
+/** A state React reads, and a socket that (re)connects by itself. */
+abstract class SocketStore<S> {
+  private readonly listeners = new Set<() => void>();
+  protected readonly socket: AgentSocket;
+
+  constructor(public state: S) {
+    this.socket = new AgentSocket({
+      connecting: () => {},
+      hello: () => this.onHello(),
+      message: (m) => this.onMessage(m),
+      frame: () => {},
+      closed: () => {
+        this.onClosed();
+        this.socket.retryLater();
+      },
+      countdown: () => {},
+    });
+  }
+
+  subscribe = (fn: () => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  getState = () => this.state;
+
+  protected set(patch: Partial<S>) {
+    this.state = { ...this.state, ...patch };
+    for (const fn of this.listeners) fn();
+  }
+
+  start() {
+    this.socket.start();
+  }
+
+  stop() {
+    this.socket.stop();
+  }
+
+  protected abstract onHello(): void;
+  protected onMessage(_m: AgentEvent) {}
+  protected onClosed() {}
+}
+
+// ---- joining ----
+
+export type JoinOutcome = { ok: true; seat: SeatInfo } | { ok: false; code: string; message: string };
+
+/** Take a seat with a code: one request on a connection made for it. */
+export function join(code: string, name: string): Promise<JoinOutcome> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: JoinOutcome) => {
+      if (done) return;
+      done = true;
+      socket.stop();
+      resolve(r);
+    };
+    const socket = new AgentSocket({
+      connecting: () => {},
+      hello: () => {
+        socket.request({ type: 'join', code, name }).then(
+          (seat) => finish({ ok: true, seat }),
+          (err: unknown) => finish({ ok: false, code: errorCode(err) ?? 'failed', message: errorMessage(err) }),
+        );
+      },
+      message: () => {},
+      frame: () => {},
+      closed: () => finish({ ok: false, code: 'connection', message: 'the connection to nslab failed' }),
+      countdown: () => {},
+    });
+    socket.start();
+  });
+}
+
+// ---- a learner's seat ----
+
+export interface SeatState {
+  seat: SeatInfo | null;
+  broadcast: string | null;
+  closed: boolean;
+  help: 'idle' | 'sending' | 'sent' | 'failed';
+  helpMessage: string | null;
+}
+
+export class LearnerSeat extends SocketStore<SeatState> {
+  constructor() {
+    super({ seat: null, broadcast: null, closed: false, help: 'idle', helpMessage: null });
+  }
+
+  protected onHello() {
+    this.socket.request({ type: 'seat' }).then(
+      (seat) => this.set({ seat, broadcast: seat?.broadcast?.text || null, closed: false }),
+      () => {},
+    );
+  }
+
+  protected onMessage(m: AgentEvent) {
+    const mine = this.state.seat?.workshop.id;
+    if (!mine) return;
+    if (m.type === 'broadcast' && m.workshop === mine) this.set({ broadcast: m.text || null });
+    if (m.type === 'workshop-closed' && m.workshop === mine) this.set({ closed: true });
+  }
+
+  async askHelp(text: string) {
+    this.set({ help: 'sending', helpMessage: null });
+    try {
+      await this.socket.request({ type: 'help', ...(text.trim() ? { text: text.trim() } : {}) });
+      this.set({ help: 'sent' });
+    } catch (err) {
+      this.set({ help: 'failed', helpMessage: errorMessage(err) });
+    }
+  }
+}
+
+// ---- the instructor's room ----
+
+export interface RoomState {
+  phase: 'connecting' | 'live' | 'forbidden' | 'no-key' | 'closed';
+  room: WorkshopState | null;
+  message: string | null;
+}
+
+export class InstructorRoom extends SocketStore<RoomState> {
+  private asking = false;
+  private again = false;
+
+  constructor(
+    private readonly workshop: string,
+    private readonly key: string | null,
+  ) {
+    super({ phase: key ? 'connecting' : 'no-key', room: null, message: null });
+  }
+
+  start() {
+    if (this.key) super.start();
+  }
+
+  protected onHello() {
+    if (!this.key) return;
+    this.socket.request({ type: 'instructor', workshop: this.workshop, key: this.key }).then(
+      () => void this.refresh(),
+      (err: unknown) => {
+        const code = errorCode(err);
+        if (code === 'forbidden') {
+          this.set({ phase: 'forbidden', message: errorMessage(err) });
+          this.socket.stop();
+        } else this.set({ message: errorMessage(err) });
+      },
+    );
+  }
+
+  protected onMessage(m: AgentEvent) {
+    if (m.type === 'workshop-changed' && m.workshop === this.workshop) void this.refresh();
+    // A new instructor link was made: this one no longer opens the room.
+    if (m.type === 'workshop-closed' && m.workshop === this.workshop) void this.refresh();
+  }
+
+  /** Ask for the room; changes that come meanwhile are one more ask, not one each. */
+  async refresh() {
+    if (this.asking) {
+      this.again = true;
+      return;
+    }
+    this.asking = true;
+    try {
+      do {
+        this.again = false;
+        try {
+          const room = await this.socket.request({ type: 'workshop-show', workshop: this.workshop });
+          this.set({ phase: room.state === 'closed' ? 'closed' : 'live', room, message: null });
+        } catch (err) {
+          if (errorCode(err) === 'forbidden') {
+            this.set({ phase: 'forbidden', message: errorMessage(err) });
+            this.socket.stop();
+            return;
+          }
+          if (errorCode(err) !== 'connection') this.set({ message: errorMessage(err) });
+        }
+      } while (this.again);
+    } finally {
+      this.asking = false;
+    }
+  }
+
+  private async act(fn: () => Promise<unknown>) {
+    try {
+      await fn();
+      this.set({ message: null });
+    } catch (err) {
+      this.set({ message: errorMessage(err) });
+    }
+  }
+
+  answer(help: string) {
+    return this.act(() => this.socket.request({ type: 'help-answer', workshop: this.workshop, help }));
+  }
+
+  broadcast(text: string) {
+    return this.act(() => this.socket.request({ type: 'broadcast', workshop: this.workshop, text }));
+  }
+
+  close() {
+    return this.act(() => this.socket.request({ type: 'workshop-close', workshop: this.workshop }));
+  }
+}
+
+export { formatJoinCode };
+
+// ---- the grid as CSV ----
+
+/** One field, RFC 4180: quoted when it holds a comma, a quote or a line break. */
+function field(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** learner,lesson,task,done_at: one row per learner and task, in the grid's order. */
+export function roomCsv(room: WorkshopState): string {
+  const rows = [['learner', 'lesson', 'task', 'done_at']];
+  for (const l of room.learners) {
+    const done = new Map(l.done.map((d) => [`${d.lesson}/${d.task}`, d.doneAt]));
+    for (const p of room.plan) for (const t of p.tasks) rows.push([l.name, p.lesson, t.id, done.get(`${p.lesson}/${t.id}`) ?? '']);
+  }
+  return `${rows.map((r) => r.map(field).join(',')).join('\r\n')}\r\n`;
+}
