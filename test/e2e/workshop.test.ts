@@ -97,7 +97,11 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
     await watchPage.waitForURL(/\/en\/watch#/);
     await watchPage.waitForSelector('[data-pane="container"]');
     await run(ann.page, 'host', 'echo seen-by-the-instructor');
-    await waitFor('Ann\'s output in the watch view', async () => (await watchPage.locator('[data-pane="host"]').innerText()).includes('seen-by-the-instructor'), 15_000);
+    await waitFor(
+      "Ann's output in the watch view",
+      async () => (await watchPage.locator('[data-pane="host"]').innerText()).includes('seen-by-the-instructor'),
+      15_000,
+    );
 
     // A learner's own browser reaches nothing of the dashboard's.
     const probe = await ann.page.evaluate(
