@@ -103,6 +103,32 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
       15_000,
     );
 
+    // Bo's recording: downloaded, it is asciicast v2 with what Bo typed; replayed in the browser
+    // by the player the agent serves, with the task's marker.
+    await bo.page.click('[data-pane="container"]');
+    const castLink = dash.locator('[data-learner="Bo"] a[data-cast="container"]');
+    await castLink.waitFor();
+    const cast = await (await fetch(`${agent.url}${await castLink.getAttribute('href')}`)).text();
+    const [head, ...events] = cast.trimEnd().split('\n');
+    assert.equal(JSON.parse(head!).version, 2);
+    const parsed = events.map((l) => JSON.parse(l) as [number, string, string]);
+    assert.ok(
+      parsed
+        .filter((e) => e[1] === 'i')
+        .map((e) => e[2])
+        .join('')
+        .includes('hostname -b bird'),
+      'what Bo typed',
+    );
+    assert.ok(
+      parsed.some((e) => e[1] === 'm' && e[2] === 'set-hostname'),
+      'the marker of the task',
+    );
+    const [replay] = await Promise.all([dash.context().waitForEvent('page'), dash.click('[data-learner="Bo"] a[data-replay-link="container"]')]);
+    await replay.waitForSelector('[data-replay] .ap-player, [data-replay] .ap-wrapper', { timeout: 20_000 });
+    await replay.waitForSelector('button[data-marker="set-hostname"]');
+    assert.equal(await replay.locator('[data-replay-error]').count(), 0);
+
     // A learner's own browser reaches nothing of the dashboard's.
     const probe = await ann.page.evaluate(
       async ({ id }) => {

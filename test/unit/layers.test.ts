@@ -26,8 +26,9 @@ export const AGENT_LAYERS: Record<string, readonly string[]> = {
   sandbox: ['native', 'spawner', 'pty', 'inspect', 'config.ts', 'paths.ts', 'preflight.ts'],
   lessons: ['inspect'],
   workshops: ['store'],
+  recordings: [],
   cli: [],
-  server: ['native', 'pty', 'inspect', 'sandbox', 'lessons', 'store', 'workshops', 'config.ts', 'paths.ts', 'preflight.ts'],
+  server: ['native', 'pty', 'inspect', 'sandbox', 'lessons', 'store', 'workshops', 'recordings', 'config.ts', 'paths.ts', 'preflight.ts'],
   'main.ts': ['server', 'config.ts', 'paths.ts', 'preflight.ts', 'cli'],
   // The benchmarks and the soak harness drive everything from outside.
   bench: ['*'],

@@ -55,6 +55,8 @@ export interface AgentConfig {
   hostname: string;
   /** Extra paths hidden from labs, beyond the built-in list. */
   maskPaths: string[];
+  /** Workshop recordings: how long they are kept, and the most one pane's may take. */
+  recordings: { retentionMs: number; maxBytesPerPane: number };
   /** How long a lab waits for its client to come back after the last one left (ms). */
   graceMs: number;
   /** A lab closes after this long without input (0: never), and this long after it opened. */
@@ -253,6 +255,15 @@ export const SETTINGS: readonly Setting[] = [
     'workshop join codes and instructor keys tried per client address at once (a room behind one NAT)...',
   ),
   s('rates.joinsPerMinute', 'NSLAB_RATE_JOINS_PER_MIN', 'number', rate, 30, '...then per minute'),
+  s('recordings.retentionDays', 'NSLAB_RECORDINGS_RETENTION_DAYS', 'number', positive, 7, "days a workshop's terminal recordings are kept"),
+  s(
+    'recordings.maxKbPerPane',
+    'NSLAB_RECORDINGS_MAX_KB',
+    'number',
+    positive,
+    16384,
+    'largest recording of one pane (KiB): past it, its beginning and end are kept',
+  ),
 ];
 
 /** What the file's sections are about (for the example file). */
@@ -262,6 +273,7 @@ const SECTION_DOCS: Record<string, string> = {
   limits: 'per lab',
   time: "offsets of every lab's time namespace",
   rates: 'per client; over them a client gets "rate-limited" and when to retry',
+  recordings: "a workshop's terminals, recorded for its instructor",
 };
 
 /** The configuration file's schema, made from the table: every key optional, unknown keys errors. */
@@ -394,6 +406,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     timeOffsets: { monotonic: n('time.monotonicSeconds'), boottime: n('time.boottimeSeconds') },
     hostname: str('hostname'),
     maskPaths: v.maskPaths as string[],
+    recordings: { retentionMs: n('recordings.retentionDays') * 86_400_000, maxBytesPerPane: n('recordings.maxKbPerPane') * 1024 },
     graceMs: n('labs.graceSeconds') * 1000,
     idleMs: n('labs.idleSeconds') * 1000,
     maxLifetimeMs: n('labs.maxLifetimeSeconds') * 1000,

@@ -85,7 +85,7 @@ export function Dashboard({ lang, workshop }: { lang: Lang; workshop: string }) 
         </p>
       ) : null}
       {w.state === 'closed' ? <p className="dash-note">{s.closedNote}</p> : null}
-      <RoomGrid room={w} s={s} watchHref={watchHref} now={now} />
+      <RoomGrid room={w} s={s} watchHref={watchHref} replayHref={(url) => `/${lang}/instructor/${w.id}/replay#src=${encodeURIComponent(url)}`} now={now} />
       <div className="dash-panels">
         <HelpList help={w.help} s={s} onAnswer={(id) => void room.answer(id)} now={now} />
         {w.state !== 'closed' ? <BroadcastBox current={w.broadcast?.text || null} s={s} onSend={(t) => room.broadcast(t)} /> : null}

@@ -60,6 +60,9 @@ export function JoinForm({ lang }: { lang: Lang }) {
         <input name="name" value={name} onChange={(e) => setName(e.target.value)} maxLength={40} required autoComplete="nickname" />
       </label>
       <p className="join-privacy">{s.joinPrivacy}</p>
+      <p className="join-privacy" data-recording-notice>
+        {s.recordingNotice}
+      </p>
       {error && (
         <p className="join-error" role="alert" data-join-error={error.code}>
           {explain(error)}

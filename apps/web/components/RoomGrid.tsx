@@ -1,7 +1,7 @@
 // The room as a grid: a row per learner, a cell per task of every lesson (done, with when, or
 // pending), where they are and whether they are there. STABLE HOOKS: [data-learner="<name>"],
 // [data-task="<lesson>/<task>"][data-status], a[data-watch].
-import type { WorkshopState } from '@nslab/shared';
+import type { WorkshopLearner, WorkshopState } from '@nslab/shared';
 import type { WorkshopStrings } from '../lib/workshop-strings';
 
 function since(iso: string | null, now: number): string | null {
@@ -11,7 +11,25 @@ function since(iso: string | null, now: number): string | null {
   return s < 3600 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`;
 }
 
-export function RoomGrid({ room, s, watchHref, now }: { room: WorkshopState; s: WorkshopStrings; watchHref: (seat: string) => string; now: number }) {
+/** A learner's newest recording of each pane. */
+function latestPerPane(casts: WorkshopLearner['casts']): WorkshopLearner['casts'] {
+  const seen = new Set<string>();
+  return casts.filter((c) => !seen.has(c.pane) && seen.add(c.pane));
+}
+
+export function RoomGrid({
+  room,
+  s,
+  watchHref,
+  replayHref,
+  now,
+}: {
+  room: WorkshopState;
+  s: WorkshopStrings;
+  watchHref: (seat: string) => string;
+  replayHref: (castUrl: string) => string;
+  now: number;
+}) {
   if (!room.learners.length) return <p className="dash-empty">{s.noLearners}</p>;
   return (
     <div className="dash-grid-wrap">
@@ -21,6 +39,7 @@ export function RoomGrid({ room, s, watchHref, now }: { room: WorkshopState; s: 
             <th>{s.learner}</th>
             <th>{s.where}</th>
             <th />
+            <th>{s.recordings}</th>
             {room.plan.flatMap((p) =>
               p.tasks.map((t) => (
                 <th key={`${p.lesson}/${t.id}`} className="task" title={`${p.title}: ${t.title}`}>
@@ -47,6 +66,18 @@ export function RoomGrid({ room, s, watchHref, now }: { room: WorkshopState; s: 
                       {s.watch}
                     </a>
                   ) : null}
+                </td>
+                <td>
+                  {latestPerPane(l.casts).map((c) => (
+                    <span key={c.pane} className="dash-cast">
+                      <a href={`${c.url}&download=1`} data-cast={c.pane} download>
+                        {c.pane}
+                      </a>{' '}
+                      <a href={replayHref(c.url)} target="_blank" rel="noreferrer" data-replay-link={c.pane}>
+                        ({s.replay})
+                      </a>{' '}
+                    </span>
+                  ))}
                 </td>
                 {room.plan.flatMap((p) =>
                   p.tasks.map((t) => {

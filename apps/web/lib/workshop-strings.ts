@@ -63,6 +63,13 @@ const en = {
   closedNote: 'This workshop is closed.',
   done: 'done',
   pending: 'pending',
+  recordings: 'Recordings',
+  replay: 'replay',
+  download: 'Download the .cast file',
+  replayTitle: 'Replay',
+  replayNoLink: 'This page needs a recording link from the dashboard.',
+  recordingNotice:
+    'This workshop records your terminals (what you type and what they show) for your instructor, who can replay them. Recordings are deleted after a few days.',
 };
 
 const zh: typeof en = {
@@ -123,6 +130,12 @@ const zh: typeof en = {
   closedNote: '这个工作坊已经结束。',
   done: '已完成',
   pending: '未完成',
+  recordings: '录像',
+  replay: '回放',
+  download: '下载 .cast 文件',
+  replayTitle: '回放',
+  replayNoLink: '打开这个页面需要讲师面板上的录像链接。',
+  recordingNotice: '这个工作坊会录下你的终端（你输入的内容和终端显示的内容），供讲师回放。录像会在几天后删除。',
 };
 
 export const WORKSHOP_STRINGS: Record<Lang, typeof en> = { en, zh };

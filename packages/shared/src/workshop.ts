@@ -124,6 +124,8 @@ export const WorkshopLearner = z.object({
   /** Since when nothing was typed in their lab (null: no lab). */
   idleSince: z.string().nullable(),
   done: z.array(z.object({ lesson: z.string(), task: z.string(), doneAt: z.string() })),
+  /** Their panes' recordings (asciicast v2), newest first, each with a signed link valid an hour. */
+  casts: z.array(z.object({ pane: z.string(), lab: z.string(), bytes: z.number(), url: z.string(), modifiedAt: z.string() })),
 });
 export type WorkshopLearner = z.infer<typeof WorkshopLearner>;
 

@@ -24,6 +24,8 @@ import { openStore, type Store } from '../store/index.js';
 import { ProgressRecorder } from './progress.js';
 import { Workshops } from '../workshops/workshops.js';
 import { WorkshopWarmer } from './warming.js';
+import { Recordings } from './recordings.js';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export interface RunningAgent {
@@ -61,6 +63,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     (labId, lesson, task) => {
       const owner = manager.get(labId)?.owner;
       if (!owner) return;
+      recordings.marker(labId, task);
       // Recorded first: the dashboard asks the store once it hears of the change.
       void progress.record(labId, owner, lesson, task).then(() => workshops.touchSession(owner));
     },
@@ -79,6 +82,15 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     web = await createWebHandler({ dir: WEB_DIR, dev: config.dev, hostname: config.host, port: config.port, quiet: true });
   }
 
+  const recordings: Recordings = new Recordings(
+    join(config.dataDir, 'recordings'),
+    workshops,
+    manager,
+    config.recordings.maxBytesPerPane,
+    config.recordings.retentionMs,
+    (msg, extra) => log.warn(extra, msg),
+  );
+  recordings.start();
   const warmer = new WorkshopWarmer(workshops, manager, (msg, extra) => log.warn(extra, msg));
   warmer.start();
   const sessions = new Sessions(Buffer.from(await store.ensureSecret('session-key', () => randomBytes(32).toString('hex')), 'hex'));
@@ -98,6 +110,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     token,
     shares: new Shares(),
     workshops,
+    recordings,
     // Every try counts, right or wrong: a room behind one NAT joins at once, a guesser is slowed down.
     joinsPerAddress: new KeyedBuckets(config.rates.joins.burst, config.rates.joins.perMinute / 60),
     helpPerSession: new KeyedBuckets(3, 1 / 20),
@@ -113,7 +126,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   // Before anything else, every request and upgrade: a Host the agent does not know gets nothing.
   const hostAllowed = hostCheck(config.allowedHosts, config.host);
-  const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed }));
+  const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, recordings }));
   server.on('upgrade', upgradeHandler({ ctx, wss, sessions, web, hostAllowed, originAllowed }));
 
   await new Promise<void>((resolve, reject) => {
@@ -150,6 +163,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
         }
         for (const ws of wss.clients) ws.close(1001, 'the agent is stopping');
         await manager.stop();
+        await recordings.stop();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
         await web?.close();

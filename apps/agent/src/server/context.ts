@@ -8,6 +8,7 @@ import type { KeyedBuckets } from './rate.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from '../store/index.js';
 import type { Workshops } from '../workshops/workshops.js';
+import type { Recordings } from './recordings.js';
 
 export interface RateLimits {
   /** Messages of any kind per connection. */
@@ -25,6 +26,8 @@ export interface ConnectionContext {
   store: Store;
   shares: Shares;
   workshops: Workshops;
+  /** Workshop labs' panes, recorded. */
+  recordings: Recordings;
   /** Join codes and instructor keys tried per address (right or wrong). */
   joinsPerAddress: KeyedBuckets;
   /** Help requests per browser session. */

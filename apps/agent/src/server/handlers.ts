@@ -89,6 +89,7 @@ export const HANDLERS: { [T in Handled]: Handler<T> } = {
     // The client that types is the one in use: flow control follows it.
     subs.stream(lab.id, pane.name)?.use();
     pane.write(bytes);
+    ctx.recordings.input(lab.id, pane.name, bytes);
     // Enter: a command runs, and what it changed is worth checking now rather than in a second.
     if (bytes.includes(0x0d) || bytes.includes(0x0a)) ctx.watchers.nudge(lab.id);
     ctx.metrics?.bytesIn.inc(bytes.length);

@@ -11,6 +11,8 @@ import type { WebHandler } from './web.js';
 import type { Store } from '../store/index.js';
 import { bearer, tokenMatches } from './auth.js';
 import { misdirectedText, type HostCheck } from './hosts.js';
+import type { Recordings } from './recordings.js';
+import { serveRecordings } from './casts-http.js';
 
 export interface HttpDeps {
   config: AgentConfig;
@@ -21,9 +23,10 @@ export interface HttpDeps {
   sessions: Sessions;
   web: WebHandler | null;
   hostAllowed: HostCheck;
+  recordings: Recordings;
 }
 
-export function httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed }: HttpDeps) {
+export function httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, recordings }: HttpDeps) {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!hostAllowed(req.headers.host)) {
       res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
@@ -55,6 +58,7 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
         });
       return;
     }
+    if (serveRecordings(req, res, path ?? '/', recordings)) return;
     if (path === '/metrics') {
       // The operator's scraper has the token; nobody else learns how busy the agent is.
       if (!metrics || !tokenMatches(token, bearer(req.headers.authorization))) {

@@ -69,6 +69,13 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
         done: done
           .filter((d) => d.session === s.sessionId && w.lessons.includes(d.lesson))
           .map((d) => ({ lesson: d.lesson, task: d.task, doneAt: d.doneAt.toISOString() })),
+        casts: ctx.recordings.list(w.id, s.seatId).map((c) => ({
+          pane: c.pane,
+          lab: c.lab,
+          bytes: c.bytes,
+          modifiedAt: c.modifiedAt.toISOString(),
+          url: ctx.recordings.link(w.id, s.seatId, c.file),
+        })),
       };
     }),
     help: help.map((h) => ({ id: h.id, seat: h.seatId, name: names.get(h.seatId) ?? '?', text: h.text, askedAt: h.askedAt.toISOString() })),
