@@ -239,3 +239,75 @@ test('while a workshop is open, a lab of its first lesson waits for every learne
   await waitFor('none left', () => agent.manager.readyCount('pid') === 0, 10_000);
   for (const c of [admin, ann]) c.close();
 });
+
+test('take-over: nothing before the learner allows it, typing after, nothing once they end it; reset, extend, move', { skip }, async () => {
+  const agent = useAgent();
+  const admin = await TestClient.connect(agent.url, agent.token);
+  const w = await workshop(admin);
+  const ann = await TestClient.asBrowser(agent.url);
+  const bo = await TestClient.asBrowser(agent.url);
+  const annSeat = (await ok(ann, { type: 'join', code: w.code, name: 'Ann' })).seat.id;
+  await ok(bo, { type: 'join', code: w.code, name: 'Bo' });
+  const lab = (await ok(ann, { type: 'open', lesson: 'uts' })).id;
+  await ok(ann, { type: 'watch', lab });
+  await ok(ann, { type: 'seat' });
+  await ok(bo, { type: 'seat' });
+  const teacher = await TestClient.asBrowser(agent.url);
+  await ok(teacher, { type: 'instructor', workshop: w.id, key: w.instructorKey });
+  const { token } = await ok(teacher, { type: 'workshop-watch', workshop: w.id, seat: annSeat });
+  await ok(teacher, { type: 'view', token });
+  const type = (text: string) => teacher.request({ type: 'input', lab, pane: 'host', data: `${text}\r` });
+  const fileThere = async (name: string) =>
+    (await ok(ann, { type: 'exec', lab, pane: 'host', argv: ['sh', '-c', `test -e /tmp/${name} && echo yes || echo no`] })).stdout ===
+    Buffer.from('yes\n').toString('base64');
+
+  // Before any answer: read-only, as a viewer.
+  assert.equal((await type('touch /tmp/before')).code, 'read-only');
+  const asked = (await ok(teacher, { type: 'takeover-request', workshop: w.id, seat: annSeat })).request;
+  const q = await ann.waitFor((m) => m.type === 'takeover' && m.request === asked);
+  assert.equal(q.workshop, w.id);
+  assert.ok(!bo.messages.some((m) => m.type === 'takeover'), 'only the learner asked is asked');
+  assert.equal((await type('touch /tmp/asked')).code, 'read-only', 'asking is not allowing');
+  // Someone else cannot answer for Ann.
+  await refused(bo, { type: 'takeover-answer', request: asked, allow: true }, 'failed');
+  assert.equal((await type('touch /tmp/forged')).code, 'read-only');
+  // Deny: still nothing.
+  assert.deepEqual(await ok(ann, { type: 'takeover-answer', request: asked, allow: false }), { state: 'denied' });
+  await teacher.waitFor((m) => m.type === 'takeover-state' && m.state === 'denied');
+  assert.equal((await type('touch /tmp/denied')).code, 'read-only');
+  // Allow: the instructor's typing reaches Ann's shell.
+  const again = (await ok(teacher, { type: 'takeover-request', workshop: w.id, seat: annSeat })).request;
+  await ann.waitFor((m) => m.type === 'takeover' && m.request === again);
+  await ok(ann, { type: 'takeover-answer', request: again, allow: true });
+  await teacher.waitFor((m) => m.type === 'takeover-state' && m.state === 'allowed');
+  assert.equal((await ok(teacher, { type: 'workshop-show', workshop: w.id })).takeovers[0].state, 'allowed');
+  assert.equal((await type('touch /tmp/by-the-instructor')).type, 'result');
+  await waitFor('the file the instructor made', () => fileThere('by-the-instructor'));
+  assert.equal(await fileThere('before'), false);
+  assert.equal(await fileThere('denied'), false);
+  // The learner ends it: read-only again.
+  assert.deepEqual(await ok(ann, { type: 'takeover-end' }), { ended: true });
+  await teacher.waitFor((m) => m.type === 'takeover-state' && m.state === 'ended');
+  assert.equal((await type('touch /tmp/after')).code, 'read-only');
+  // A learner cannot ask for a take-over of another.
+  await refused(bo, { type: 'takeover-request', workshop: w.id, seat: annSeat }, 'forbidden');
+
+  // Move the room: every learner is told; a lesson not in the workshop is refused.
+  await ok(teacher, { type: 'workshop-move', workshop: w.id, lesson: 'ipc' });
+  for (const c of [ann, bo]) await c.waitFor((m) => m.type === 'move' && m.lesson === 'ipc');
+  await refused(teacher, { type: 'workshop-move', workshop: w.id, lesson: 'pid' }, 'unknown-lesson');
+  await refused(bo, { type: 'workshop-move', workshop: w.id, lesson: 'ipc' }, 'forbidden');
+
+  // Extend, then reset: a lab closed with the reason the page knows.
+  const l = agent.manager.get(lab)!;
+  l.openedAt -= 10 * 60_000;
+  const before = l.openedAt;
+  await ok(teacher, { type: 'learner-lab', workshop: w.id, seat: annSeat, action: 'extend' });
+  assert.ok(l.openedAt > before, 'more time');
+  await refused(bo, { type: 'learner-lab', workshop: w.id, seat: annSeat, action: 'close' }, 'forbidden');
+  await ok(teacher, { type: 'learner-lab', workshop: w.id, seat: annSeat, action: 'reset' });
+  const closed = await ann.waitFor((m) => m.type === 'lab-closed' && m.lab === lab);
+  assert.equal(closed.reason, 'reset by the instructor');
+  assert.equal(agent.manager.get(lab), undefined);
+  for (const c of [admin, ann, bo, teacher]) c.close();
+});

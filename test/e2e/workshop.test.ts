@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { formatJoinCode } from '@nslab/shared';
 import { serve, type Served } from '../helpers/server.ts';
 import { launch, browserTestsSkip } from '../helpers/browser.ts';
-import { openPage, run, waitFor, waitPrompts } from '../helpers/page.ts';
+import { expectScreen, openPage, run, screen, typeCommand, waitFor, waitPrompts } from '../helpers/page.ts';
 import { TestClient } from '../helpers/ws.ts';
 
 const skip = browserTestsSkip('the workshop tests');
@@ -45,6 +45,12 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
       learners.push({ name, page });
     }
     const [ann, bo] = learners as [(typeof learners)[0], (typeof learners)[0], (typeof learners)[0]];
+    for (const l of learners) {
+      const bar = l.page.locator(`[data-workshop="${w.id}"]`);
+      await bar.waitFor();
+      assert.match(await bar.innerText(), new RegExp(`Namespaces, Tuesday[\\s\\S]*${l.name}`));
+      assert.equal(await l.page.locator('[data-broadcast]').count(), 0, 'no broadcast yet');
+    }
 
     // The dashboard, through the instructor link.
     const { page: dash } = await openPage(browser, `${agent.url}/en/instructor/${w.id}#key=${encodeURIComponent(w.instructorKey)}`);
@@ -56,7 +62,11 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
     // Bo does the task; only Bo's cell turns done.
     await run(bo.page, 'container', 'hostname -b bird');
     await bo.page.waitForSelector('[data-task="set-hostname"][data-status="done"]', { timeout: 30_000 });
+    // The dashboard follows within about a second of the learner's own page.
+    const seenAt = Date.now();
     await waitFor("Bo's cell on the dashboard", async () => (await cell('Bo').getAttribute('data-status')) === 'done', 10_000);
+    const lag = Date.now() - seenAt;
+    assert.ok(lag < 2_000, `the dashboard showed Bo's task ${lag} ms after Bo's page`);
     assert.equal(await cell('Ann').getAttribute('data-status'), 'pending');
     assert.equal(await cell('陈').getAttribute('data-status'), 'pending');
 
@@ -75,6 +85,11 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
     await dash.fill('textarea[data-broadcast-input]', 'Ten minutes left');
     await dash.click('button[data-broadcast-send]');
     for (const l of learners) await l.page.waitForSelector('[data-broadcast]:has-text("Ten minutes left")');
+    // A page opened now gets it from its seat; taken down, it goes from every page.
+    await bo.page.reload();
+    await bo.page.waitForSelector('[data-broadcast]:has-text("Ten minutes left")');
+    await dash.click('button[data-broadcast-clear]');
+    for (const l of learners) await l.page.waitForSelector('[data-broadcast]', { state: 'detached' });
 
     // The CSV: a row per learner and task, as the grid says.
     const href = await dash.locator('a[data-csv]').getAttribute('href');
@@ -94,7 +109,7 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
 
     // Watching Ann: her panes, live and read-only, in a new tab.
     const [watchPage] = await Promise.all([dash.context().waitForEvent('page'), dash.click('[data-learner="Ann"] a[data-watch]')]);
-    await watchPage.waitForURL(/\/en\/watch#/);
+    await watchPage.waitForURL(/\/en\/(watch#|instructor\/[a-z0-9]+\/learner\/[a-z0-9]+)/);
     await watchPage.waitForSelector('[data-pane="container"]');
     await run(ann.page, 'host', 'echo seen-by-the-instructor');
     await waitFor(
@@ -102,6 +117,18 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
       async () => (await watchPage.locator('[data-pane="host"]').innerText()).includes('seen-by-the-instructor'),
       15_000,
     );
+
+    // Take-over: the instructor asks in the live view; Ann allows on her page; the instructor's
+    // typing reaches Ann's shell; Ann ends it.
+    await watchPage.click('button[data-takeover-request]');
+    await ann.page.waitForSelector('[data-takeover]');
+    await ann.page.click('[data-takeover] button[data-allow]');
+    await watchPage.waitForSelector('[data-takeover-state="allowed"]');
+    await watchPage.waitForSelector('[data-pane="host"]:not([data-readonly])');
+    await typeCommand(watchPage, 'host', 'echo typed-by-$((40+2))-instructor');
+    await expectScreen(ann.page, 'host', /typed-by-42-instructor/);
+    await ann.page.click('button[data-takeover-stop]');
+    await watchPage.waitForSelector('[data-takeover-state="ended"]');
 
     // Bo's recording: downloaded, it is asciicast v2 with what Bo typed; replayed in the browser
     // by the player the agent serves, with the task's marker.
@@ -128,6 +155,19 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
     await replay.waitForSelector('[data-replay] .ap-player, [data-replay] .ap-wrapper', { timeout: 20_000 });
     await replay.waitForSelector('button[data-marker="set-hostname"]');
     assert.equal(await replay.locator('[data-replay-error]').count(), 0);
+
+    // Reset: Bo gets a fresh lab (its hostname is the lab's again), and keeps the task done.
+    await dash.click('[data-learner="Bo"] button[data-learner-action="reset"]');
+    await waitPrompts(bo.page, ['host', 'container']);
+    await waitFor(
+      'a fresh lab for Bo',
+      async () => {
+        await run(bo.page, 'container', 'echo "name=$(hostname)"');
+        return /name=nslab/.test(await screen(bo.page, 'container'));
+      },
+      30_000,
+    );
+    assert.equal(await cell('Bo').getAttribute('data-status'), 'done', 'progress outlives the lab');
 
     // A learner's own browser reaches nothing of the dashboard's.
     const probe = await ann.page.evaluate(
@@ -163,6 +203,13 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
     await late.click('form[data-join] button[type="submit"]');
     await late.waitForSelector('[data-join-error="workshop-full"]');
     assert.match(await late.locator('[data-join-error]').innerText(), /full/);
+    const later = (
+      await admin.request({ type: 'workshop-create', title: 'Later', lessons: ['uts'], seats: 5, opens: new Date(Date.now() + 3_600_000).toISOString() })
+    ).data;
+    await late.fill('form[data-join] input[name="code"]', ` ${formatJoinCode(later.code).toLowerCase()} `);
+    await late.click('form[data-join] button[type="submit"]');
+    await late.waitForSelector('[data-join-error="workshop-not-open"]');
+    assert.match(await late.locator('[data-join-error]').innerText(), /not opened yet\. It opens at .*\d/);
 
     // A wrong instructor key: a clear page, no room.
     const { page: wrong } = await openPage(browser, `${agent.url}/en/instructor/${w.id}#key=not-the-key`);

@@ -49,7 +49,14 @@ export function Dashboard({ lang, workshop }: { lang: Lang; workshop: string }) 
       </p>
     );
   const w = state.room;
-  if (!w) return <p className="dash">{s.connectingRoom}</p>;
+  if (!w)
+    return state.message ? (
+      <p className="dash dash-note" role="alert" data-dashboard-error="failed">
+        {s.roomFailed} {state.message}
+      </p>
+    ) : (
+      <p className="dash">{s.connectingRoom}</p>
+    );
   const joinUrl = `${window.location.origin}/${lang}/join?code=${w.code}`;
 
   // The learner's live view: a page that shows the key to the agent and goes on to their panes.
@@ -85,7 +92,14 @@ export function Dashboard({ lang, workshop }: { lang: Lang; workshop: string }) 
         </p>
       ) : null}
       {w.state === 'closed' ? <p className="dash-note">{s.closedNote}</p> : null}
-      <RoomGrid room={w} s={s} watchHref={watchHref} replayHref={(url) => `/${lang}/instructor/${w.id}/replay#src=${encodeURIComponent(url)}`} now={now} />
+      <RoomGrid
+        room={w}
+        s={s}
+        watchHref={watchHref}
+        replayHref={(url) => `/${lang}/instructor/${w.id}/replay#src=${encodeURIComponent(url)}`}
+        onAction={(seat, action) => void room.learnerLab(seat, action)}
+        now={now}
+      />
       <div className="dash-panels">
         <HelpList help={w.help} s={s} onAnswer={(id) => void room.answer(id)} now={now} />
         {w.state !== 'closed' ? <BroadcastBox current={w.broadcast?.text || null} s={s} onSend={(t) => room.broadcast(t)} /> : null}
@@ -96,6 +110,37 @@ export function Dashboard({ lang, workshop }: { lang: Lang; workshop: string }) 
                 {s.csv}
               </a>
             </p>
+          ) : null}
+          {w.state !== 'closed' ? (
+            <p>
+              <button type="button" className="quiet" data-extend-all onClick={() => void room.extendAll()}>
+                {s.extendAll}
+              </button>
+            </p>
+          ) : null}
+          {w.state !== 'closed' && w.plan.length > 1 ? (
+            <form
+              className="dash-move"
+              onSubmit={(e) => {
+                e.preventDefault();
+                const lesson = new FormData(e.currentTarget).get('lesson');
+                if (typeof lesson === 'string') void room.move(lesson);
+              }}
+            >
+              <label>
+                {s.moveRoom}{' '}
+                <select name="lesson" data-move-lesson>
+                  {w.plan.map((p) => (
+                    <option key={p.lesson} value={p.lesson}>
+                      {p.title}
+                    </option>
+                  ))}
+                </select>
+              </label>{' '}
+              <button type="submit" data-move-send>
+                {s.moveSend}
+              </button>
+            </form>
           ) : null}
           {w.state !== 'closed' ? (
             <button

@@ -3,6 +3,12 @@
 import type { HelpRequest } from '@nslab/shared';
 import type { WorkshopStrings } from '../lib/workshop-strings';
 
+/** How long ago a request was made, to the minute. */
+function ago(iso: string, now: number, s: WorkshopStrings): string {
+  const min = Math.max(0, Math.floor((now - Date.parse(iso)) / 60_000));
+  return min < 1 ? s.justNow : s.minutesAgo.replace('{n}', String(min));
+}
+
 export function HelpList({ help, s, onAnswer, now }: { help: HelpRequest[]; s: WorkshopStrings; onAnswer: (id: string) => void; now: number }) {
   return (
     <section className="dash-panel">
@@ -17,7 +23,7 @@ export function HelpList({ help, s, onAnswer, now }: { help: HelpRequest[]; s: W
             <li key={h.id} data-help={h.name}>
               <span>
                 <strong>{h.name}</strong>
-                {h.text ? `: ${h.text}` : ''} <span className="dash-off">({Math.max(0, Math.round((now - Date.parse(h.askedAt)) / 60000))} min)</span>
+                {h.text ? `: ${h.text}` : ''} <span className="dash-off">({ago(h.askedAt, now, s)})</span>
               </span>
               <button type="button" className="quiet" data-help-answer onClick={() => onAnswer(h.id)}>
                 {s.answered}

@@ -3,7 +3,7 @@
 // on a seat, the workshop's first lesson. STABLE HOOKS: form[data-join], input[name=code],
 // input[name=name].
 import { useEffect, useState } from 'react';
-import type { Lang } from '@nslab/shared';
+import { type Lang, normalizeJoinCode } from '@nslab/shared';
 import { join } from '../lib/room';
 import { WORKSHOP_STRINGS } from '../lib/workshop-strings';
 
@@ -23,7 +23,8 @@ export function JoinForm({ lang }: { lang: Lang }) {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    const r = await join(code, name);
+    // As read aloud or off a projector: any case, spaces and dashes anywhere.
+    const r = await join(normalizeJoinCode(code), name);
     if (r.ok) {
       window.location.assign(`/${lang}/lessons/${r.seat.workshop.lessons[0]}`);
       return;
@@ -36,7 +37,9 @@ export function JoinForm({ lang }: { lang: Lang }) {
     const text = s.joinErrors[e.code] ?? e.message;
     // "this workshop opens at <ISO time>": show the time in the reader's own zone.
     const at = e.code === 'workshop-not-open' ? /(\d{4}-\d\d-\d\dT[\d:.]+Z)/.exec(e.message)?.[1] : undefined;
-    return at ? `${text} ${s.opensAt} ${new Date(at).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en')}` : text;
+    if (!at) return text;
+    const time = new Date(at).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en', { dateStyle: 'medium', timeStyle: 'short' });
+    return `${text}${lang === 'zh' ? '' : ' '}${s.opensAt.replace('{time}', time)}`;
   };
 
   return (

@@ -1,28 +1,60 @@
 'use client';
-// The way from the dashboard into one learner's panes: this page shows the instructor key (from
-// its fragment) to the agent, asks for a read-only link to the learner's current lab, and goes
-// to the watch view with it.
+// One learner's panes for their workshop's instructor: live and read-only, with their tasks and
+// namespace picture, and a take-over the learner must allow. The instructor key comes from the
+// page's fragment (#key=); this page shows it to the agent, gets a read-only link to the
+// learner's lab, and watches it on a connection that may type once the learner says Allow.
+// STABLE HOOKS: [data-pane="<name>"], button[data-takeover-request].
 import { useEffect, useState } from 'react';
 import type { Lang } from '@nslab/shared';
 import { AgentSocket, errorMessage } from '../lib/socket';
+import { InstructorWatch, type WatchSession, type WatchState } from '../lib/watch';
 import { WORKSHOP_STRINGS } from '../lib/workshop-strings';
+import { WatchWorkspace, type WatchLesson } from './WatchWorkspace';
 
-export function LearnerWatch({ lang, workshop, seat }: { lang: Lang; workshop: string; seat: string }) {
+function TakeoverBar({ state, session, lang }: { state: WatchState; session: WatchSession; lang: Lang }) {
+  const s = WORKSHOP_STRINGS[lang];
+  const iw = session as InstructorWatch;
+  return (
+    <div className="takeover-bar" data-takeover-state={state.takeover}>
+      {state.takeover === 'allowed' ? (
+        <>
+          <span>{s.takeoverAllowed}</span>
+          <button type="button" className="quiet" data-takeover-end onClick={() => void iw.endTakeover()}>
+            {s.takeoverEnd}
+          </button>
+        </>
+      ) : (
+        <>
+          <button type="button" data-takeover-request disabled={state.takeover === 'asked'} onClick={() => void iw.requestTakeover()}>
+            {s.takeoverRequest}
+          </button>
+          <span>
+            {state.takeover === 'asked' ? s.takeoverAsked : state.takeover === 'denied' ? s.takeoverDenied : state.takeover === 'ended' ? s.takeoverEnded : ''}
+          </span>
+        </>
+      )}
+    </div>
+  );
+}
+
+export function LearnerWatch({ lang, workshop, seat, lessons }: { lang: Lang; workshop: string; seat: string; lessons: Record<string, WatchLesson> }) {
   const s = WORKSHOP_STRINGS[lang];
   const [problem, setProblem] = useState<string | null>(null);
+  const [view, setView] = useState<{ token: string; key: string } | null>(null);
   useEffect(() => {
-    const key = /(?:^#|&)key=([^&]+)/.exec(window.location.hash)?.[1];
-    if (!key) {
+    const raw = /(?:^#|&)key=([^&]+)/.exec(window.location.hash)?.[1];
+    if (!raw) {
       setProblem(s.noKey);
       return;
     }
+    const key = decodeURIComponent(raw);
     const socket: AgentSocket = new AgentSocket({
       connecting: () => {},
       hello: async () => {
         try {
-          await socket.request({ type: 'instructor', workshop, key: decodeURIComponent(key) });
+          await socket.request({ type: 'instructor', workshop, key });
           const { token } = await socket.request({ type: 'workshop-watch', workshop, seat });
-          window.location.replace(`/${lang}/watch#${token}`);
+          setView({ token, key });
         } catch (err) {
           setProblem(errorMessage(err));
         }
@@ -35,10 +67,25 @@ export function LearnerWatch({ lang, workshop, seat }: { lang: Lang; workshop: s
     });
     socket.start();
     return () => socket.stop();
-  }, [lang, workshop, seat, s.noKey]);
+  }, [workshop, seat, s.noKey]);
+
+  if (problem)
+    return (
+      <p className="dash dash-note" data-watch-error>
+        {problem}
+      </p>
+    );
+  if (!view) return <p className="dash">{s.connectingRoom}</p>;
   return (
-    <p className={problem ? 'dash dash-note' : 'dash'} data-watch-error={problem ? '' : undefined}>
-      {problem ?? s.connectingRoom}
-    </p>
+    <WatchWorkspace
+      lang={lang}
+      lessons={lessons}
+      options={{
+        token: view.token,
+        makeSession: (t) => new InstructorWatch(t, workshop, view.key, seat),
+        writable: (st) => st.takeover === 'allowed',
+        toolbar: (st, session) => <TakeoverBar state={st} session={session} lang={lang} />,
+      }}
+    />
   );
 }

@@ -22,12 +22,14 @@ export function RoomGrid({
   s,
   watchHref,
   replayHref,
+  onAction,
   now,
 }: {
   room: WorkshopState;
   s: WorkshopStrings;
   watchHref: (seat: string) => string;
   replayHref: (castUrl: string) => string;
+  onAction: (seat: string, action: 'reset' | 'extend' | 'close') => void;
   now: number;
 }) {
   if (!room.learners.length) return <p className="dash-empty">{s.noLearners}</p>;
@@ -62,9 +64,16 @@ export function RoomGrid({
                 </td>
                 <td>
                   {l.lab ? (
-                    <a href={watchHref(l.seat)} target="_blank" rel="noreferrer" data-watch>
-                      {s.watch}
-                    </a>
+                    <span className="dash-actions">
+                      <a href={watchHref(l.seat)} target="_blank" rel="noreferrer" data-watch>
+                        {s.watch}
+                      </a>{' '}
+                      {(['reset', 'extend', 'close'] as const).map((a) => (
+                        <button key={a} type="button" className="quiet" data-learner-action={a} onClick={() => onAction(l.seat, a)}>
+                          {a === 'reset' ? s.reset : a === 'extend' ? s.extend : s.closeLab}
+                        </button>
+                      ))}
+                    </span>
                   ) : null}
                 </td>
                 <td>

@@ -1,7 +1,7 @@
 'use client';
 // The watch page's live part: a shared lab's panes, read-only at the writer's size, its tasks and
 // its namespace picture, fed by one WatchSession (lib/watch.ts).
-import { Fragment, useEffect, useState, useSyncExternalStore } from 'react';
+import { Fragment, type ReactNode, useEffect, useState, useSyncExternalStore } from 'react';
 import type { Lang, NamespaceType } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
 import { WatchSession, type WatchState } from '../lib/watch';
@@ -54,15 +54,29 @@ function WatchStatus({ state, lang, lesson, session }: { state: WatchState; lang
   );
 }
 
-export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<string, WatchLesson> }) {
+export interface WatchOptions {
+  /** The read-only link's token (default: the page's fragment). */
+  token?: string;
+  /** Makes the session (default: a plain read-only WatchSession). */
+  makeSession?: (token: string | null) => WatchSession;
+  /** May type in the panes now (an allowed take-over). */
+  writable?: (state: WatchState) => boolean;
+  /** Above the panes (the instructor's take-over controls). */
+  toolbar?: (state: WatchState, session: WatchSession) => ReactNode;
+}
+
+export function WatchWorkspace({ lang, lessons, options = {} }: { lang: Lang; lessons: Record<string, WatchLesson>; options?: WatchOptions }) {
   const s = STRINGS[lang];
   // The token is in the fragment: known in the browser only, so the session starts after mount.
   const [session, setSession] = useState<WatchSession>(NO_SESSION);
   const state = useSyncExternalStore(session.subscribe, session.getState, session.getState);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the options are fixed for the page's life
   useEffect(() => {
-    const read = () => decodeURIComponent(location.hash.replace(/^#/, '')).trim() || null;
-    let current = new WatchSession(read());
+    const fixed = options.token;
+    const read = () => fixed ?? (decodeURIComponent(location.hash.replace(/^#/, '')).trim() || null);
+    const make = options.makeSession ?? ((t: string | null) => new WatchSession(t));
+    let current = make(read());
     setSession(current);
     current.start();
     // Keep the link when switching languages (an <a href> would drop the fragment).
@@ -72,8 +86,9 @@ export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<
       });
     keepHash();
     const onHash = () => {
+      if (fixed) return;
       current.stop();
-      current = new WatchSession(read());
+      current = make(read());
       setSession(current);
       current.start();
       keepHash();
@@ -95,11 +110,13 @@ export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<
   const lesson = state.lab ? (lessons[state.lab.lesson] ?? null) : null;
   const panes = lesson?.panes ?? state.lab?.panes.map((p) => ({ name: p.name, title: null, unshare: p.unshare as NamespaceType[] })) ?? [];
   const live = state.phase === 'live';
+  const writable = options.writable?.(state) ?? false;
 
   return (
     <div className="watch-layout">
       <section className="bench" aria-label={s.shells}>
         <WatchStatus state={state} lang={lang} lesson={lesson} session={session} />
+        {options.toolbar?.(state, session)}
         {state.lab ? (
           <>
             <div className="panes watch-panes">
@@ -114,7 +131,7 @@ export function WatchWorkspace({ lang, lessons }: { lang: Lang; lessons: Record<
                     session={session}
                     state={state.panes[p.name]}
                     ready={live}
-                    readOnly
+                    readOnly={!writable}
                   />
                 </Fragment>
               ))}

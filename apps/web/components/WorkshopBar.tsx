@@ -64,6 +64,30 @@ export function WorkshopBar({ lang }: { lang: Lang }) {
           </button>
         </form>
       )}
+      {state.takeover?.state === 'asked' && (
+        <div className="workshop-takeover" data-takeover role="alertdialog" aria-label={s.takeoverQuestion}>
+          <strong>{s.takeoverQuestion}</strong>
+          <button type="button" data-allow onClick={() => void seat.answerTakeover(true)}>
+            {s.takeoverAllow}
+          </button>
+          <button type="button" data-deny onClick={() => void seat.answerTakeover(false)}>
+            {s.takeoverDeny}
+          </button>
+        </div>
+      )}
+      {state.takeover?.state === 'allowed' && (
+        <div className="workshop-takeover" data-takeover-on>
+          <span>{s.takeoverOn}</span>
+          <button type="button" data-takeover-stop onClick={() => void seat.endTakeover()}>
+            {s.takeoverStop}
+          </button>
+        </div>
+      )}
+      {state.move && (
+        <p className="workshop-broadcast" data-move={state.move}>
+          {s.moveTo} <a href={`/${lang}/lessons/${state.move}`}>{state.move}</a>
+        </p>
+      )}
       {state.broadcast && (
         <p className="workshop-broadcast" data-broadcast role="status">
           <span className="workshop-broadcast-from">{s.fromInstructor}:</span> {state.broadcast}

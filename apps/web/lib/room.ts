@@ -89,11 +89,15 @@ export interface SeatState {
   closed: boolean;
   help: 'idle' | 'sending' | 'sent' | 'failed';
   helpMessage: string | null;
+  /** A take-over the instructor asked for (its request id), or one the learner allowed. */
+  takeover: { request: string; state: 'asked' | 'allowed' } | null;
+  /** The lesson the instructor moved the room on to. */
+  move: string | null;
 }
 
 export class LearnerSeat extends SocketStore<SeatState> {
   constructor() {
-    super({ seat: null, broadcast: null, closed: false, help: 'idle', helpMessage: null });
+    super({ seat: null, broadcast: null, closed: false, help: 'idle', helpMessage: null, takeover: null, move: null });
   }
 
   protected onHello() {
@@ -108,6 +112,25 @@ export class LearnerSeat extends SocketStore<SeatState> {
     if (!mine) return;
     if (m.type === 'broadcast' && m.workshop === mine) this.set({ broadcast: m.text || null });
     if (m.type === 'workshop-closed' && m.workshop === mine) this.set({ closed: true });
+    if (m.type === 'move' && m.workshop === mine) this.set({ move: m.lesson });
+    if (m.type === 'takeover' && m.workshop === mine) this.set({ takeover: { request: m.request, state: 'asked' } });
+    if (m.type === 'takeover-state' && m.workshop === mine) {
+      if (m.state === 'allowed' && this.state.takeover) this.set({ takeover: { ...this.state.takeover, state: 'allowed' } });
+      if (m.state === 'denied' || m.state === 'ended') this.set({ takeover: null });
+    }
+  }
+
+  /** The learner's answer to the instructor's request: nothing is allowed without it. */
+  async answerTakeover(allow: boolean) {
+    const t = this.state.takeover;
+    if (!t) return;
+    if (!allow) this.set({ takeover: null });
+    await this.socket.request({ type: 'takeover-answer', request: t.request, allow }).catch(() => this.set({ takeover: null }));
+  }
+
+  async endTakeover() {
+    this.set({ takeover: null });
+    await this.socket.request({ type: 'takeover-end' }).catch(() => {});
   }
 
   async askHelp(text: string) {
@@ -129,9 +152,16 @@ export interface RoomState {
   message: string | null;
 }
 
+/** The dashboard asks for the room at most this often (about four times a second). */
+const REFRESH_GAP_MS = 250;
+
 export class InstructorRoom extends SocketStore<RoomState> {
+  /** A room request is out; another change meanwhile means one more. */
   private asking = false;
   private again = false;
+  /** When the last room request went out, and the timer of the next one. */
+  private lastAsk = 0;
+  private soon: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly workshop: string,
@@ -147,7 +177,7 @@ export class InstructorRoom extends SocketStore<RoomState> {
   protected onHello() {
     if (!this.key) return;
     this.socket.request({ type: 'instructor', workshop: this.workshop, key: this.key }).then(
-      () => void this.refresh(),
+      () => this.refresh(),
       (err: unknown) => {
         const code = errorCode(err);
         if (code === 'forbidden') {
@@ -159,36 +189,53 @@ export class InstructorRoom extends SocketStore<RoomState> {
   }
 
   protected onMessage(m: AgentEvent) {
-    if (m.type === 'workshop-changed' && m.workshop === this.workshop) void this.refresh();
-    // A new instructor link was made: this one no longer opens the room.
-    if (m.type === 'workshop-closed' && m.workshop === this.workshop) void this.refresh();
+    if (m.type === 'workshop-changed' && m.workshop === this.workshop) this.refresh();
+    // The workshop was closed, or a new instructor link replaced this one: the room says which.
+    if (m.type === 'workshop-closed' && m.workshop === this.workshop) this.refresh();
   }
 
-  /** Ask for the room; changes that come meanwhile are one more ask, not one each. */
-  async refresh() {
+  stop() {
+    if (this.soon) clearTimeout(this.soon);
+    this.soon = null;
+    super.stop();
+  }
+
+  /**
+   * Ask for the room again. A burst of changes (a room finishing a task together) is one ask:
+   * at most one every REFRESH_GAP_MS, never two at once, and none of them dropped.
+   */
+  refresh() {
     if (this.asking) {
       this.again = true;
       return;
     }
+    if (this.soon) return;
+    const wait = Math.max(0, this.lastAsk + REFRESH_GAP_MS - Date.now());
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      void this.ask();
+    }, wait);
+  }
+
+  private async ask() {
     this.asking = true;
+    this.again = false;
+    this.lastAsk = Date.now();
     try {
-      do {
-        this.again = false;
-        try {
-          const room = await this.socket.request({ type: 'workshop-show', workshop: this.workshop });
-          this.set({ phase: room.state === 'closed' ? 'closed' : 'live', room, message: null });
-        } catch (err) {
-          if (errorCode(err) === 'forbidden') {
-            this.set({ phase: 'forbidden', message: errorMessage(err) });
-            this.socket.stop();
-            return;
-          }
-          if (errorCode(err) !== 'connection') this.set({ message: errorMessage(err) });
-        }
-      } while (this.again);
+      const room = await this.socket.request({ type: 'workshop-show', workshop: this.workshop });
+      this.set({ phase: room.state === 'closed' ? 'closed' : 'live', room, message: null });
+    } catch (err) {
+      if (errorCode(err) === 'forbidden') {
+        this.set({ phase: 'forbidden', message: errorMessage(err) });
+        this.socket.stop();
+        return;
+      }
+      // A lost connection asks again by itself once it is back (onHello).
+      if (errorCode(err) !== 'connection') this.set({ message: errorMessage(err) });
     } finally {
       this.asking = false;
     }
+    if (this.again) this.refresh();
   }
 
   private async act(fn: () => Promise<unknown>) {
@@ -210,6 +257,18 @@ export class InstructorRoom extends SocketStore<RoomState> {
 
   close() {
     return this.act(() => this.socket.request({ type: 'workshop-close', workshop: this.workshop }));
+  }
+
+  learnerLab(seat: string, action: 'reset' | 'extend' | 'close') {
+    return this.act(() => this.socket.request({ type: 'learner-lab', workshop: this.workshop, seat, action }));
+  }
+
+  extendAll() {
+    return this.act(() => this.socket.request({ type: 'workshop-extend', workshop: this.workshop }));
+  }
+
+  move(lesson: string) {
+    return this.act(() => this.socket.request({ type: 'workshop-move', workshop: this.workshop, lesson }));
   }
 }
 

@@ -5,7 +5,7 @@
 // connection itself is an AgentSocket, lib/socket.ts).
 // Protocol v2: each pane's output is a PaneFeed (snapshot on page load, exact resume after a
 // dropped connection, flow-control acks); input goes through an InputQueue (chunked pastes).
-import type { LabInfo } from '@nslab/shared';
+import { LAB_RESET_REASON, type LabInfo } from '@nslab/shared';
 import { InputQueue } from './input';
 import { AgentError, errorCode, errorMessage, type AgentEvent, type AgentHello } from './socket';
 import { LabStore, NEW_PANE, taskMap, type LabViewState, type PaneState } from './store';
@@ -129,6 +129,12 @@ export class LabSession extends LabStore<SessionState> {
         if (msg.lab === this.state.labId && msg.lab !== this.closing) {
           sessionStorage.removeItem(LAB_KEY(this.lesson));
           for (const q of this.inputs.values()) q.clear();
+          // The instructor reset it: a fresh lab at once, with a word on why.
+          if (msg.reason === LAB_RESET_REASON) {
+            this.set({ labId: null, picture: null, closing: null });
+            void this.setupLab();
+            return;
+          }
           this.set({ phase: 'lab-closed', message: msg.reason, picture: null, closing: null });
         }
         return;

@@ -13,11 +13,13 @@ export interface WatchState extends LabViewState {
   lab: LabInfo | null;
   retryIn: number;
   message: string | null;
+  /** An instructor's take-over of this lab (the instructor's live view only). */
+  takeover: 'none' | 'asked' | 'allowed' | 'denied' | 'ended';
 }
 
 export class WatchSession extends LabStore<WatchState> {
-  constructor(private readonly token: string | null) {
-    super({ phase: token ? 'connecting' : 'no-link', lab: null, retryIn: 0, message: null, panes: {}, tasks: null, picture: null }, true);
+  constructor(protected readonly token: string | null) {
+    super({ phase: token ? 'connecting' : 'no-link', lab: null, retryIn: 0, message: null, panes: {}, tasks: null, picture: null, takeover: 'none' }, true);
   }
 
   protected currentLab() {
@@ -37,7 +39,7 @@ export class WatchSession extends LabStore<WatchState> {
   protected attachable() {
     return this.state.phase === 'live';
   }
-  input(): boolean {
+  input(_pane: string, _data: string): boolean {
     return false;
   }
   resize() {}
@@ -110,5 +112,50 @@ export class WatchSession extends LabStore<WatchState> {
       const code = errorCode(err);
       if (code === 'unknown-lab' || code === 'bad-link') this.set({ phase: 'closed', message: errorMessage(err) });
     }
+  }
+}
+
+/**
+ * The instructor's live view of a learner: a watch of their lab on a connection that first shows
+ * the instructor key, so that once the learner allows a take-over, this view may type in it.
+ */
+export class InstructorWatch extends WatchSession {
+  constructor(
+    token: string | null,
+    private readonly workshop: string,
+    private readonly key: string,
+    private readonly seat: string,
+  ) {
+    super(token);
+  }
+
+  protected onHello() {
+    this.socket.request({ type: 'instructor', workshop: this.workshop, key: this.key }).then(
+      () => super.onHello(),
+      (err: unknown) => this.set({ phase: 'error', message: errorMessage(err) }),
+    );
+  }
+
+  protected onMessage(msg: AgentEvent) {
+    if (msg.type === 'takeover-state' && msg.workshop === this.workshop && msg.seat === this.seat) this.set({ takeover: msg.state });
+    super.onMessage(msg);
+  }
+
+  async requestTakeover() {
+    try {
+      await this.socket.request({ type: 'takeover-request', workshop: this.workshop, seat: this.seat });
+    } catch (err) {
+      this.set({ message: errorMessage(err) });
+    }
+  }
+
+  async endTakeover() {
+    await this.socket.request({ type: 'takeover-end', workshop: this.workshop, seat: this.seat }).catch(() => {});
+  }
+
+  input(pane: string, data: string): boolean {
+    const lab = this.currentLab();
+    if (this.state.takeover !== 'allowed' || !lab) return false;
+    return this.socket.send({ type: 'input', lab, pane, data });
   }
 }

@@ -12,6 +12,9 @@ import { lessonIdSchema } from './names.js';
 export const JOIN_CODE_ALPHABET = 'ACDEFHJKMNPQRTUVWXY3479';
 export const JOIN_CODE_LENGTH = 8;
 
+/** Why a learner's lab closed when their instructor reset it: their page opens a fresh one. */
+export const LAB_RESET_REASON = 'reset by the instructor';
+
 /** A code as typed: any case, with spaces or dashes anywhere. Normalized to its canonical form. */
 export function normalizeJoinCode(input: string): string {
   return input.toUpperCase().replace(/[\s-]+/g, '');
@@ -92,6 +95,37 @@ export const WorkshopMessages = [
   z.object({ type: z.literal('broadcast'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, text: line(500) }),
   /** A read-only link to a learner's current lab, for the instructor's watch view. */
   z.object({ type: z.literal('workshop-watch'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, seat: seatIdSchema }),
+  /**
+   * Take-over: the instructor asks to type in a learner's terminal. Nothing changes until the
+   * learner answers Allow on their page; the learner can end it at any time.
+   */
+  z.object({ type: z.literal('takeover-request'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, seat: seatIdSchema }),
+  /** The learner answers a take-over request (their own, by its id). */
+  z.object({
+    type: z.literal('takeover-answer'),
+    id: z.union([z.number().int(), z.string().max(64)]),
+    request: z.string().regex(/^[a-z0-9]{6,32}$/),
+    allow: z.boolean(),
+  }),
+  /** The learner (or the instructor) ends a take-over. */
+  z.object({
+    type: z.literal('takeover-end'),
+    id: z.union([z.number().int(), z.string().max(64)]),
+    workshop: workshopIdSchema.optional(),
+    seat: seatIdSchema.optional(),
+  }),
+  /** Send every learner of the room a link to a lesson (`move`: "go on to lesson X"). */
+  z.object({ type: z.literal('workshop-move'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, lesson: lessonIdSchema }),
+  /** A learner's lab, by the instructor: a fresh one (`reset`), more time (`extend`), or closed (`close`). */
+  z.object({
+    type: z.literal('learner-lab'),
+    id: z.union([z.number().int(), z.string().max(64)]),
+    workshop: workshopIdSchema,
+    seat: seatIdSchema,
+    action: z.enum(['reset', 'extend', 'close']),
+  }),
+  /** Every learner's lab given more time. */
+  z.object({ type: z.literal('workshop-extend'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema }),
 ] as const;
 
 export const WorkshopInfo = z.object({
@@ -138,6 +172,8 @@ export const WorkshopState = WorkshopInfo.extend({
   /** Every lesson of the workshop, in order, with its tasks. */
   plan: z.array(z.object({ lesson: z.string(), title: z.string(), tasks: z.array(z.object({ id: z.string(), title: z.string() })) })),
   learners: z.array(WorkshopLearner),
+  /** Take-overs asked for or allowed now, by seat. */
+  takeovers: z.array(z.object({ seat: z.string(), state: z.enum(['asked', 'allowed']) })),
   /** Open help requests, oldest first. */
   help: z.array(HelpRequest),
   broadcast: Broadcast.nullable(),
@@ -164,6 +200,12 @@ export const WORKSHOP_RESULTS = {
   'help-answer': z.object({ answered: z.literal(true) }),
   broadcast: z.object({ sent: z.number() }),
   'workshop-watch': z.object({ token: z.string(), lab: z.string() }),
+  'takeover-request': z.object({ request: z.string() }),
+  'takeover-answer': z.object({ state: z.enum(['allowed', 'denied']) }),
+  'takeover-end': z.object({ ended: z.boolean() }),
+  'workshop-move': z.object({ sent: z.number() }),
+  'learner-lab': z.object({ done: z.literal(true), lab: z.string().nullable() }),
+  'workshop-extend': z.object({ labs: z.number() }),
 } as const;
 
 /** Pushed by the agent about workshops. */
@@ -174,4 +216,16 @@ export const WorkshopServerMessages = [
   z.object({ type: z.literal('broadcast'), workshop: z.string(), text: z.string(), at: z.string() }),
   /** To the learners: the workshop was closed. */
   z.object({ type: z.literal('workshop-closed'), workshop: z.string() }),
+  /** To a learner: the instructor asks to type in their terminal (answer with takeover-answer). */
+  z.object({ type: z.literal('takeover'), workshop: z.string(), request: z.string() }),
+  /** To the learner and the instructor: where a take-over stands now. */
+  z.object({
+    type: z.literal('takeover-state'),
+    workshop: z.string(),
+    seat: z.string(),
+    lab: z.string().nullable(),
+    state: z.enum(['asked', 'allowed', 'denied', 'ended']),
+  }),
+  /** To the learners: the instructor moves the room on to a lesson. */
+  z.object({ type: z.literal('move'), workshop: z.string(), lesson: z.string() }),
 ] as const;

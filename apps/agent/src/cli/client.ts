@@ -40,7 +40,10 @@ export type ServerEvent = Extract<
       | 'notice'
       | 'workshop-changed'
       | 'broadcast'
-      | 'workshop-closed';
+      | 'workshop-closed'
+      | 'takeover'
+      | 'takeover-state'
+      | 'move';
   }
 >;
 export type OutputFrame = Frame;

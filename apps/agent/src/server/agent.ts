@@ -25,6 +25,7 @@ import { ProgressRecorder } from './progress.js';
 import { Workshops } from '../workshops/workshops.js';
 import { WorkshopWarmer } from './warming.js';
 import { Recordings } from './recordings.js';
+import { Takeovers } from './takeovers.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -72,6 +73,8 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     watchers.forget(lab.id);
     if (lab.owner) workshops.touchSession(lab.owner);
   });
+  const takeovers = new Takeovers();
+  manager.on('closed', (lab) => takeovers.labClosed(lab.id));
   manager.on('opened', (lab) => {
     if (lab.owner) workshops.touchSession(lab.owner);
   });
@@ -111,6 +114,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     shares: new Shares(),
     workshops,
     recordings,
+    takeovers,
     // Every try counts, right or wrong: a room behind one NAT joins at once, a guesser is slowed down.
     joinsPerAddress: new KeyedBuckets(config.rates.joins.burst, config.rates.joins.perMinute / 60),
     helpPerSession: new KeyedBuckets(3, 1 / 20),

@@ -60,7 +60,9 @@ export class Connection {
         return true;
       },
     });
-    this.room = new Room(ctx.workshops, (m) => this.send(m));
+    this.room = new Room(ctx.workshops, ctx.takeovers, (m) => this.send(m));
+    // An instructor whose learner allowed a take-over may type in that learner's lab.
+    this.access.alsoMayUse = (lab) => this.room.instructing.size > 0 && ctx.takeovers.allows(lab.id, this.room.instructing);
     this.messages = new TokenBucket(ctx.rates.messages.burst, ctx.rates.messages.perSecond);
     this.scope = {
       ctx,

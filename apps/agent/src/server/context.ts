@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import type { Store } from '../store/index.js';
 import type { Workshops } from '../workshops/workshops.js';
 import type { Recordings } from './recordings.js';
+import type { Takeovers } from './takeovers.js';
 
 export interface RateLimits {
   /** Messages of any kind per connection. */
@@ -28,6 +29,7 @@ export interface ConnectionContext {
   workshops: Workshops;
   /** Workshop labs' panes, recorded. */
   recordings: Recordings;
+  takeovers: Takeovers;
   /** Join codes and instructor keys tried per address (right or wrong). */
   joinsPerAddress: KeyedBuckets;
   /** Help requests per browser session. */

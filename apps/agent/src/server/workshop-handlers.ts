@@ -1,7 +1,8 @@
 // The workshop requests (docs/workshops.md): the token holder makes and lists workshops; an
 // instructor (the key of the instructor link, shown once on this connection) runs their room;
 // a browser session joins with a code and asks for help. Each checks who asks first.
-import { formatJoinCode, type WorkshopState } from '@nslab/shared';
+import { LAB_RESET_REASON, formatJoinCode, type WorkshopState } from '@nslab/shared';
+import type { Lab } from '../sandbox/lab.js';
 import { WorkshopError, phaseOf, type WorkshopRow } from '../workshops/workshops.js';
 import type { HandlerScope, Handler } from './scope.js';
 import { ClientError } from './errors.js';
@@ -18,7 +19,13 @@ type WorkshopType =
   | 'help'
   | 'help-answer'
   | 'broadcast'
-  | 'workshop-watch';
+  | 'workshop-watch'
+  | 'takeover-request'
+  | 'takeover-answer'
+  | 'takeover-end'
+  | 'workshop-move'
+  | 'learner-lab'
+  | 'workshop-extend';
 
 function tokenOnly({ access }: HandlerScope, what: string) {
   if (!access.isToken) throw new ClientError('forbidden', `${what} needs the agent's token (the nslab CLI has it)`);
@@ -78,9 +85,35 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
         })),
       };
     }),
+    takeovers: ctx.takeovers.of(w.id),
     help: help.map((h) => ({ id: h.id, seat: h.seatId, name: names.get(h.seatId) ?? '?', text: h.text, askedAt: h.askedAt.toISOString() })),
     broadcast: w.broadcast ? { text: w.broadcast.text, at: w.broadcast.at.toISOString() } : null,
   };
+}
+
+/** A seat of the workshop and the learner's newest open lab (or none). */
+async function seatAndLab(scope: HandlerScope, w: WorkshopRow, seatId: string) {
+  const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === seatId);
+  if (!seat) throw new WorkshopError('forbidden', 'no such learner in this workshop');
+  const lab: Lab | undefined = scope.ctx.manager
+    .list()
+    .filter((l) => l.owner === seat.sessionId)
+    .at(-1);
+  return { seat, lab };
+}
+
+/** A learner's lab gets more time: its lifetime counts from now, and it is not idle. */
+const EXTEND_MS = 30 * 60_000;
+function extend(lab: Lab) {
+  lab.openedAt = Math.min(performance.now(), lab.openedAt + EXTEND_MS);
+  lab.touch();
+}
+
+/** The seat of this connection's learner, as they asked it with `seat` or `join`. */
+function mySeat(scope: HandlerScope): { workshop: string; seat: string } {
+  const me = scope.room.learner;
+  if (!scope.access.owner || !me) throw new WorkshopError('forbidden', 'only a learner with a seat can do this (ask for your seat first)');
+  return me;
 }
 
 export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
@@ -139,7 +172,7 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
     const { ok, retryInS } = scope.ctx.joinsPerAddress.take(scope.address);
     if (!ok) throw new ClientError('rate-limited', `too many tries from here; try again in ${retryInS} s`);
     const info = await scope.ctx.workshops.join(msg.code, sid, msg.name);
-    scope.room.learn(info.workshop.id);
+    scope.room.learn(info.workshop.id, info.seat.id);
     return info;
   },
 
@@ -148,7 +181,7 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
     if (!sid) return null;
     const found = await scope.ctx.workshops.seatOf(sid);
     if (!found) return null;
-    scope.room.learn(found.workshop.id);
+    scope.room.learn(found.workshop.id, found.seat.seatId);
     return found.info;
   },
 
@@ -172,6 +205,58 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
     if (phaseOf(w) === 'closed') throw new WorkshopError('workshop-closed', 'this workshop is over');
     await scope.ctx.workshops.broadcast(w.id, msg.text.trim());
     return { sent: (await scope.ctx.workshops.seats(w.id)).length };
+  },
+
+  async 'takeover-request'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    if (phaseOf(w) === 'closed') throw new WorkshopError('workshop-closed', 'this workshop is over');
+    const { seat, lab } = await seatAndLab(scope, w, msg.seat);
+    if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
+    return { request: scope.ctx.takeovers.ask(w.id, seat.seatId, lab.id) };
+  },
+
+  'takeover-answer'(scope, msg) {
+    const me = mySeat(scope);
+    if (!scope.ctx.takeovers.answer(msg.request, me.workshop, me.seat, msg.allow)) {
+      throw new ClientError('failed', 'no open take-over request with this id for you');
+    }
+    return { state: msg.allow ? ('allowed' as const) : ('denied' as const) };
+  },
+
+  async 'takeover-end'(scope, msg) {
+    // The learner ends their own; an instructor ends one in their room.
+    if (msg.workshop && msg.seat) {
+      const w = await instructed(scope, msg.workshop);
+      return { ended: scope.ctx.takeovers.end(w.id, msg.seat) };
+    }
+    const me = mySeat(scope);
+    return { ended: scope.ctx.takeovers.end(me.workshop, me.seat) };
+  },
+
+  async 'workshop-move'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    if (phaseOf(w) === 'closed') throw new WorkshopError('workshop-closed', 'this workshop is over');
+    scope.ctx.workshops.move(w, msg.lesson);
+    return { sent: (await scope.ctx.workshops.seats(w.id)).length };
+  },
+
+  async 'learner-lab'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    const { seat, lab } = await seatAndLab(scope, w, msg.seat);
+    if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
+    if (msg.action === 'extend') extend(lab);
+    // A reset closes the lab with a reason the learner's page knows: it opens a fresh one.
+    else await scope.ctx.manager.close(lab.id, msg.action === 'reset' ? LAB_RESET_REASON : 'closed by the instructor');
+    scope.ctx.workshops.emit('changed', w.id);
+    return { done: true as const, lab: lab.id };
+  },
+
+  async 'workshop-extend'(scope, msg) {
+    const w = await instructed(scope, msg.workshop);
+    const sessions = new Set((await scope.ctx.workshops.seats(w.id)).map((s) => s.sessionId));
+    const labs = scope.ctx.manager.list().filter((l) => l.owner !== null && sessions.has(l.owner));
+    for (const lab of labs) extend(lab);
+    return { labs: labs.length };
   },
 
   async 'workshop-watch'(scope, msg) {

@@ -27,6 +27,8 @@ interface Events {
   changed: [workshop: string];
   broadcast: [workshop: string, text: string, at: Date];
   closed: [workshop: string];
+  /** The instructor sends the room on to a lesson. */
+  move: [workshop: string, lesson: string];
   /** The instructor key was replaced: instructors who came in with the old one must leave. */
   rekeyed: [workshop: string];
 }
@@ -220,6 +222,13 @@ export class Workshops extends EventEmitter<Events> {
       },
       () => {},
     );
+  }
+
+  /** Send every learner of the room on to one of its lessons. */
+  move(workshop: WorkshopRow, lesson: string) {
+    if (!workshop.lessons.includes(lesson))
+      throw new WorkshopError('unknown-lesson', `lesson ${lesson} is not one of this workshop's (${workshop.lessons.join(', ')})`);
+    this.emit('move', workshop.id, lesson);
   }
 
   async askHelp(workshop: WorkshopRow, seat: SeatRow, text: string): Promise<HelpRow> {

@@ -1,9 +1,13 @@
-// One learner's panes, for their workshop's instructor: on to the read-only watch view.
+// One learner's panes, for their workshop's instructor: live, read-only until a take-over.
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
-import { isLang } from '../../../../../../lib/i18n';
+import { STRINGS, isLang } from '../../../../../../lib/i18n';
+import { lessonPage, lessons } from '../../../../../../lib/content';
 import { WORKSHOP_STRINGS } from '../../../../../../lib/workshop-strings';
+import { TopBar } from '../../../../../../components/TopBar';
 import { LearnerWatch } from '../../../../../../components/LearnerWatch';
+import type { WatchLesson } from '../../../../../../components/WatchWorkspace';
+import '@xterm/xterm/css/xterm.css';
 
 export async function generateMetadata({ params }: { params: Promise<{ lang: string }> }): Promise<Metadata> {
   const { lang } = await params;
@@ -14,5 +18,22 @@ export async function generateMetadata({ params }: { params: Promise<{ lang: str
 export default async function LearnerPage({ params }: { params: Promise<{ lang: string; workshop: string; seat: string }> }) {
   const { lang, workshop, seat } = await params;
   if (!isLang(lang) || !/^[a-z0-9]{6,32}$/.test(workshop) || !/^[a-z0-9]{6,32}$/.test(seat)) notFound();
-  return <LearnerWatch lang={lang} workshop={workshop} seat={seat} />;
+  const s = STRINGS[lang];
+  const all: Record<string, WatchLesson> = {};
+  for (const l of lessons()) {
+    const d = lessonPage(l.id, lang);
+    if (d) all[l.id] = { id: d.id, index: d.index, title: d.title, panes: d.panes, tasks: d.tasks, types: d.types };
+  }
+  return (
+    <div className="lesson-page watch-page">
+      <TopBar lang={lang} path={`/instructor/${workshop}/learner/${seat}`}>
+        <nav className="crumbs" aria-label={s.course}>
+          <a href={`/${lang}`}>{s.backToCourse}</a>
+          <span aria-hidden="true">/</span>
+          <span className="crumb-current">{WORKSHOP_STRINGS[lang].watch}</span>
+        </nav>
+      </TopBar>
+      <LearnerWatch lang={lang} workshop={workshop} seat={seat} lessons={all} />
+    </div>
+  );
 }
