@@ -6,6 +6,8 @@
 // baseline is one learner alone on the same agent.
 import WebSocket from 'ws';
 import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import {
   FRAME_OUTPUT,
   FRAME_SNAPSHOT,
@@ -226,8 +228,11 @@ async function loopP99(url: string, token: string): Promise<number> {
 }
 
 export async function runLoadBench(opts: LoadOptions): Promise<Metric[]> {
+  // A store of its own (workshops, recordings), removed afterwards.
+  const dataDir = mkdtempSync(join(tmpdir(), 'nslab-bench-load-'));
   // Every learner comes from 127.0.0.1, as behind a reverse proxy: the per-address caps are off.
   const agent = await startChildAgent(opts.profileDir, {
+    NSLAB_DATA_DIR: dataDir,
     NSLAB_MAX_LABS: String(opts.learners + 16),
     NSLAB_WARM_LABS: '2',
     NSLAB_LABS_PER_ADDRESS: '0',
@@ -235,10 +240,11 @@ export async function runLoadBench(opts: LoadOptions): Promise<Metric[]> {
   });
   try {
     const metrics = await load({ ...opts, url: agent.url, token: agent.token });
-    const room = await workshop({ ...opts, url: agent.url, token: agent.token });
+    const room = await workshop({ ...opts, url: agent.url, token: agent.token, recordings: join(dataDir, 'recordings') });
     return [...metrics, ...room, ...(await neighbour({ ...opts, url: agent.url }))];
   } finally {
     await agent.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -340,7 +346,14 @@ async function load(o: LoadOptions & { url: string; token: string }): Promise<Me
  * the page does). Measured: dashboard lag, from a learner's page hearing of a task done to the
  * dashboard's room showing it, and the agent's event loop. The baseline: one learner in a room.
  */
-async function workshop(o: LoadOptions & { url: string; token: string }): Promise<Metric[]> {
+/** Bytes under a directory, every file. */
+function bytesUnder(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
+  return n;
+}
+
+async function workshop(o: LoadOptions & { url: string; token: string; recordings: string }): Promise<Metric[]> {
   const all = scripts().filter((s) => s.steps.some((st) => st.commands.length));
   const admin = await Learner.connect(o.url, o.token);
   const run = async (learners: number) => {
@@ -368,6 +381,8 @@ async function workshop(o: LoadOptions & { url: string; token: string }): Promis
       if (m.type === 'workshop-changed') void look();
     };
     const learnersOf = new Map<string, Learner>();
+    const recordedBefore = existsSync(o.recordings) ? bytesUnder(o.recordings) : 0;
+    const started = performance.now();
     await loopP99(o.url, o.token);
     const results = await Promise.allSettled(
       Array.from({ length: learners }, (_, i) =>
@@ -375,7 +390,9 @@ async function workshop(o: LoadOptions & { url: string; token: string }): Promis
       ),
     );
     const loop = await loopP99(o.url, o.token);
-    await new Promise((r) => setTimeout(r, 1500)); // the last changes reach the dashboard
+    const minutes = (performance.now() - started) / 60_000;
+    await new Promise((r) => setTimeout(r, 1500)); // the last changes reach the dashboard, the recordings close
+    const recorded = (existsSync(o.recordings) ? bytesUnder(o.recordings) : 0) - recordedBefore;
     const lags: number[] = [];
     let missed = 0;
     for (const [name, l] of learnersOf)
@@ -386,7 +403,7 @@ async function workshop(o: LoadOptions & { url: string; token: string }): Promis
       }
     await admin.request({ type: 'workshop-close', workshop: w.id });
     teacher.close();
-    return { lags, missed, loop, failed: results.filter((r) => r.status === 'rejected').length };
+    return { lags, missed, loop, failed: results.filter((r) => r.status === 'rejected').length, perLearnerMinute: recorded / (learners * minutes) };
   };
   try {
     o.say('  a workshop: one learner with the dashboard open...');
@@ -396,7 +413,8 @@ async function workshop(o: LoadOptions & { url: string; token: string }): Promis
     o.say(
       `  dashboard lag p50 ${median(room.lags).toFixed(0)} ms, p99 ${pct(room.lags, 99).toFixed(0)} ms over ${room.lags.length} tasks ` +
         `(${room.missed} never shown, ${room.failed} learners failed; one learner: p50 ${median(one.lags).toFixed(0)}, p99 ${pct(one.lags, 99).toFixed(0)} ms); ` +
-        `event-loop p99 ${(room.loop * 1000).toFixed(1)} ms (one learner: ${(one.loop * 1000).toFixed(1)})`,
+        `event-loop p99 ${(room.loop * 1000).toFixed(1)} ms (one learner: ${(one.loop * 1000).toFixed(1)}); ` +
+        `recordings ${(room.perLearnerMinute / 1024).toFixed(1)} KiB per learner-minute (one learner: ${(one.perLearnerMinute / 1024).toFixed(1)})`,
     );
     return [
       {
@@ -414,6 +432,13 @@ async function workshop(o: LoadOptions & { url: string; token: string }): Promis
         baseline_value: round(pct(one.lags, 99)),
       },
       { name: 'workshop_tasks_never_shown', value: room.missed, unit: 'tasks' },
+      {
+        name: 'workshop_recording_kib_per_learner_minute',
+        value: round(room.perLearnerMinute / 1024),
+        unit: 'KiB',
+        baseline: 'one learner in the room',
+        baseline_value: round(one.perLearnerMinute / 1024),
+      },
       {
         name: 'agent_event_loop_p99_ms_workshop',
         value: round(room.loop * 1000),
