@@ -199,7 +199,7 @@ test('the instructor sees the room change as a task is done, answers help and br
 });
 
 test('join codes and instructor keys cannot be guessed by trying: every try from an address counts', { skip }, async () => {
-  const agent = await sideAgent(4, { rates: { ...useAgent().manager.config.rates, joins: { burst: 5, perMinute: 1 } } });
+  const agent = await sideAgent(4, { dataDir: join(dataDir, 's4'), rates: { ...useAgent().manager.config.rates, joins: { burst: 5, perMinute: 1 } } });
   try {
     const admin = await TestClient.connect(agent.url, agent.token);
     const w = await workshop(admin);
@@ -310,4 +310,19 @@ test('take-over: nothing before the learner allows it, typing after, nothing onc
   assert.equal(closed.reason, 'reset by the instructor');
   assert.equal(agent.manager.get(lab), undefined);
   for (const c of [admin, ann, bo, teacher]) c.close();
+});
+
+test('the room shows a learner whose lab hit a limit', { skip }, async () => {
+  const agent = useAgent();
+  const admin = await TestClient.connect(agent.url, agent.token);
+  const w = await workshop(admin);
+  const ann = await TestClient.asBrowser(agent.url);
+  await ok(ann, { type: 'join', code: w.code, name: 'Ann' });
+  const lab = (await ok(ann, { type: 'open', lesson: 'uts' })).id;
+  const room = async () => (await ok(admin, { type: 'workshop-show', workshop: w.id })).learners[0];
+  assert.equal((await room()).limit, null);
+  ann.send({ type: 'input', lab, pane: 'host', data: 'bomb() { bomb | bomb & }; bomb\r' });
+  await waitFor('the limit in the room', async () => (await room()).limit === 'pids', 30_000);
+  await ok(ann, { type: 'close', lab });
+  for (const c of [admin, ann]) c.close();
 });

@@ -61,6 +61,12 @@ export function RoomGrid({
                 <td className={l.connected ? '' : 'dash-off'}>
                   {l.lesson ?? s.noLab} · {l.connected ? s.connected : s.notConnected}
                   {idle ? ` · ${s.idleFor} ${idle}` : ''}
+                  {l.limit ? (
+                    <span className="dash-limit" data-limit={l.limit}>
+                      {' '}
+                      · {l.limit === 'memory' ? s.limitMemory : s.limitPids}
+                    </span>
+                  ) : null}
                 </td>
                 <td>
                   {l.lab ? (

@@ -157,6 +157,8 @@ export const WorkshopLearner = z.object({
   connected: z.boolean(),
   /** Since when nothing was typed in their lab (null: no lab). */
   idleSince: z.string().nullable(),
+  /** The last limit their lab hit (its memory or its number of processes), if any. */
+  limit: z.enum(['memory', 'pids']).nullable(),
   done: z.array(z.object({ lesson: z.string(), task: z.string(), doneAt: z.string() })),
   /** Their panes' recordings (asciicast v2), newest first, each with a signed link valid an hour. */
   casts: z.array(z.object({ pane: z.string(), lab: z.string(), bytes: z.number(), url: z.string(), modifiedAt: z.string() })),

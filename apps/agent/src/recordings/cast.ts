@@ -23,6 +23,8 @@ export class CastWriter {
   private tailBytes = 0;
   private cut = { events: 0, bytes: 0, from: 0, to: 0 };
   private closed = false;
+  /** When the last event came. */
+  lastEventAt = new Date();
 
   constructor(
     readonly path: string,
@@ -57,6 +59,7 @@ export class CastWriter {
 
   private event(code: string, data: string) {
     if (this.closed || data === '') return;
+    this.lastEventAt = new Date();
     const t = this.now();
     const line = `${JSON.stringify([t, code, data])}\n`;
     const n = Buffer.byteLength(line);

@@ -75,6 +75,12 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   });
   const takeovers = new Takeovers();
   manager.on('closed', (lab) => takeovers.labClosed(lab.id));
+  const labLimits = new Map<string, 'memory' | 'pids'>();
+  manager.on('limit', (lab, which) => {
+    labLimits.set(lab.id, which);
+    if (lab.owner) workshops.touchSession(lab.owner);
+  });
+  manager.on('closed', (lab) => labLimits.delete(lab.id));
   manager.on('opened', (lab) => {
     if (lab.owner) workshops.touchSession(lab.owner);
   });
@@ -115,6 +121,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     workshops,
     recordings,
     takeovers,
+    labLimits,
     // Every try counts, right or wrong: a room behind one NAT joins at once, a guesser is slowed down.
     joinsPerAddress: new KeyedBuckets(config.rates.joins.burst, config.rates.joins.perMinute / 60),
     helpPerSession: new KeyedBuckets(3, 1 / 20),

@@ -30,6 +30,8 @@ export interface ConnectionContext {
   /** Workshop labs' panes, recorded. */
   recordings: Recordings;
   takeovers: Takeovers;
+  /** The last limit each open lab hit (for the instructor's room). */
+  labLimits: Map<string, 'memory' | 'pids'>;
   /** Join codes and instructor keys tried per address (right or wrong). */
   joinsPerAddress: KeyedBuckets;
   /** Help requests per browser session. */

@@ -31,8 +31,24 @@ interface Recording {
   off: () => void;
 }
 
+/** What the index knows of a file: its writer while it is recorded, else its size and time. */
+interface Indexed {
+  lab: string;
+  pane: string;
+  file: string;
+  writer: CastWriter | null;
+  bytes: number;
+  modifiedAt: Date;
+}
+
 export class Recordings {
   private readonly live = new Map<string, Recording>();
+  /**
+   * Each seat's recordings ("<workshop>/<seat>" -> file -> what is known), so the room's state,
+   * asked for several times a second, never touches the disk: a seat's directory is read once
+   * (recordings from before a restart), then kept up to date as files are made and closed.
+   */
+  private readonly index = new Map<string, Map<string, Indexed>>();
   private readonly key = randomBytes(32);
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly onOpened = (lab: Lab) => void this.maybeRecord(lab);
@@ -67,6 +83,7 @@ export class Recordings {
     }
     if (!found || lab.state !== 'open' || this.live.has(lab.id)) return;
     const where = join(this.dir, found.workshop.id, found.seat.seatId);
+    const files = this.seatIndex(found.workshop.id, found.seat.seatId);
     const writers = new Map<string, CastWriter>();
     const offs: Array<() => void> = [];
     for (const pane of lab.panes.values()) {
@@ -76,6 +93,14 @@ export class Recordings {
         this.capBytes,
       );
       writers.set(pane.name, w);
+      files.set(`${lab.id}-${pane.name}.cast`, {
+        lab: lab.id,
+        pane: pane.name,
+        file: `${lab.id}-${pane.name}.cast`,
+        writer: w,
+        bytes: 0,
+        modifiedAt: new Date(),
+      });
       offs.push(this.follow(pane, w));
     }
     this.live.set(lab.id, {
@@ -113,29 +138,48 @@ export class Recordings {
     this.live.delete(lab);
     r.off();
     await Promise.all([...r.writers.values()].map((w) => w.close()));
+    for (const files of this.index.values())
+      for (const f of files.values())
+        if (f.lab === lab && f.writer) {
+          f.bytes = f.writer.bytes;
+          f.modifiedAt = f.writer.lastEventAt;
+          f.writer = null;
+        }
   }
 
-  /** A seat's recordings, newest first. */
-  list(workshop: string, seat: string): CastFile[] {
-    if (!ID.test(workshop) || !ID.test(seat)) return [];
+  /** A seat's index, read from its directory the first time it is asked for. */
+  private seatIndex(workshop: string, seat: string): Map<string, Indexed> {
+    const key = `${workshop}/${seat}`;
+    let files = this.index.get(key);
+    if (files) return files;
+    files = new Map();
+    this.index.set(key, files);
     const dir = join(this.dir, workshop, seat);
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return [];
-    }
-    const out: CastFile[] = [];
-    for (const file of names) {
+    for (const file of safeList(dir)) {
       const m = FILE.exec(file);
       if (!m) continue;
       try {
         const st = statSync(join(dir, file));
-        const live = this.live.get(m[1]!)?.writers.get(m[2]!);
-        out.push({ lab: m[1]!, pane: m[2]!, file, bytes: live ? live.bytes : st.size, modifiedAt: st.mtime });
+        files.set(file, { lab: m[1]!, pane: m[2]!, file, writer: null, bytes: st.size, modifiedAt: st.mtime });
       } catch {
         /* removed meanwhile */
       }
+    }
+    return files;
+  }
+
+  /** A seat's recordings, newest first (from memory: see `index`). */
+  list(workshop: string, seat: string): CastFile[] {
+    if (!ID.test(workshop) || !ID.test(seat)) return [];
+    const out: CastFile[] = [];
+    for (const f of this.seatIndex(workshop, seat).values()) {
+      out.push({
+        lab: f.lab,
+        pane: f.pane,
+        file: f.file,
+        bytes: f.writer ? f.writer.bytes : f.bytes,
+        modifiedAt: f.writer ? f.writer.lastEventAt : f.modifiedAt,
+      });
     }
     return out.sort((a, b) => b.modifiedAt.getTime() - a.modifiedAt.getTime());
   }
@@ -179,6 +223,7 @@ export class Recordings {
           try {
             if (now - statSync(p).mtimeMs > this.retentionMs) {
               rmSync(p, { force: true });
+              this.index.get(`${w}/${seat}`)?.delete(file);
               removed++;
             }
           } catch {

@@ -73,6 +73,7 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
         lesson: lab?.lesson?.id ?? null,
         connected: lab ? ctx.presence.held(lab.id) : false,
         idleSince: lab ? new Date(wall - (now - lab.lastActiveAt)).toISOString() : null,
+        limit: lab ? (ctx.labLimits.get(lab.id) ?? null) : null,
         done: done
           .filter((d) => d.session === s.sessionId && w.lessons.includes(d.lesson))
           .map((d) => ({ lesson: d.lesson, task: d.task, doneAt: d.doneAt.toISOString() })),
