@@ -19,8 +19,33 @@ test('after kill -9 and a restart: the workshop, seats, progress and recordings 
   let agent: Served = await serve('nslabe2er', env);
   const browser = await launch();
   try {
+    // Made from the page for the agent's operator (the token typed in, kept nowhere).
+    const { page: maker } = await openPage(browser, `${agent.url}/en/instructor`);
+    await maker.fill('form[data-new-workshop] input[name="token"]', agent.token);
+    await maker.fill('form[data-new-workshop] input[name="title"]', 'Survives');
+    await maker.fill('form[data-new-workshop] input[name="seats"]', '3');
+    await maker.click('form[data-new-workshop] button[type="submit"]');
+    await maker.waitForURL(/\/en\/instructor\/[a-z0-9]+#key=/);
+    const made = new URL(maker.url());
+    const id = made.pathname.split('/').pop()!;
+    const w = {
+      id,
+      code: (await maker.locator('[data-join-code]').getAttribute('data-join-code'))!,
+      instructorKey: decodeURIComponent(made.hash.replace('#key=', '')),
+    };
+    assert.match(w.code, /^[A-Z0-9]{8}$/);
+    assert.equal(await maker.evaluate(() => document.documentElement.outerHTML.includes('e2e-')), false, 'the token is in no page');
+    // A wrong token: refused, nothing made.
+    const { page: wrong } = await openPage(browser, `${agent.url}/en/instructor`);
+    await wrong.fill('form[data-new-workshop] input[name="token"]', 'not-the-token');
+    await wrong.fill('form[data-new-workshop] input[name="title"]', 'Nope');
+    await wrong.click('form[data-new-workshop] button[type="submit"]');
+    await wrong.waitForSelector('[data-new-error]');
     const admin = await TestClient.connect(agent.url, agent.token);
-    const w = (await admin.request({ type: 'workshop-create', title: 'Survives', lessons: ['uts'], seats: 3 })).data;
+    assert.deepEqual(
+      (await admin.request({ type: 'workshop-list' })).data.map((x: { title: string }) => x.title),
+      ['Survives'],
+    );
     admin.close();
     const { ctx, page } = await openPage(browser, `${agent.url}/en/join?code=${w.code}`);
     await waitFor('the code from the link', async () => (await page.inputValue('form[data-join] input[name="code"]')) === w.code, 10_000);

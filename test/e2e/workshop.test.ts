@@ -14,6 +14,8 @@ import { serve, type Served } from '../helpers/server.ts';
 import { launch, browserTestsSkip } from '../helpers/browser.ts';
 import { expectScreen, openPage, run, screen, typeCommand, waitFor, waitPrompts } from '../helpers/page.ts';
 import { TestClient } from '../helpers/ws.ts';
+import { runCli } from '../../apps/agent/src/cli/run.ts';
+import { makeIO } from '../cli/streams.ts';
 
 const skip = browserTestsSkip('the workshop tests');
 
@@ -23,9 +25,16 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
   const browser = await launch();
   try {
     const admin = await TestClient.connect(agent.url, agent.token);
-    const made = await admin.request({ type: 'workshop-create', title: 'Namespaces, Tuesday', lessons: ['uts'], seats: 5 });
-    assert.equal(made.type, 'result', JSON.stringify(made));
-    const w = made.data;
+    // The instructor makes the workshop with the CLI; its stable lines give the links.
+    const io = makeIO({ env: { NSLAB_URL: agent.url, NSLAB_TOKEN: agent.token } });
+    assert.equal(
+      await runCli(['workshop', 'create', '--title', 'Namespaces, Tuesday', '--lessons', 'uts', '--seats', '5'], { ...io, tokenFile: '/nonexistent' }),
+      0,
+    );
+    const said = (key: string) => new RegExp(`^${key}: (.+)$`, 'm').exec(io.stdout.text())?.[1] ?? '';
+    const instructorUrl = said('instructor');
+    const w = { id: said('workshop'), code: said('code'), instructorKey: decodeURIComponent(instructorUrl.split('#key=')[1] ?? '') };
+    assert.equal(said('join'), `${agent.url}/en/join?code=${w.code}`);
     const small = (await admin.request({ type: 'workshop-create', title: 'One seat', lessons: ['uts'], seats: 1 })).data;
 
     // Three learners: the link with the code, the code typed lowercase with its dash, Chinese.
@@ -53,7 +62,7 @@ test('a workshop: three learners join, the dashboard follows the room, help and 
     }
 
     // The dashboard, through the instructor link.
-    const { page: dash } = await openPage(browser, `${agent.url}/en/instructor/${w.id}#key=${encodeURIComponent(w.instructorKey)}`);
+    const { page: dash } = await openPage(browser, instructorUrl);
     for (const l of learners) await dash.waitForSelector(`[data-learner="${l.name}"]`);
     assert.equal(await dash.locator('[data-learner]').count(), 3);
     const cell = (name: string) => dash.locator(`[data-learner="${name}"] [data-task="uts/set-hostname"]`);
