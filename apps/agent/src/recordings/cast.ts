@@ -6,6 +6,10 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { splitInput } from '@nslab/shared';
+
+/** Longest text of one event (at most 6 bytes a character once escaped in JSON). */
+const SLICE_CHARS = 512;
 
 export interface CastHeader {
   width: number;
@@ -59,6 +63,11 @@ export class CastWriter {
 
   private event(code: string, data: string) {
     if (this.closed || data === '') return;
+    // A large chunk is several events at one time: no single line can push the file past its cap.
+    if (data.length > SLICE_CHARS) {
+      for (const piece of splitInput(data, SLICE_CHARS)) this.event(code, piece);
+      return;
+    }
     this.lastEventAt = new Date();
     const t = this.now();
     const line = `${JSON.stringify([t, code, data])}\n`;
@@ -70,7 +79,7 @@ export class CastWriter {
     }
     this.tail.push(line);
     this.tailBytes += n;
-    while (this.tailBytes > this.capBytes / 2 && this.tail.length > 1) {
+    while (this.tailBytes > this.capBytes / 2 && this.tail.length > 0) {
       const old = this.tail.shift()!;
       const bytes = Buffer.byteLength(old);
       this.tailBytes -= bytes;
