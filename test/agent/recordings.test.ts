@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useTestAgent, sideAgent } from '../helpers/agent.ts';
-import { TestClient } from '../helpers/ws.ts';
+import { TestClient, ok } from '../helpers/ws.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { rootOrSkip } from '../helpers/env.ts';
 
@@ -17,12 +17,6 @@ const skip = rootOrSkip();
 const dataDir = mkdtempSync(join(tmpdir(), 'nslab-recordings-'));
 const useAgent = useTestAgent(skip, { graceMs: 60_000, dataDir });
 after(() => rmSync(dataDir, { recursive: true, force: true }));
-
-async function ok(c: TestClient, msg: Record<string, unknown>) {
-  const r = await c.request(msg);
-  assert.equal(r.type, 'result', `${msg.type}: ${JSON.stringify(r)}`);
-  return r.data;
-}
 
 type Event = [number, string, string];
 function parseCast(text: string): { header: Record<string, unknown>; events: Event[] } {

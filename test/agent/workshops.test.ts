@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { JOIN_CODE_ALPHABET, formatJoinCode } from '@nslab/shared';
 import { useTestAgent, sideAgent } from '../helpers/agent.ts';
-import { TestClient } from '../helpers/ws.ts';
+import { TestClient, ok, refused } from '../helpers/ws.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { rootOrSkip } from '../helpers/env.ts';
 
@@ -19,19 +19,6 @@ const skip = rootOrSkip();
 const dataDir = mkdtempSync(join(tmpdir(), 'nslab-workshops-'));
 const useAgent = useTestAgent(skip, { graceMs: 60_000, dataDir });
 after(() => rmSync(dataDir, { recursive: true, force: true }));
-
-async function ok(c: TestClient, msg: Record<string, unknown>) {
-  const r = await c.request(msg);
-  assert.equal(r.type, 'result', `${msg.type}: ${JSON.stringify(r)}`);
-  return r.data;
-}
-
-async function refused(c: TestClient, msg: Record<string, unknown>, code: string) {
-  const r = await c.request(msg);
-  assert.equal(r.type, 'error', `${msg.type} should be refused: ${JSON.stringify(r)}`);
-  assert.equal(r.code, code, `${msg.type}: ${r.message}`);
-  return r.message as string;
-}
 
 async function workshop(admin: TestClient, extra: Record<string, unknown> = {}) {
   return ok(admin, { type: 'workshop-create', title: 'Namespaces, Tuesday', lessons: ['uts', 'ipc'], seats: 3, ...extra });

@@ -104,3 +104,18 @@ export class TestClient {
     this.ws.close();
   }
 }
+
+/** A request that must succeed: its result's data. */
+export async function ok(c: TestClient, msg: Record<string, unknown>): Promise<any> {
+  const r = await c.request(msg);
+  if (r.type !== 'result') throw new Error(`${msg.type}: expected a result, got ${JSON.stringify(r)}`);
+  return r.data;
+}
+
+/** A request that must be refused with `code`: the refusal's message. */
+export async function refused(c: TestClient, msg: Record<string, unknown>, code: string): Promise<string> {
+  const r = await c.request(msg);
+  if (r.type !== 'error') throw new Error(`${msg.type} should be refused with ${code}: ${JSON.stringify(r)}`);
+  if (r.code !== code) throw new Error(`${msg.type}: refused with ${r.code} (${r.message}), expected ${code}`);
+  return r.message as string;
+}

@@ -3,6 +3,7 @@
 // directory, a free port on 127.0.0.1, pg_ctl start; stopped and removed at the end).
 // initdb refuses to run as root: as root, the server runs as the `postgres` user (or
 // `nobody`), which is given the temporary directory.
+import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import pg from 'pg';
-import type { StoreTarget } from '../../apps/agent/src/store/index.ts';
+import { StoreError, type StoreTarget } from '../../apps/agent/src/store/index.ts';
 import { DB_FILE, STORE_SUBDIR } from '../../apps/agent/src/store/sqlite.ts';
 import { IN_CI, IS_ROOT } from '../helpers/env.ts';
 
@@ -192,4 +193,47 @@ async function pgQuery(url: string, text: string, params: unknown[] = []): Promi
 export async function rawQuery(target: StoreTarget, text: string, params: unknown[] = []): Promise<Row[]> {
   if ('dir' in target) return sqliteQuery(target.dir, text.replace(/\$\d+/g, '?'), params);
   return pgQuery(target.url, text, params);
+}
+
+// --- both engines, for describe() loops --------------------------------------------------------
+
+export interface EngineCase {
+  name: 'embedded' | 'postgres';
+  skip: false | string;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  /** A new, empty store's target on this engine. */
+  fresh(): Promise<StoreTarget>;
+}
+
+/** The embedded engine in temporary directories, and a PostgreSQL server of this test file's own. */
+export function engineCases(): EngineCase[] {
+  let server: PgServer | undefined;
+  return [
+    { name: 'embedded', skip: false, setup: async () => {}, teardown: async () => removeDirs(), fresh: async () => ({ dir: freshDir() }) },
+    {
+      name: 'postgres',
+      skip: pgSkip(),
+      setup: async () => {
+        server = new PgServer();
+        await server.init();
+      },
+      teardown: async () => {
+        await server?.destroy();
+      },
+      fresh: async () => ({ url: await server!.createDatabase() }),
+    },
+  ];
+}
+
+/** Expect the promise to fail with a StoreError of this code whose message matches. */
+export async function rejects(promise: Promise<unknown>, code: string, message: RegExp): Promise<StoreError> {
+  const err = await promise.then(
+    () => assert.fail(`expected a StoreError ${code} matching ${message}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
+  assert.equal(err.code, code, err.message);
+  assert.match(err.message, message);
+  return err;
 }

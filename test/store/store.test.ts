@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore, openStoreWith, redactUrl, StoreError, type Store, type StoreTarget } from '../../apps/agent/src/store/index.ts';
+import { openStore, openStoreWith, redactUrl, type StoreError, type Store, type StoreTarget } from '../../apps/agent/src/store/index.ts';
 import { MIGRATIONS, type Migration } from '../../apps/agent/src/store/migrations.ts';
-import { PgServer, dbPath, freshDir, pgSkip, rawQuery, removeDirs } from './engines.ts';
+import { PgServer, dbPath, engineCases, freshDir, pgSkip, rawQuery, rejects, removeDirs } from './engines.ts';
 import { IN_CI, IS_ROOT } from '../helpers/env.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -35,17 +35,6 @@ function startChild(args: string[], word: string) {
   return { p, ready, exited };
 }
 
-async function rejects(promise: Promise<unknown>, code: string, message: RegExp): Promise<StoreError> {
-  const err = await promise.then(
-    () => assert.fail(`expected a StoreError ${code} matching ${message}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  assert.match(err.message, message);
-  return err;
-}
-
 async function eventually<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -58,36 +47,7 @@ async function eventually<T>(fn: () => Promise<T>, ms = 15_000): Promise<T> {
   }
 }
 
-interface EngineCase {
-  name: string;
-  skip: false | string;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-  fresh(): Promise<StoreTarget>;
-}
-
-let server: PgServer | undefined;
-const cases: EngineCase[] = [
-  {
-    name: 'embedded',
-    skip: false,
-    setup: async () => {},
-    teardown: async () => removeDirs(),
-    fresh: async () => ({ dir: freshDir() }),
-  },
-  {
-    name: 'postgres',
-    skip: pgSkip(),
-    setup: async () => {
-      server = new PgServer();
-      await server.init();
-    },
-    teardown: async () => {
-      await server?.destroy();
-    },
-    fresh: async () => ({ url: await server!.createDatabase() }),
-  },
-];
+const cases = engineCases();
 
 // The migration after the last one this agent ships.
 const NEXT = MIGRATIONS.length + 1;

@@ -4,9 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { openStore, StoreError, type Store, type StoreTarget, type WorkshopInput } from '../../apps/agent/src/store/index.ts';
+import { openStore, type Store, type StoreTarget, type WorkshopInput } from '../../apps/agent/src/store/index.ts';
 import { MIGRATIONS } from '../../apps/agent/src/store/migrations.ts';
-import { PgServer, freshDir, pgSkip, rawQuery, removeDirs } from './engines.ts';
+import { engineCases, rawQuery, rejects } from './engines.ts';
 
 const T0 = Date.parse('2026-03-01T09:00:00.000Z');
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -33,47 +33,7 @@ async function count(t: StoreTarget, table: string): Promise<number> {
   return Number(rows[0]?.n);
 }
 
-async function rejects(promise: Promise<unknown>, code: string, message: RegExp): Promise<StoreError> {
-  const err = await promise.then(
-    () => assert.fail(`expected a StoreError ${code} matching ${message}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
-  assert.equal(err.code, code, err.message);
-  assert.match(err.message, message);
-  return err;
-}
-
-interface EngineCase {
-  name: string;
-  skip: false | string;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-  fresh(): Promise<StoreTarget>;
-}
-
-let server: PgServer | undefined;
-const cases: EngineCase[] = [
-  {
-    name: 'embedded',
-    skip: false,
-    setup: async () => {},
-    teardown: async () => removeDirs(),
-    fresh: async () => ({ dir: freshDir() }),
-  },
-  {
-    name: 'postgres',
-    skip: pgSkip(),
-    setup: async () => {
-      server = new PgServer();
-      await server.init();
-    },
-    teardown: async () => {
-      await server?.destroy();
-    },
-    fresh: async () => ({ url: await server!.createDatabase() }),
-  },
-];
+const cases = engineCases();
 
 for (const c of cases) {
   describe(`workshops in the store on ${c.name}`, { skip: c.skip }, () => {

@@ -38,7 +38,7 @@ export function CastReplay({ lang }: { lang: Lang }) {
   useEffect(() => {
     const m = /(?:^#|&)src=([^&]+)/.exec(window.location.hash);
     const url = m ? decodeURIComponent(m[1]!) : null;
-    if (!url || !url.startsWith('/api/casts/')) {
+    if (!url?.startsWith('/api/casts/')) {
       setProblem(s.replayNoLink);
       return;
     }

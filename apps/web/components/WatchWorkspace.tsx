@@ -4,6 +4,7 @@
 import { Fragment, type ReactNode, useEffect, useState, useSyncExternalStore } from 'react';
 import type { Lang, NamespaceType } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
+import type { WatchLesson } from '../lib/content';
 import { WatchSession, type WatchState } from '../lib/watch';
 import { nslabHandle } from '../lib/nslab-handle';
 import { TerminalPane } from './TerminalPane';
@@ -11,14 +12,7 @@ import { NsGraph } from './NsGraph';
 import { StatusLine, connectionStatus } from './StatusLine';
 import { TaskList } from './TaskList';
 
-export interface WatchLesson {
-  id: string;
-  index: number;
-  title: string;
-  panes: { name: string; title: string | null; unshare: NamespaceType[] }[];
-  tasks: { id: string; step: string; title: string }[];
-  types: NamespaceType[];
-}
+export type { WatchLesson } from '../lib/content';
 
 const NO_SESSION = new WatchSession(null);
 

@@ -119,3 +119,16 @@ export function lessonPage(id: string, lang: Lang): LessonPageData | null {
     prev: near(i - 1),
   };
 }
+
+/** What a watch view shows of a lesson: its panes and tasks (the text stays on the lesson page). */
+export type WatchLesson = Pick<LessonPageData, 'id' | 'index' | 'title' | 'panes' | 'tasks' | 'types'>;
+
+/** Every lesson as a watch view needs it, by id: which lesson a lab is of is known only later. */
+export function watchLessons(lang: Lang): Record<string, WatchLesson> {
+  const all: Record<string, WatchLesson> = {};
+  for (const l of lessons()) {
+    const d = lessonPage(l.id, lang);
+    if (d) all[l.id] = { id: d.id, index: d.index, title: d.title, panes: d.panes, tasks: d.tasks, types: d.types };
+  }
+  return all;
+}

@@ -3,9 +3,9 @@
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
 import { STRINGS, isLang } from '../../../lib/i18n';
-import { lessonPage, lessons } from '../../../lib/content';
+import { watchLessons } from '../../../lib/content';
 import { TopBar } from '../../../components/TopBar';
-import { WatchWorkspace, type WatchLesson } from '../../../components/WatchWorkspace';
+import { WatchWorkspace } from '../../../components/WatchWorkspace';
 import '@xterm/xterm/css/xterm.css';
 
 export async function generateMetadata({ params }: { params: Promise<{ lang: string }> }): Promise<Metadata> {
@@ -21,11 +21,7 @@ export default async function WatchPage({ params }: { params: Promise<{ lang: st
   const s = STRINGS[lang];
   // Which lesson the lab is of is known only once the agent answers: every lesson's panes and
   // tasks come with the page (they are small).
-  const all: Record<string, WatchLesson> = {};
-  for (const l of lessons()) {
-    const d = lessonPage(l.id, lang);
-    if (d) all[l.id] = { id: d.id, index: d.index, title: d.title, panes: d.panes, tasks: d.tasks, types: d.types };
-  }
+  const all = watchLessons(lang);
   return (
     <div className="lesson-page watch-page">
       <TopBar lang={lang} path="/watch">

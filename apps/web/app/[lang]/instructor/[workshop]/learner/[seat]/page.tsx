@@ -2,11 +2,10 @@
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
 import { STRINGS, isLang } from '../../../../../../lib/i18n';
-import { lessonPage, lessons } from '../../../../../../lib/content';
+import { watchLessons } from '../../../../../../lib/content';
 import { WORKSHOP_STRINGS } from '../../../../../../lib/workshop-strings';
 import { TopBar } from '../../../../../../components/TopBar';
 import { LearnerWatch } from '../../../../../../components/LearnerWatch';
-import type { WatchLesson } from '../../../../../../components/WatchWorkspace';
 import '@xterm/xterm/css/xterm.css';
 
 export async function generateMetadata({ params }: { params: Promise<{ lang: string }> }): Promise<Metadata> {
@@ -19,11 +18,7 @@ export default async function LearnerPage({ params }: { params: Promise<{ lang: 
   const { lang, workshop, seat } = await params;
   if (!isLang(lang) || !/^[a-z0-9]{6,32}$/.test(workshop) || !/^[a-z0-9]{6,32}$/.test(seat)) notFound();
   const s = STRINGS[lang];
-  const all: Record<string, WatchLesson> = {};
-  for (const l of lessons()) {
-    const d = lessonPage(l.id, lang);
-    if (d) all[l.id] = { id: d.id, index: d.index, title: d.title, panes: d.panes, tasks: d.tasks, types: d.types };
-  }
+  const all = watchLessons(lang);
   return (
     <div className="lesson-page watch-page">
       <TopBar lang={lang} path={`/instructor/${workshop}/learner/${seat}`}>
