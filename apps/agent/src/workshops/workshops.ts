@@ -33,6 +33,9 @@ interface Events {
   rekeyed: [workshop: string];
 }
 
+/** Browser sessions whose workshops are kept in memory at most. */
+const MAX_CACHED_SESSIONS = 20_000;
+
 const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
 
 function randomId(n: number): string {
@@ -184,6 +187,7 @@ export class Workshops extends EventEmitter<Events> {
   }
 
   private remember(session: string, workshop: string) {
+    if (this.seatsBySession.size >= MAX_CACHED_SESSIONS && !this.seatsBySession.has(session)) this.seatsBySession.clear();
     let set = this.seatsBySession.get(session);
     if (!set) this.seatsBySession.set(session, (set = new Set()));
     set.add(workshop);
@@ -193,6 +197,7 @@ export class Workshops extends EventEmitter<Events> {
   async seatOf(session: string): Promise<{ workshop: WorkshopRow; seat: SeatRow; info: SeatInfo } | null> {
     const seats = await this.store.seatsOfSession(session);
     const known = new Set<string>();
+    if (this.seatsBySession.size >= MAX_CACHED_SESSIONS && !this.seatsBySession.has(session)) this.seatsBySession.clear();
     this.seatsBySession.set(session, known);
     let found: { workshop: WorkshopRow; seat: SeatRow; info: SeatInfo } | null = null;
     for (const seat of seats) {
@@ -208,6 +213,8 @@ export class Workshops extends EventEmitter<Events> {
   async workshopsOf(session: string): Promise<string[]> {
     let set = this.seatsBySession.get(session);
     if (!set) {
+      // A cache, not a record: bounded, and filled again from the store as sessions come back.
+      if (this.seatsBySession.size >= MAX_CACHED_SESSIONS) this.seatsBySession.clear();
       set = new Set((await this.store.seatsOfSession(session)).map((s) => s.workshopId));
       this.seatsBySession.set(session, set);
     }
