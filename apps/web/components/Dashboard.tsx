@@ -3,8 +3,8 @@
 // fragment (no server log sees it); the page shows it to the agent over its own connection
 // and follows the room from then on (lib/room.ts).
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
-import type { Lang } from '@nslab/shared';
-import { InstructorRoom, formatJoinCode, roomCsv } from '../lib/room';
+import { formatJoinCode, type Lang } from '@nslab/shared';
+import { InstructorRoom, roomCsv } from '../lib/room';
 import { WORKSHOP_STRINGS } from '../lib/workshop-strings';
 import { RoomGrid } from './RoomGrid';
 import { HelpList } from './HelpList';

@@ -3,7 +3,7 @@
 // on a seat, the workshop's first lesson. STABLE HOOKS: form[data-join], input[name=code],
 // input[name=name].
 import { useEffect, useState } from 'react';
-import { type Lang, normalizeJoinCode } from '@nslab/shared';
+import type { Lang } from '@nslab/shared';
 import { join } from '../lib/room';
 import { WORKSHOP_STRINGS } from '../lib/workshop-strings';
 
@@ -23,8 +23,8 @@ export function JoinForm({ lang }: { lang: Lang }) {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    // As read aloud or off a projector: any case, spaces and dashes anywhere.
-    const r = await join(normalizeJoinCode(code), name);
+    // As typed: the agent takes any case, spaces and dashes anywhere.
+    const r = await join(code, name);
     if (r.ok) {
       window.location.assign(`/${lang}/lessons/${r.seat.workshop.lessons[0]}`);
       return;

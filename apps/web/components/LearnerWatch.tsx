@@ -6,7 +6,7 @@
 // STABLE HOOKS: [data-pane="<name>"], button[data-takeover-request].
 import { useEffect, useState } from 'react';
 import type { Lang } from '@nslab/shared';
-import { AgentSocket, errorMessage } from '../lib/socket';
+import { errorMessage, withConnection } from '../lib/socket';
 import { InstructorWatch, type WatchSession, type WatchState } from '../lib/watch';
 import { WORKSHOP_STRINGS } from '../lib/workshop-strings';
 import { WatchWorkspace, type WatchLesson } from './WatchWorkspace';
@@ -48,25 +48,17 @@ export function LearnerWatch({ lang, workshop, seat, lessons }: { lang: Lang; wo
       return;
     }
     const key = decodeURIComponent(raw);
-    const socket: AgentSocket = new AgentSocket({
-      connecting: () => {},
-      hello: async () => {
-        try {
-          await socket.request({ type: 'instructor', workshop, key });
-          const { token } = await socket.request({ type: 'workshop-watch', workshop, seat });
-          setView({ token, key });
-        } catch (err) {
-          setProblem(errorMessage(err));
-        }
-        socket.stop();
-      },
-      message: () => {},
-      frame: () => {},
-      closed: () => socket.retryLater(),
-      countdown: () => {},
-    });
-    socket.start();
-    return () => socket.stop();
+    let gone = false;
+    withConnection(async (socket) => {
+      await socket.request({ type: 'instructor', workshop, key });
+      return (await socket.request({ type: 'workshop-watch', workshop, seat })).token;
+    }).then(
+      (token) => !gone && setView({ token, key }),
+      (err: unknown) => !gone && setProblem(errorMessage(err)),
+    );
+    return () => {
+      gone = true;
+    };
   }, [workshop, seat, s.noKey]);
 
   if (problem)

@@ -5,7 +5,7 @@
 // STABLE HOOK: form[data-new-workshop].
 import { useState } from 'react';
 import type { Lang } from '@nslab/shared';
-import { AgentSocket, errorMessage } from '../lib/socket';
+import { errorCode, errorMessage, withConnection } from '../lib/socket';
 import { WORKSHOP_STRINGS } from '../lib/workshop-strings';
 
 export function NewWorkshop({ lang, lessons }: { lang: Lang; lessons: Array<{ id: string; title: string }> }) {
@@ -25,38 +25,26 @@ export function NewWorkshop({ lang, lessons }: { lang: Lang; lessons: Array<{ id
     if (!picked.length) return setProblem(s.newNoLessons);
     setBusy(true);
     setProblem(null);
-    const socket: AgentSocket = new AgentSocket({
-      connecting: () => {},
-      hello: async () => {
-        try {
-          await socket.request({ type: 'auth', token });
-          const opens = when('opens');
-          const closes = when('closes');
-          const w = await socket.request({
-            type: 'workshop-create',
-            title: String(f.get('title') ?? ''),
-            lessons: picked,
-            seats: Number(f.get('seats')),
-            ...(opens ? { opens } : {}),
-            ...(closes ? { closes } : {}),
-          });
-          window.location.assign(`/${lang}/instructor/${w.id}#key=${encodeURIComponent(w.instructorKey)}`);
-        } catch (err) {
-          setProblem(errorMessage(err));
-          setBusy(false);
-        }
-        socket.stop();
-      },
-      message: () => {},
-      frame: () => {},
-      closed: () => {
-        socket.stop();
+    const opens = when('opens');
+    const closes = when('closes');
+    withConnection(async (socket) => {
+      await socket.request({ type: 'auth', token });
+      return socket.request({
+        type: 'workshop-create',
+        title: String(f.get('title') ?? ''),
+        lessons: picked,
+        seats: Number(f.get('seats')),
+        ...(opens ? { opens } : {}),
+        ...(closes ? { closes } : {}),
+      });
+    }).then(
+      (w) => window.location.assign(`/${lang}/instructor/${w.id}#key=${encodeURIComponent(w.instructorKey)}`),
+      (err: unknown) => {
+        // A wrong token closes the connection: say what that means.
+        setProblem(errorCode(err) === 'connection' || errorCode(err) === 'unauthenticated' ? s.newRefused : errorMessage(err));
         setBusy(false);
-        setProblem((p) => p ?? s.newRefused);
       },
-      countdown: () => {},
-    });
-    socket.start();
+    );
   };
 
   return (

@@ -3,38 +3,24 @@
 // broadcasts and help requests (the bar on the lesson page), and the instructor's room (the
 // dashboard), asked for again on every change the agent reports. Each is a small store React
 // reads with useSyncExternalStore.
-import { formatJoinCode, type SeatInfo, type WorkshopState } from '@nslab/shared';
-import { AgentSocket, errorCode, errorMessage, type AgentEvent } from './socket';
+import type { SeatInfo, WorkshopState } from '@nslab/shared';
+import { AgentSocket, errorCode, errorMessage, withConnection, type AgentEvent } from './socket';
+import { StateStore } from './store';
 
 /** A state React reads, and a socket that (re)connects by itself. */
-abstract class SocketStore<S> {
-  private readonly listeners = new Set<() => void>();
+abstract class SocketStore<S> extends StateStore<S> {
   protected readonly socket: AgentSocket;
 
-  constructor(public state: S) {
+  constructor(state: S) {
+    super(state);
     this.socket = new AgentSocket({
       connecting: () => {},
       hello: () => this.onHello(),
       message: (m) => this.onMessage(m),
       frame: () => {},
-      closed: () => {
-        this.onClosed();
-        this.socket.retryLater();
-      },
+      closed: () => this.socket.retryLater(),
       countdown: () => {},
     });
-  }
-
-  subscribe = (fn: () => void) => {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  };
-
-  getState = () => this.state;
-
-  protected set(patch: Partial<S>) {
-    this.state = { ...this.state, ...patch };
-    for (const fn of this.listeners) fn();
   }
 
   start() {
@@ -47,7 +33,6 @@ abstract class SocketStore<S> {
 
   protected abstract onHello(): void;
   protected onMessage(_m: AgentEvent) {}
-  protected onClosed() {}
 }
 
 // ---- joining ----
@@ -56,29 +41,10 @@ export type JoinOutcome = { ok: true; seat: SeatInfo } | { ok: false; code: stri
 
 /** Take a seat with a code: one request on a connection made for it. */
 export function join(code: string, name: string): Promise<JoinOutcome> {
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (r: JoinOutcome) => {
-      if (done) return;
-      done = true;
-      socket.stop();
-      resolve(r);
-    };
-    const socket = new AgentSocket({
-      connecting: () => {},
-      hello: () => {
-        socket.request({ type: 'join', code, name }).then(
-          (seat) => finish({ ok: true, seat }),
-          (err: unknown) => finish({ ok: false, code: errorCode(err) ?? 'failed', message: errorMessage(err) }),
-        );
-      },
-      message: () => {},
-      frame: () => {},
-      closed: () => finish({ ok: false, code: 'connection', message: 'the connection to nslab failed' }),
-      countdown: () => {},
-    });
-    socket.start();
-  });
+  return withConnection((socket) => socket.request({ type: 'join', code, name })).then(
+    (seat): JoinOutcome => ({ ok: true, seat }),
+    (err: unknown): JoinOutcome => ({ ok: false, code: errorCode(err) ?? 'failed', message: errorMessage(err) }),
+  );
 }
 
 // ---- a learner's seat ----
@@ -271,8 +237,6 @@ export class InstructorRoom extends SocketStore<RoomState> {
     return this.act(() => this.socket.request({ type: 'workshop-move', workshop: this.workshop, lesson }));
   }
 }
-
-export { formatJoinCode };
 
 // ---- the grid as CSV ----
 

@@ -46,6 +46,37 @@ export const UNSUPPORTED_VERSION = 4002;
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 
+/**
+ * A connection for a few requests in a row (join a workshop, make one, get a link): connects,
+ * runs `fn` once the agent said hello, then closes. A connection that fails first rejects with
+ * AgentError('connection').
+ */
+export function withConnection<T>(fn: (socket: AgentSocket) => Promise<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (settle: () => void) => {
+      if (done) return;
+      done = true;
+      socket.stop();
+      settle();
+    };
+    const socket: AgentSocket = new AgentSocket({
+      connecting: () => {},
+      hello: () => {
+        fn(socket).then(
+          (v) => finish(() => resolve(v)),
+          (err: unknown) => finish(() => reject(err)),
+        );
+      },
+      message: () => {},
+      frame: () => {},
+      closed: () => finish(() => reject(new AgentError('connection', 'the connection to nslab failed'))),
+      countdown: () => {},
+    });
+    socket.start();
+  });
+}
+
 export interface SocketHandlers {
   /** A connection attempt starts. */
   connecting(): void;

@@ -44,16 +44,34 @@ export function taskMap(tasks: TaskStatus[]): Record<string, TaskStatus['status'
   return Object.fromEntries(tasks.map((t) => [t.id, t.status]));
 }
 
-export abstract class LabStore<S extends LabViewState> {
-  private listeners = new Set<() => void>();
+/** A state React reads with useSyncExternalStore: a new object on every change, listeners told. */
+export abstract class StateStore<S> {
+  private readonly listeners = new Set<() => void>();
+
+  constructor(public state: S) {}
+
+  subscribe = (fn: () => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+  getState = () => this.state;
+
+  protected set(patch: Partial<S>) {
+    this.state = { ...this.state, ...patch };
+    for (const f of this.listeners) f();
+  }
+}
+
+export abstract class LabStore<S extends LabViewState> extends StateStore<S> {
   protected terms = new Map<string, PaneTerm>();
   protected readonly socket: AgentSocket;
 
   constructor(
-    public state: S,
+    state: S,
     /** A viewer's terminals take the writer's size from the stream. */
     private readonly follows = false,
   ) {
+    super(state);
     this.socket = new AgentSocket({
       // While the agent is away, keep saying so (with "reconnecting…") during each new attempt.
       connecting: () => this.patch({ phase: this.state.phase === 'unreachable' ? 'unreachable' : 'connecting', message: null, retryIn: 0 }),
@@ -153,17 +171,6 @@ export abstract class LabStore<S extends LabViewState> {
     if (lab !== this.currentLab()) return;
     const t = this.terms.get(pane);
     if (t && t.lab === lab) t.feed.frame(f);
-  }
-
-  subscribe = (fn: () => void) => {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  };
-  getState = () => this.state;
-
-  protected set(patch: Partial<S>) {
-    this.state = { ...this.state, ...patch };
-    for (const f of this.listeners) f();
   }
 
   /** The part of the state both pages have. */

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { NAMESPACE_TYPES } from './namespaces.js';
 import { TaskStatus } from './lesson-format.js';
-import { lessonIdSchema, paneNameSchema } from './names.js';
+import { lessonIdSchema, paneNameSchema, requestIdSchema } from './names.js';
 import { WorkshopMessages, WorkshopServerMessages } from './workshop.js';
 
 /**
@@ -20,7 +20,7 @@ export const MAX_CLIENT_MESSAGE_BYTES = 256 * 1024;
 
 const labId = z.string().regex(/^[a-z0-9]{6,32}$/, 'a lab id is 6 to 32 lowercase letters or digits');
 const paneName = paneNameSchema;
-const requestId = z.union([z.number().int(), z.string().max(64)]);
+const requestId = requestIdSchema;
 const cols = z.number().int().min(2).max(1000);
 const rows = z.number().int().min(1).max(500);
 /** A position in a pane's output stream: bytes since the pane was created (2^53 is far away). */

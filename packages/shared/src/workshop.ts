@@ -2,7 +2,7 @@
 // messages for making and running one, joining it, and the room's state as the instructor's
 // dashboard shows it. The agent checks every one of these with the schemas below.
 import { z } from 'zod';
-import { lessonIdSchema } from './names.js';
+import { lessonIdSchema, requestIdSchema as requestId } from './names.js';
 
 /**
  * Join codes use letters and digits that cannot be mistaken for one another when read aloud or
@@ -43,7 +43,7 @@ export const WorkshopMessages = [
   /** Make a workshop (the token holder). The answer carries the instructor key, once. */
   z.object({
     type: z.literal('workshop-create'),
-    id: z.union([z.number().int(), z.string().max(64)]),
+    id: requestId,
     title: line(120)
       .transform((s) => s.trim())
       .pipe(z.string().min(1, 'a title is needed')),
@@ -53,27 +53,27 @@ export const WorkshopMessages = [
     closes: isoTime.optional(),
   }),
   /** Every workshop (the token holder). */
-  z.object({ type: z.literal('workshop-list'), id: z.union([z.number().int(), z.string().max(64)]) }),
+  z.object({ type: z.literal('workshop-list'), id: requestId }),
   /** A workshop's room: learners, their tasks, help requests (the token holder or its instructor). */
-  z.object({ type: z.literal('workshop-show'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema }),
+  z.object({ type: z.literal('workshop-show'), id: requestId, workshop: workshopIdSchema }),
   /** Close a workshop: no more joins, its learners' labs close (the token holder or its instructor). */
-  z.object({ type: z.literal('workshop-close'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema }),
+  z.object({ type: z.literal('workshop-close'), id: requestId, workshop: workshopIdSchema }),
   /** Replace the instructor key: every earlier instructor link stops working. */
-  z.object({ type: z.literal('workshop-rekey'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema }),
+  z.object({ type: z.literal('workshop-rekey'), id: requestId, workshop: workshopIdSchema }),
   /**
    * Become this workshop's instructor on this connection, with the key from the instructor
    * link. The connection is then told of every change in the room (`workshop-changed`).
    */
   z.object({
     type: z.literal('instructor'),
-    id: z.union([z.number().int(), z.string().max(64)]),
+    id: requestId,
     workshop: workshopIdSchema,
     key: z.string().min(1).max(128),
   }),
   /** Take a seat with a join code (a browser session). Joining again gives the same seat. */
   z.object({
     type: z.literal('join'),
-    id: z.union([z.number().int(), z.string().max(64)]),
+    id: requestId,
     code: z.string().min(1).max(32),
     name: displayNameSchema,
   }),
@@ -81,51 +81,51 @@ export const WorkshopMessages = [
    * This browser session's seat in an open workshop, if it has one; the connection then gets
    * the workshop's broadcasts.
    */
-  z.object({ type: z.literal('seat'), id: z.union([z.number().int(), z.string().max(64)]) }),
+  z.object({ type: z.literal('seat'), id: requestId }),
   /** A learner asks for help (an optional line of text). */
-  z.object({ type: z.literal('help'), id: z.union([z.number().int(), z.string().max(64)]), text: line(280).optional() }),
+  z.object({ type: z.literal('help'), id: requestId, text: line(280).optional() }),
   /** The instructor marks a help request answered. */
   z.object({
     type: z.literal('help-answer'),
-    id: z.union([z.number().int(), z.string().max(64)]),
+    id: requestId,
     workshop: workshopIdSchema,
     help: z.string().regex(/^[a-z0-9]{6,32}$/, 'a help request id'),
   }),
   /** The instructor tells every learner something (a banner on their page); empty text clears it. */
-  z.object({ type: z.literal('broadcast'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, text: line(500) }),
+  z.object({ type: z.literal('broadcast'), id: requestId, workshop: workshopIdSchema, text: line(500) }),
   /** A read-only link to a learner's current lab, for the instructor's watch view. */
-  z.object({ type: z.literal('workshop-watch'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, seat: seatIdSchema }),
+  z.object({ type: z.literal('workshop-watch'), id: requestId, workshop: workshopIdSchema, seat: seatIdSchema }),
   /**
    * Take-over: the instructor asks to type in a learner's terminal. Nothing changes until the
    * learner answers Allow on their page; the learner can end it at any time.
    */
-  z.object({ type: z.literal('takeover-request'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, seat: seatIdSchema }),
+  z.object({ type: z.literal('takeover-request'), id: requestId, workshop: workshopIdSchema, seat: seatIdSchema }),
   /** The learner answers a take-over request (their own, by its id). */
   z.object({
     type: z.literal('takeover-answer'),
-    id: z.union([z.number().int(), z.string().max(64)]),
+    id: requestId,
     request: z.string().regex(/^[a-z0-9]{6,32}$/),
     allow: z.boolean(),
   }),
   /** The learner (or the instructor) ends a take-over. */
   z.object({
     type: z.literal('takeover-end'),
-    id: z.union([z.number().int(), z.string().max(64)]),
+    id: requestId,
     workshop: workshopIdSchema.optional(),
     seat: seatIdSchema.optional(),
   }),
   /** Send every learner of the room a link to a lesson (`move`: "go on to lesson X"). */
-  z.object({ type: z.literal('workshop-move'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema, lesson: lessonIdSchema }),
+  z.object({ type: z.literal('workshop-move'), id: requestId, workshop: workshopIdSchema, lesson: lessonIdSchema }),
   /** A learner's lab, by the instructor: a fresh one (`reset`), more time (`extend`), or closed (`close`). */
   z.object({
     type: z.literal('learner-lab'),
-    id: z.union([z.number().int(), z.string().max(64)]),
+    id: requestId,
     workshop: workshopIdSchema,
     seat: seatIdSchema,
     action: z.enum(['reset', 'extend', 'close']),
   }),
   /** Every learner's lab given more time. */
-  z.object({ type: z.literal('workshop-extend'), id: z.union([z.number().int(), z.string().max(64)]), workshop: workshopIdSchema }),
+  z.object({ type: z.literal('workshop-extend'), id: requestId, workshop: workshopIdSchema }),
 ] as const;
 
 export const WorkshopInfo = z.object({

@@ -24,7 +24,8 @@ type PaneRow = z.infer<typeof PaneRow>;
 const LabRow = z.object({ id: z.string(), lesson: z.string(), createdAt: z.string().optional(), panes: z.array(PaneRow) });
 type LabRow = z.infer<typeof LabRow>;
 
-function parseReply<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
+/** The agent's answer, checked: an answer of another shape is a clear error, not a crash. */
+export function parseReply<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
   const parsed = schema.safeParse(data);
   if (!parsed.success) throw new CliError(`unexpected answer from the agent to ${what}: ${describeZodError(parsed.error)}`);
   return parsed.data;
@@ -79,10 +80,14 @@ export function formatAge(createdAt: string | undefined, now: Date): string {
 /** A table, one lab per line: LAB LESSON AGE PANES ("host running, container exited (0)"). */
 export function formatLabs(labs: LabRow[], now: Date): string {
   if (labs.length === 0) return 'No labs are open. Start one with: nslab open <lesson>\n';
-  const rows = [
+  return formatTable([
     ['LAB', 'LESSON', 'AGE', 'PANES'],
     ...labs.map((lab) => [lab.id, lab.lesson, formatAge(lab.createdAt, now), lab.panes.map((p) => `${p.name} ${paneState(p)}`).join(', ') || '-']),
-  ];
+  ]);
+}
+
+/** Rows as aligned columns, two spaces apart; the last column is not padded. */
+export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
   return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ') + '\n').join('');
 }

@@ -2,12 +2,12 @@
 // create prints, among its lines, `code: <code>`, `join: <url>` and `instructor: <url>` (stable:
 // scripts read them).
 import { parseArgs as parseFlags } from 'node:util';
-import { isName, WorkshopInfo, WorkshopState, describeZodError, formatJoinCode } from '@nslab/shared';
+import { isName, WorkshopInfo, WorkshopState, formatJoinCode } from '@nslab/shared';
 import { z } from 'zod';
 import type { AgentClient } from './client.js';
 import { CliError, UsageError } from './errors.js';
 import type { CliOutput } from './io.js';
-import { formatAge } from './commands.js';
+import { formatAge, formatTable, parseReply } from './commands.js';
 
 export type WorkshopCommand =
   | { kind: 'workshop'; action: 'create'; title: string; lessons: string[]; seats: number; opens?: string; closes?: string; lang: 'en' | 'zh' }
@@ -121,12 +121,6 @@ export function parseWorkshop(rest: string[]): WorkshopCommand | 'help' {
   }
 }
 
-function parseReply<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
-  const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new CliError(`unexpected answer from the agent to ${what}: ${describeZodError(parsed.error)}`);
-  return parsed.data;
-}
-
 const joinUrl = (base: string, lang: string, code: string) => `${base}/${lang}/join?code=${encodeURIComponent(code)}`;
 const instructorUrl = (base: string, lang: string, id: string, key: string) => `${base}/${lang}/instructor/${id}#key=${encodeURIComponent(key)}`;
 
@@ -169,12 +163,12 @@ export async function workshopCommand(client: AgentClient, stdout: CliOutput, cm
         stdout.write('No workshops yet. Make one with: nslab workshop create --title ... --lessons uts --seats 30\n');
         return 0;
       }
-      const rows = [
-        ['WORKSHOP', 'STATE', 'SEATS', 'CODE', 'AGE', 'TITLE'],
-        ...all.map((w) => [w.id, w.state, `${w.taken}/${w.seats}`, w.code, formatAge(w.createdAt, new Date()), w.title]),
-      ];
-      const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-      stdout.write(rows.map((r) => `${r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')}\n`).join(''));
+      stdout.write(
+        formatTable([
+          ['WORKSHOP', 'STATE', 'SEATS', 'CODE', 'AGE', 'TITLE'],
+          ...all.map((w) => [w.id, w.state, `${w.taken}/${w.seats}`, w.code, formatAge(w.createdAt, new Date()), w.title]),
+        ]),
+      );
       return 0;
     }
     case 'show': {

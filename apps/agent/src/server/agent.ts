@@ -69,18 +69,19 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       void progress.record(labId, owner, lesson, task).then(() => workshops.touchSession(owner));
     },
   );
-  manager.on('closed', (lab) => {
-    watchers.forget(lab.id);
-    if (lab.owner) workshops.touchSession(lab.owner);
-  });
   const takeovers = new Takeovers();
-  manager.on('closed', (lab) => takeovers.labClosed(lab.id));
   const labLimits = new Map<string, 'memory' | 'pids'>();
   manager.on('limit', (lab, which) => {
     labLimits.set(lab.id, which);
     if (lab.owner) workshops.touchSession(lab.owner);
   });
-  manager.on('closed', (lab) => labLimits.delete(lab.id));
+  // A closed lab: everything kept about it goes, and its learner's room hears of it.
+  manager.on('closed', (lab) => {
+    watchers.forget(lab.id);
+    takeovers.labClosed(lab.id);
+    labLimits.delete(lab.id);
+    if (lab.owner) workshops.touchSession(lab.owner);
+  });
   manager.on('opened', (lab) => {
     if (lab.owner) workshops.touchSession(lab.owner);
   });

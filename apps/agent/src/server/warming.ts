@@ -4,7 +4,7 @@
 // the room changes and every minute (a scheduled workshop opens, an open one ends), for the
 // first WARM_FOR_MS after it opens.
 import type { LabManager } from '../sandbox/labs.js';
-import { phaseOf, type Workshops } from '../workshops/workshops.js';
+import { phaseOf, type WorkshopRow, type Workshops } from '../workshops/workshops.js';
 
 const EVERY_MS = 60_000;
 /** Labs are warmed for this long after a workshop opens. */
@@ -12,6 +12,8 @@ export const WARM_FOR_MS = 8 * 3600_000;
 
 export class WorkshopWarmer {
   private readonly pending = new Set<string>();
+  /** Workshops with labs wished for now (so a wish is withdrawn once the workshop is over). */
+  private readonly wishes = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private readonly onChanged = (id: string) => this.soon(id);
 
@@ -39,20 +41,16 @@ export class WorkshopWarmer {
 
   private async all() {
     try {
-      for (const w of await this.workshops.list()) if (phaseOf(w) !== 'closed' || this.wished(w.id)) await this.one(w.id);
+      for (const w of await this.workshops.list()) if (phaseOf(w) !== 'closed' || this.wishes.has(w.id)) await this.one(w.id, w);
     } catch (err) {
       this.log('could not look at the workshops to warm labs for them', { error: (err as Error).message });
     }
   }
 
-  private readonly wishes = new Set<string>();
-  private wished(id: string) {
-    return this.wishes.has(id);
-  }
-
-  private async one(id: string) {
+  /** `row`: the workshop as just read (else it is read here). */
+  private async one(id: string, row?: WorkshopRow) {
     try {
-      const w = await this.workshops.get(id);
+      const w = row ?? (await this.workshops.get(id));
       // Every seat whose learner has no lab open yet (not joined, or joined and on the way).
       const owners = new Set(this.manager.list().map((l) => l.owner));
       const seated = (await this.workshops.seats(id)).filter((s) => owners.has(s.sessionId)).length;

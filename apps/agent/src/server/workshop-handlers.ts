@@ -1,7 +1,7 @@
 // The workshop requests (docs/workshops.md): the token holder makes and lists workshops; an
 // instructor (the key of the instructor link, shown once on this connection) runs their room;
 // a browser session joins with a code and asks for help. Each checks who asks first.
-import { LAB_RESET_REASON, formatJoinCode, type WorkshopState } from '@nslab/shared';
+import { LAB_RESET_REASON, type WorkshopState } from '@nslab/shared';
 import type { Lab } from '../sandbox/lab.js';
 import { WorkshopError, phaseOf, type WorkshopRow } from '../workshops/workshops.js';
 import type { HandlerScope, Handler } from './scope.js';
@@ -44,6 +44,20 @@ function learner(scope: HandlerScope): string {
   return sid;
 }
 
+/** A learner's newest open lab (they may have a second tab on another lesson). */
+function newestLab(scope: HandlerScope, session: string): Lab | undefined {
+  return scope.ctx.manager
+    .list()
+    .filter((l) => l.owner === session)
+    .at(-1);
+}
+
+/** Every open lab of the workshop's learners. */
+async function roomLabs(scope: HandlerScope, w: WorkshopRow): Promise<Lab[]> {
+  const sessions = new Set((await scope.ctx.workshops.seats(w.id)).map((s) => s.sessionId));
+  return scope.ctx.manager.list().filter((l) => l.owner !== null && sessions.has(l.owner));
+}
+
 /** The room as the dashboard shows it: every seat with its lab, presence and tasks done. */
 async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopState> {
   const { ctx } = scope;
@@ -52,7 +66,8 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
     seats.map((s) => s.sessionId),
     w.lessons,
   );
-  const labs = ctx.manager.list();
+  const doneBy = new Map<string, typeof done>();
+  for (const d of done) doneBy.set(d.session, [...(doneBy.get(d.session) ?? []), d]);
   const now = performance.now();
   const wall = Date.now();
   const names = new Map(seats.map((s) => [s.seatId, s.name]));
@@ -63,8 +78,7 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
       return { lesson: id, title: entry?.def.title ?? id, tasks: (entry?.tasks ?? []).map((t) => ({ id: t.id, title: t.title })) };
     }),
     learners: seats.map((s) => {
-      // Their newest lab (a learner may have a second tab on another lesson).
-      const lab = labs.filter((l) => l.owner === s.sessionId).at(-1) ?? null;
+      const lab = newestLab(scope, s.sessionId) ?? null;
       return {
         seat: s.seatId,
         name: s.name,
@@ -74,9 +88,7 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
         connected: lab ? ctx.presence.held(lab.id) : false,
         idleSince: lab ? new Date(wall - (now - lab.lastActiveAt)).toISOString() : null,
         limit: lab ? (ctx.labLimits.get(lab.id) ?? null) : null,
-        done: done
-          .filter((d) => d.session === s.sessionId && w.lessons.includes(d.lesson))
-          .map((d) => ({ lesson: d.lesson, task: d.task, doneAt: d.doneAt.toISOString() })),
+        done: (doneBy.get(s.sessionId) ?? []).map((d) => ({ lesson: d.lesson, task: d.task, doneAt: d.doneAt.toISOString() })),
         casts: ctx.recordings.list(w.id, s.seatId).map((c) => ({
           pane: c.pane,
           lab: c.lab,
@@ -92,14 +104,12 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
   };
 }
 
-/** A seat of the workshop and the learner's newest open lab (or none). */
+/** A seat of the workshop and the learner's newest open lab; refused when they have none. */
 async function seatAndLab(scope: HandlerScope, w: WorkshopRow, seatId: string) {
   const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === seatId);
   if (!seat) throw new WorkshopError('forbidden', 'no such learner in this workshop');
-  const lab: Lab | undefined = scope.ctx.manager
-    .list()
-    .filter((l) => l.owner === seat.sessionId)
-    .at(-1);
+  const lab = newestLab(scope, seat.sessionId);
+  if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
   return { seat, lab };
 }
 
@@ -127,7 +137,8 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
       opens: msg.opens ? new Date(msg.opens) : null,
       closes: msg.closes ? new Date(msg.closes) : null,
     });
-    scope.ctx.log('info', 'workshop created', { workshop: workshop.id, seats: workshop.seats, code: formatJoinCode(workshop.code) });
+    // Not the join code: whoever reads the log must not be able to join with it.
+    scope.ctx.log('info', 'workshop created', { workshop: workshop.id, seats: workshop.seats });
     return { ...scope.ctx.workshops.info(workshop, 0), instructorKey };
   },
 
@@ -145,8 +156,7 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
     const w = await instructed(scope, msg.workshop);
     await scope.ctx.workshops.close(w.id);
     // Its learners' labs close with it.
-    const sessions = new Set((await scope.ctx.workshops.seats(w.id)).map((s) => s.sessionId));
-    const labs = scope.ctx.manager.list().filter((l) => l.owner !== null && sessions.has(l.owner));
+    const labs = await roomLabs(scope, w);
     await Promise.all(labs.map((l) => scope.ctx.manager.close(l.id, 'the workshop was closed').catch(() => {})));
     return { closed: true as const, labs: labs.length };
   },
@@ -212,7 +222,6 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
     const w = await instructed(scope, msg.workshop);
     if (phaseOf(w) === 'closed') throw new WorkshopError('workshop-closed', 'this workshop is over');
     const { seat, lab } = await seatAndLab(scope, w, msg.seat);
-    if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
     return { request: scope.ctx.takeovers.ask(w.id, seat.seatId, lab.id) };
   },
 
@@ -243,8 +252,7 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
 
   async 'learner-lab'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
-    const { seat, lab } = await seatAndLab(scope, w, msg.seat);
-    if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
+    const { lab } = await seatAndLab(scope, w, msg.seat);
     if (msg.action === 'extend') extend(lab);
     // A reset closes the lab with a reason the learner's page knows: it opens a fresh one.
     else await scope.ctx.manager.close(lab.id, msg.action === 'reset' ? LAB_RESET_REASON : 'closed by the instructor');
@@ -254,21 +262,14 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
 
   async 'workshop-extend'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
-    const sessions = new Set((await scope.ctx.workshops.seats(w.id)).map((s) => s.sessionId));
-    const labs = scope.ctx.manager.list().filter((l) => l.owner !== null && sessions.has(l.owner));
+    const labs = await roomLabs(scope, w);
     for (const lab of labs) extend(lab);
     return { labs: labs.length };
   },
 
   async 'workshop-watch'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
-    const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
-    if (!seat) throw new WorkshopError('forbidden', 'no such learner in this workshop');
-    const lab = scope.ctx.manager
-      .list()
-      .filter((l) => l.owner === seat.sessionId)
-      .at(-1);
-    if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
+    const { lab } = await seatAndLab(scope, w, msg.seat);
     return { token: scope.ctx.shares.mint(lab.id), lab: lab.id };
   },
 };

@@ -134,14 +134,6 @@ export class Workshops extends EventEmitter<Events> {
     return w;
   }
 
-  /** Is `key` still the instructor key of the workshop? */
-  async keyValid(id: string, key: string): Promise<boolean> {
-    return this.asInstructor(id, key).then(
-      () => true,
-      () => false,
-    );
-  }
-
   async rekey(id: string): Promise<string> {
     const key = randomBytes(24).toString('base64url');
     if (!(await this.store.setInstructorKeyHash(id, hashKey(key)))) throw new WorkshopError('forbidden', `no workshop ${id}`);
