@@ -353,6 +353,7 @@ test('rate limits: input, messages and lab creation answer "rate-limited" and th
       opens: { burst: 2, perMinute: 1 },
       opensPerAddress: { burst: 100, perMinute: 100 },
       joins: { burst: 120, perMinute: 30 },
+      api: { burst: 60, perMinute: 600 },
     },
   });
   try {

@@ -39,9 +39,10 @@ export class TestClient {
     for (const f of w) f();
   }
 
-  static connect(url: string, token?: string, headers: Record<string, string> = {}): Promise<TestClient> {
+  /** `query`: after /api/ws, e.g. '?embed=1' (an embedded view's socket). */
+  static connect(url: string, token?: string, headers: Record<string, string> = {}, query = ''): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url.replace(/^http/, 'ws') + '/api/ws', {
+      const ws = new WebSocket(url.replace(/^http/, 'ws') + '/api/ws' + query, {
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       });
       const c = new TestClient(ws);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { REPO_ROOT } from './paths.js';
+import { LtiPlatforms, type LtiPlatform } from './lti/platforms.js';
 
 export interface AgentConfig {
   /** Names this agent's cgroups and state directory, so two agents on one host stay apart. */
@@ -73,6 +74,8 @@ export interface AgentConfig {
     opensPerAddress: { burst: number; perMinute: number };
     /** Workshop join codes and instructor keys tried per client address, right or wrong. */
     joins: { burst: number; perMinute: number };
+    /** Portal API requests per key. */
+    api: { burst: number; perMinute: number };
   };
   /** Origins (scheme://host:port) besides the agent's own whose pages may open a WebSocket. */
   allowedOrigins: string[];
@@ -81,6 +84,10 @@ export interface AgentConfig {
    * proxy, say); any other Host header is refused with 421, against DNS rebinding.
    */
   allowedHosts: string[];
+  /** The agent's URL as browsers reach it (for launch links), or null: from each request's Host. */
+  publicUrl: string | null;
+  /** LTI 1.3 platforms (LMSs) that may launch lessons. */
+  lti: { platforms: LtiPlatform[] };
   /** Serve /metrics (Prometheus text, token required). */
   metrics: boolean;
   /** On shutdown, labs are told and given this long before they close (ms). */
@@ -97,7 +104,7 @@ export const HOST_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?(:\d{1,5
 const INSTANCE = /^[a-z][a-z0-9-]{0,30}$/;
 
 /** How an environment variable's text becomes a value. */
-type EnvKind = 'string' | 'number' | 'bool' | 'list' | 'paths';
+type EnvKind = 'string' | 'number' | 'bool' | 'list' | 'paths' | 'json';
 
 export interface Setting {
   /** Dotted path in the configuration file. */
@@ -206,6 +213,15 @@ export const SETTINGS: readonly Setting[] = [
     [],
     'host names the agent answers to besides its IP addresses and localhost, e.g. [labs.example.org] behind a proxy; any other Host gets 421',
   ),
+  s(
+    'publicUrl',
+    'NSLAB_PUBLIC_URL',
+    'string',
+    z.string().regex(/^https?:\/\/[^/\s?#]+$/, 'scheme://host[:port], no path'),
+    null,
+    "the agent's URL as browsers reach it, for launch links (default: from each request's Host)",
+    'https://labs.example.org',
+  ),
   s('logLevel', 'LOG_LEVEL', 'string', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'trace, debug, info, warn, error'),
   s('web', 'NSLAB_WEB', 'bool', z.boolean(), true, 'serve the web app (0: the API only)'),
   s('dev', 'NSLAB_DEV', 'bool', z.boolean(), false, 'serve the web app from source with Next.js in development mode'),
@@ -255,6 +271,16 @@ export const SETTINGS: readonly Setting[] = [
     'workshop join codes and instructor keys tried per client address at once (a room behind one NAT)...',
   ),
   s('rates.joinsPerMinute', 'NSLAB_RATE_JOINS_PER_MIN', 'number', rate, 30, '...then per minute'),
+  s(
+    'lti.platforms',
+    'NSLAB_LTI_PLATFORMS',
+    'json',
+    LtiPlatforms,
+    [],
+    'LMSs that may launch lessons: [{issuer, clientId, deploymentIds, authUrl, tokenUrl, jwksUrl}] (JSON in the environment; docs/lti.md)',
+  ),
+  s('rates.apiBurst', 'NSLAB_RATE_API_BURST', 'number', rate, 60, 'portal API requests per key at once...'),
+  s('rates.apiPerMinute', 'NSLAB_RATE_API_PER_MIN', 'number', rate, 600, '...then per minute'),
   s('recordings.retentionDays', 'NSLAB_RECORDINGS_RETENTION_DAYS', 'number', positive, 7, "days a workshop's terminal recordings are kept"),
   s(
     'recordings.maxKbPerPane',
@@ -274,6 +300,7 @@ const SECTION_DOCS: Record<string, string> = {
   time: "offsets of every lab's time namespace",
   rates: 'per client; over them a client gets "rate-limited" and when to retry',
   recordings: "a workshop's terminals, recorded for its instructor",
+  lti: 'LTI 1.3: the LMSs (Moodle, Canvas, Open edX) that may launch lessons (docs/lti.md)',
 };
 
 /** The configuration file's schema, made from the table: every key optional, unknown keys errors. */
@@ -348,6 +375,13 @@ function fromEnv(st: Setting, text: string): unknown {
     case 'paths':
       v = text.split(':').filter(Boolean);
       break;
+    case 'json':
+      try {
+        v = JSON.parse(text);
+      } catch {
+        throw new ConfigError(`${st.env} must be JSON, got "${text.slice(0, 80)}"`);
+      }
+      break;
   }
   const r = st.type.safeParse(v);
   if (!r.success) {
@@ -417,7 +451,10 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
       opens: { burst: n('rates.opensBurst'), perMinute: n('rates.opensPerMinute') },
       opensPerAddress: { burst: n('rates.addressOpensBurst'), perMinute: n('rates.addressOpensPerMinute') },
       joins: { burst: n('rates.joinsBurst'), perMinute: n('rates.joinsPerMinute') },
+      api: { burst: n('rates.apiBurst'), perMinute: n('rates.apiPerMinute') },
     },
+    publicUrl: (v.publicUrl as string | null) ?? null,
+    lti: { platforms: v['lti.platforms'] as LtiPlatform[] },
     allowedOrigins: v.allowedOrigins as string[],
     allowedHosts: v.allowedHosts as string[],
     metrics: v.metrics as boolean,

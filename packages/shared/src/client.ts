@@ -17,6 +17,7 @@ import {
 } from './protocol.js';
 import { TaskStatus } from './lesson-format.js';
 import { WORKSHOP_RESULTS } from './workshop.js';
+import { PORTAL_RESULTS } from './portal.js';
 
 export const LessonSummary = z.object({
   id: z.string(),
@@ -57,6 +58,7 @@ export const RESULTS = {
   view: LabInfo.extend({ readOnly: z.literal(true) }),
   progress: z.object({ tasks: z.array(z.object({ lesson: z.string(), task: z.string(), doneAt: z.string() })) }),
   ...WORKSHOP_RESULTS,
+  ...PORTAL_RESULTS,
 } as const satisfies Partial<Record<ClientMessage['type'], z.ZodTypeAny>>;
 
 export type RequestType = keyof typeof RESULTS;

@@ -5,3 +5,5 @@ export * from './protocol.js';
 export * from './lesson-format.js';
 export * from './client.js';
 export * from './workshop.js';
+export * from './portal.js';
+export * from './embed.js';

@@ -5,6 +5,7 @@ import { NAMESPACE_TYPES } from './namespaces.js';
 import { TaskStatus } from './lesson-format.js';
 import { lessonIdSchema, paneNameSchema, requestIdSchema } from './names.js';
 import { WorkshopMessages, WorkshopServerMessages } from './workshop.js';
+import { PortalMessages } from './portal.js';
 
 /**
  * Version 2: output frames carry their stream offset, clients acknowledge what they rendered
@@ -88,6 +89,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
   /** This browser session's progress: every task it has done, in any lab, kept by the agent. */
   z.object({ type: z.literal('progress'), id: requestId }),
   ...WorkshopMessages,
+  ...PortalMessages,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -222,6 +224,9 @@ export type ErrorCode =
   | 'workshop-closed'
   /** Not this workshop's instructor (a wrong or replaced key), or not a learner with a seat. */
   | 'forbidden'
+  /** Portals: no such key or endpoint; a key name in use. */
+  | 'not-found'
+  | 'conflict'
   | 'failed';
 
 /** The result of `attach`. */

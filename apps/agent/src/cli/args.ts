@@ -2,6 +2,7 @@
 import { isName, LESSON_IDS } from '@nslab/shared';
 import { UsageError } from './errors.js';
 import { parseWorkshop, WORKSHOP_DETAILS, WORKSHOP_SYNOPSIS, type WorkshopCommand } from './workshop.js';
+import { KEYS_DETAILS, KEYS_SYNOPSIS, parseKeys, parseWebhooks, WEBHOOKS_DETAILS, WEBHOOKS_SYNOPSIS, type KeysCommand, type WebhooksCommand } from './portal.js';
 
 export type Command =
   | { kind: 'help'; topic?: CommandName }
@@ -11,9 +12,11 @@ export type Command =
   | { kind: 'close'; lab: string }
   | { kind: 'exec'; lab: string; pane: string; argv: string[] }
   | { kind: 'attach'; lab: string; pane: string }
-  | WorkshopCommand;
+  | WorkshopCommand
+  | KeysCommand
+  | WebhooksCommand;
 
-export type CommandName = 'lessons' | 'open' | 'ls' | 'close' | 'exec' | 'attach' | 'workshop' | 'help';
+export type CommandName = 'lessons' | 'open' | 'ls' | 'close' | 'exec' | 'attach' | 'workshop' | 'keys' | 'webhooks' | 'help';
 
 interface CommandSpec {
   synopsis: string;
@@ -49,10 +52,12 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     summary: 'make and run workshops: a join code for a room of learners, a dashboard for the instructor',
     details: WORKSHOP_DETAILS,
   },
+  keys: { synopsis: KEYS_SYNOPSIS, summary: "training portals' API keys (for their servers), with the origins that may embed lessons", details: KEYS_DETAILS },
+  webhooks: { synopsis: WEBHOOKS_SYNOPSIS, summary: "send a portal's learner events to its server, signed (Standard Webhooks)", details: WEBHOOKS_DETAILS },
   help: { synopsis: 'nslab help [command]', summary: 'show this help, or the help for one command' },
 };
 
-const ORDER: CommandName[] = ['lessons', 'open', 'ls', 'exec', 'attach', 'close', 'workshop', 'help'];
+const ORDER: CommandName[] = ['lessons', 'open', 'ls', 'exec', 'attach', 'close', 'workshop', 'keys', 'webhooks', 'help'];
 
 export function usageText(): string {
   const width = Math.max(...ORDER.map((c) => COMMANDS[c].synopsis.length)) + 2;
@@ -182,9 +187,17 @@ export function parseArgs(argv: readonly string[]): Command {
     const w = parseWorkshop(rest);
     return w === 'help' ? { kind: 'help', topic: 'workshop' } : w;
   }
+  if (first === 'keys') {
+    const k = parseKeys(rest);
+    return k === 'help' ? { kind: 'help', topic: 'keys' } : k;
+  }
+  if (first === 'webhooks') {
+    const w = parseWebhooks(rest);
+    return w === 'help' ? { kind: 'help', topic: 'webhooks' } : w;
+  }
   if (first === 'help') return { kind: 'help' }; // handled above; narrows the type
 
-  const specs: Record<Exclude<CommandName, 'exec' | 'help' | 'workshop'>, string[]> = {
+  const specs: Record<Exclude<CommandName, 'exec' | 'help' | 'workshop' | 'keys' | 'webhooks'>, string[]> = {
     lessons: [],
     ls: [],
     open: ['lesson'],

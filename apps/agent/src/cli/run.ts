@@ -8,6 +8,7 @@ import { DEFAULT_TOKEN_FILE, DEFAULT_URL, agentWsUrl, lookupToken } from './conf
 import { AgentError, CliError, UsageError } from './errors.js';
 import { readAll, type CliIO, type CliOptions } from './io.js';
 import { workshopCommand } from './workshop.js';
+import { keysCommand, webhooksCommand } from './portal.js';
 
 export type { CliIO, CliOptions } from './io.js';
 
@@ -102,6 +103,10 @@ async function runCommand(command: Exclude<Command, { kind: 'help' }>, io: CliIO
         });
       case 'workshop':
         return await workshopCommand(client, io.stdout, command, displayUrl);
+      case 'keys':
+        return await keysCommand(client, io.stdout, command);
+      case 'webhooks':
+        return await webhooksCommand(client, io.stdout, command);
       case 'attach': {
         const outcome = await attach(client, { ...io, signals: options.signals ?? process }, command.lab, command.pane);
         io.stderr.write(`nslab: ${outcome.note}\n`);

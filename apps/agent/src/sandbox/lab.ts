@@ -142,6 +142,12 @@ export class Lab {
   }
 
   /** The learner did something (typed, ran a command): the lab is not idle. */
+  /** More time: the lifetime counts `ms` later (at most from now), and the lab is not idle. */
+  extend(ms: number) {
+    this.openedAt = Math.min(performance.now(), this.openedAt + ms);
+    this.touch();
+  }
+
   touch() {
     this.lastActiveAt = performance.now();
   }

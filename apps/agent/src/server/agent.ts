@@ -1,6 +1,6 @@
 // The agent as a library: one HTTP server on one port with /healthz, the WebSocket API at
 // /api/ws, and (optionally) the web app for every other path.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
 import pino from 'pino';
 import { MAX_CLIENT_MESSAGE_BYTES } from '@nslab/shared';
@@ -28,6 +28,14 @@ import { Recordings } from './recordings.js';
 import { Takeovers } from './takeovers.js';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { EmbedSessions } from './embed.js';
+import { apiV1 } from './api-v1.js';
+import { launchHandler } from './launch-http.js';
+import { serveRecordings } from './casts-http.js';
+import { Outbox } from '../portal/outbox.js';
+import { Webhooks } from '../portal/webhooks.js';
+import { PortalActivity } from '../portal/activity.js';
+import { keySource } from '../portal/keys.js';
 
 export interface RunningAgent {
   url: string;
@@ -50,6 +58,15 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   });
   log.info({ store: store.where, engine: store.engine }, 'store open');
   const catalogue = Catalogue.load(config.contentDir);
+  // What portals are owed (webhooks, grades) waits in the store's outbox until delivered.
+  const outbox = new Outbox(store, (msg, extra) => log.warn(extra, msg));
+  const webhooks = new Webhooks(store, outbox);
+  const activity = new PortalActivity(
+    store,
+    webhooks,
+    (id) => catalogue.get(id)?.tasks.map((t) => t.id),
+    (msg, extra) => log.warn(extra, msg),
+  );
   const manager = new LabManager(config, catalogue, (level, msg, extra) => log[level](extra ?? {}, msg));
   await manager.start();
   // A task done for the first time in a lab is the learner's progress, kept for their session.
@@ -58,6 +75,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     (labId, level, message) => watchers.notify(labId, level, message),
     (msg, extra) => log.warn(extra, msg),
   );
+  progress.onFirst = (session, lesson, task, at) => void activity.taskDone(session, lesson, task, at);
   const workshops = new Workshops(store, (id) => catalogue.get(id) !== undefined);
   const watchers: LabWatchers = new LabWatchers(
     (id) => catalogue.get(id)?.tasks,
@@ -76,13 +94,15 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     if (lab.owner) workshops.touchSession(lab.owner);
   });
   // A closed lab: everything kept about it goes, and its learner's room hears of it.
-  manager.on('closed', (lab) => {
+  manager.on('closed', (lab, reason) => {
+    if (lab.owner) activity.labClosed(lab.owner, lab.id, lab.lesson?.id ?? '', reason);
     watchers.forget(lab.id);
     takeovers.labClosed(lab.id);
     labLimits.delete(lab.id);
     if (lab.owner) workshops.touchSession(lab.owner);
   });
   manager.on('opened', (lab) => {
+    if (lab.owner) activity.labOpened(lab.owner, lab.id, lab.lesson?.id ?? '');
     if (lab.owner) workshops.touchSession(lab.owner);
   });
 
@@ -103,7 +123,17 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   recordings.start();
   const warmer = new WorkshopWarmer(workshops, manager, (msg, extra) => log.warn(extra, msg));
   warmer.start();
-  const sessions = new Sessions(Buffer.from(await store.ensureSecret('session-key', () => randomBytes(32).toString('hex')), 'hex'));
+  const sessionKey = Buffer.from(await store.ensureSecret('session-key', () => randomBytes(32).toString('hex')), 'hex');
+  const sessions = new Sessions(sessionKey);
+  // A portal's learners: their embed sessions, framed by (and posting to) their portal's origins.
+  const embeds = new EmbedSessions(sessionKey, store, async (source) => {
+    if (source.startsWith('key:')) {
+      const key = await store.portal.apiKey(source.slice(4));
+      return key && !key.revokedAt ? key.origins : [];
+    }
+    return [];
+  });
+  outbox.start();
   const presence = new Presence(manager, config.graceMs, (msg, extra) => log.info(extra, msg));
   presence.onChange = (labId) => {
     const owner = manager.get(labId)?.owner;
@@ -122,6 +152,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     workshops,
     recordings,
     takeovers,
+    webhooks,
     labLimits,
     // Every try counts, right or wrong: a room behind one NAT joins at once, a guesser is slowed down.
     joinsPerAddress: new KeyedBuckets(config.rates.joins.burst, config.rates.joins.perMinute / 60),
@@ -138,8 +169,24 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
   // Before anything else, every request and upgrade: a Host the agent does not know gets nothing.
   const hostAllowed = hostCheck(config.allowedHosts, config.host);
-  const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, recordings }));
-  server.on('upgrade', upgradeHandler({ ctx, wss, sessions, web, hostAllowed, originAllowed }));
+  const logWarn = (msg: string, extra: Record<string, unknown>) => log.warn(extra, msg);
+  const routes = [
+    (req: IncomingMessage, res: ServerResponse, path: string) => serveRecordings(req, res, path, recordings),
+    apiV1({
+      store,
+      manager,
+      activity,
+      sessionFor: (source, user) => embeds.sessionFor(source, user),
+      perKey: new KeyedBuckets(config.rates.api.burst, config.rates.api.perMinute / 60),
+      authFailures,
+      publicUrl: config.publicUrl,
+      maxLifetimeMs: config.maxLifetimeMs,
+      log: logWarn,
+    }),
+    launchHandler({ store, catalogue, embeds, activity, log: logWarn }),
+  ];
+  const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes }));
+  server.on('upgrade', upgradeHandler({ ctx, wss, sessions, embeds, web, hostAllowed, originAllowed }));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -180,6 +227,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
         await new Promise<void>((r) => server.close(() => r()));
         await web?.close();
         progress.stop();
+        await outbox.stop();
         await store.close();
       })();
       return closing;

@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js';
 import type { Workshops } from '../workshops/workshops.js';
 import type { Recordings } from './recordings.js';
 import type { Takeovers } from './takeovers.js';
+import type { Webhooks } from '../portal/webhooks.js';
 
 export interface RateLimits {
   /** Messages of any kind per connection. */
@@ -30,6 +31,8 @@ export interface ConnectionContext {
   /** Workshop labs' panes, recorded. */
   recordings: Recordings;
   takeovers: Takeovers;
+  /** Portals' webhook endpoints (a test event). */
+  webhooks: Webhooks;
   /** The last limit each open lab hit (for the instructor's room). */
   labLimits: Map<string, 'memory' | 'pids'>;
   /** Join codes and instructor keys tried per address (right or wrong). */

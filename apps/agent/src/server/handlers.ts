@@ -6,6 +6,7 @@ import { admitOpen } from './admission.js';
 import { ClientError } from './errors.js';
 import type { Handled, Handler } from './scope.js';
 import { WORKSHOP_HANDLERS } from './workshop-handlers.js';
+import { PORTAL_HANDLERS } from './portal-handlers.js';
 
 export type { HandlerScope } from './scope.js';
 
@@ -155,4 +156,5 @@ export const HANDLERS: { [T in Handled]: Handler<T> } = {
   },
 
   ...WORKSHOP_HANDLERS,
+  ...PORTAL_HANDLERS,
 };

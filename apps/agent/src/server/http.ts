@@ -1,6 +1,8 @@
 // The agent's HTTP routes: /healthz, /metrics (with the token), /api/session (a session cookie
-// without a page), and the web app for everything else. A Host the agent does not know gets 421
-// first (hosts.ts).
+// without a page), the routes of other files (`routes`: recordings, the portal API, launches,
+// the embed script, LTI), and the web app for everything else. A Host the agent does not know
+// gets 421 first (hosts.ts). Pages may be framed only by the agent itself, except a lesson's
+// embed view, which its portal's origins may frame too (embed.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROTOCOL_VERSION } from '@nslab/shared';
 import type { AgentConfig } from '../config.js';
@@ -11,8 +13,10 @@ import type { WebHandler } from './web.js';
 import type { Store } from '../store/index.js';
 import { bearer, tokenMatches } from './auth.js';
 import { misdirectedText, type HostCheck } from './hosts.js';
-import type { Recordings } from './recordings.js';
-import { serveRecordings } from './casts-http.js';
+import { EMBED_PATH, frameAncestors, wantsEmbed, type EmbedSessions } from './embed.js';
+
+/** A route of its own file: true when it answered the request. */
+export type Route = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
 export interface HttpDeps {
   config: AgentConfig;
@@ -23,10 +27,11 @@ export interface HttpDeps {
   sessions: Sessions;
   web: WebHandler | null;
   hostAllowed: HostCheck;
-  recordings: Recordings;
+  embeds: EmbedSessions;
+  routes: Route[];
 }
 
-export function httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, recordings }: HttpDeps) {
+export function httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes }: HttpDeps) {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!hostAllowed(req.headers.host)) {
       res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
@@ -58,7 +63,7 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
         });
       return;
     }
-    if (serveRecordings(req, res, path ?? '/', recordings)) return;
+    for (const route of routes) if (route(req, res, path ?? '/')) return;
     if (path === '/metrics') {
       // The operator's scraper has the token; nobody else learns how busy the agent is.
       if (!metrics || !tokenMatches(token, bearer(req.headers.authorization))) {
@@ -74,7 +79,7 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
     }
     if (path === '/api/progress') {
       // This browser's progress (its session cookie), kept by the agent across restarts.
-      const sid = sessions.fromRequest(req);
+      const sid = wantsEmbed(req) ? embeds.fromRequest(req) : sessions.fromRequest(req);
       const reply = (status: number, body: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify(body));
@@ -94,8 +99,20 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
       return;
     }
     if (web) {
-      sessions.ensure(req, res);
-      return void web.handle(req, res);
+      if (!EMBED_PATH.test(path ?? '')) {
+        sessions.ensure(req, res);
+        res.setHeader('content-security-policy', frameAncestors([]));
+        return void web.handle(req, res);
+      }
+      // An embed view: framed by its portal's origins only (none without an embedded session).
+      const sid = embeds.fromRequest(req);
+      void (sid ? embeds.context(sid) : Promise.resolve(null))
+        .catch(() => null)
+        .then((ctx) => {
+          res.setHeader('content-security-policy', frameAncestors(ctx?.origins ?? []));
+          return web.handle(req, res);
+        });
+      return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found (the web app is disabled)\n');

@@ -19,6 +19,8 @@ interface Done {
 export class ProgressRecorder {
   private readonly waiting: Done[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** Called once per session and task, when it is stored as done for the first time (also after a retry). */
+  onFirst: ((session: string, lesson: string, task: string, at: Date) => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -33,7 +35,8 @@ export class ProgressRecorder {
 
   private async write(d: Done, retry = false): Promise<boolean> {
     try {
-      await this.store.recordTaskDone(d.session, d.lesson, d.task, d.at);
+      const r = await this.store.recordTaskDone(d.session, d.lesson, d.task, d.at);
+      if (r.first) this.onFirst?.(d.session, d.lesson, d.task, r.doneAt);
       if (retry) this.tell(d.labId, 'info', 'Your progress is saved again.');
       return true;
     } catch (err) {

@@ -12,8 +12,14 @@ export const SESSION_COOKIE = 'nslab_session';
 const COOKIE_MAX_AGE_S = 180 * 24 * 3600;
 
 export class Sessions {
-  /** `key`: the signing key (32 bytes or more); a fresh random one when not given. */
-  constructor(private readonly key: Buffer = randomBytes(32)) {
+  /**
+   * `key`: the signing key (32 bytes or more); a fresh random one when not given. `cookie`: the
+   * cookie's name (embedded views have their own, embed.ts).
+   */
+  constructor(
+    private readonly key: Buffer = randomBytes(32),
+    private readonly cookie = SESSION_COOKIE,
+  ) {
     if (key.length < 32) throw new Error('a session signing key must have at least 32 bytes');
   }
 
@@ -26,7 +32,7 @@ export class Sessions {
     const header = req.headers.cookie ?? '';
     for (const part of header.split(';')) {
       const [name, value] = part.trim().split('=');
-      if (name !== SESSION_COOKIE || !value) continue;
+      if (name !== this.cookie || !value) continue;
       const [sid, sig] = value.split('.');
       if (!sid || !sig || !/^[A-Za-z0-9_-]{16,64}$/.test(sid)) return null;
       const want = Buffer.from(this.sign(sid));
@@ -36,13 +42,18 @@ export class Sessions {
     return null;
   }
 
+  /** The cookie's value for a session: its id and our signature of it. */
+  value(sid: string): string {
+    return `${sid}.${this.sign(sid)}`;
+  }
+
   /** Make sure the response carries a valid session cookie; returns the session. */
   ensure(req: IncomingMessage, res: ServerResponse): string {
     const existing = this.fromRequest(req);
     if (existing) return existing;
     const sid = randomBytes(18).toString('base64url');
     const secure = (req.headers['x-forwarded-proto'] ?? '') === 'https' ? '; Secure' : '';
-    res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${sid}.${this.sign(sid)}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Strict${secure}`);
+    res.setHeader('Set-Cookie', `${this.cookie}=${this.value(sid)}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Strict${secure}`);
     return sid;
   }
 }

@@ -8,6 +8,7 @@ import type { WebSocketServer } from 'ws';
 import { WS_PATH } from '@nslab/shared';
 import { Connection, type ConnectionContext, type Principal } from './connection.js';
 import type { Sessions } from './session.js';
+import { wantsEmbed, type EmbedSessions } from './embed.js';
 import type { WebHandler } from './web.js';
 import { bearer, tokenMatches } from './auth.js';
 import { misdirectedText, type HostCheck } from './hosts.js';
@@ -16,12 +17,14 @@ export interface UpgradeDeps {
   ctx: ConnectionContext;
   wss: WebSocketServer;
   sessions: Sessions;
+  /** Embedded views (a portal's iframe) say embed=1 and are their embed cookie's session. */
+  embeds: EmbedSessions;
   web: WebHandler | null;
   hostAllowed: HostCheck;
   originAllowed: (req: IncomingMessage) => boolean;
 }
 
-export function upgradeHandler({ ctx, wss, sessions, web, hostAllowed, originAllowed }: UpgradeDeps) {
+export function upgradeHandler({ ctx, wss, sessions, embeds, web, hostAllowed, originAllowed }: UpgradeDeps) {
   const { token, authFailures } = ctx;
   return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!hostAllowed(req.headers.host)) {
@@ -54,7 +57,7 @@ export function upgradeHandler({ ctx, wss, sessions, web, hostAllowed, originAll
     if (req.headers.origin !== undefined && !originAllowed(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');
     let principal: Principal | null = given !== null ? { kind: 'token' } : null;
     if (!principal) {
-      const sid = sessions.fromRequest(req);
+      const sid = wantsEmbed(req) ? embeds.fromRequest(req) : sessions.fromRequest(req);
       if (sid) {
         // A session cookie counts only from a page of an allowed origin (no cross-site WebSocket).
         if (!originAllowed(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');

@@ -27,7 +27,7 @@ type WorkshopType =
   | 'learner-lab'
   | 'workshop-extend';
 
-function tokenOnly({ access }: HandlerScope, what: string) {
+export function tokenOnly({ access }: HandlerScope, what: string) {
   if (!access.isToken) throw new ClientError('forbidden', `${what} needs the agent's token (the nslab CLI has it)`);
 }
 
@@ -114,10 +114,9 @@ async function seatAndLab(scope: HandlerScope, w: WorkshopRow, seatId: string) {
 }
 
 /** A learner's lab gets more time: its lifetime counts from now, and it is not idle. */
-const EXTEND_MS = 30 * 60_000;
+export const EXTEND_MS = 30 * 60_000;
 function extend(lab: Lab) {
-  lab.openedAt = Math.min(performance.now(), lab.openedAt + EXTEND_MS);
-  lab.touch();
+  lab.extend(EXTEND_MS);
 }
 
 /** The seat of this connection's learner, as they asked it with `seat` or `join`. */

@@ -39,7 +39,14 @@ import {
   type WorkshopTable,
 } from './schema.js';
 
+import { PortalQueries } from './portal.js';
+import { OutboxQueries } from './outbox.js';
+import { LtiQueries } from './lti.js';
+
 export { StoreError, redactUrl, type StoreErrorCode } from './errors.js';
+export type { ApiKeyRow, LaunchInput, LaunchRow, PortalUserInput, PortalUserRow, UseLaunchResult, WebhookEndpointRow } from './portal.js';
+export type { AttemptOutcome, EnqueueInput, OutboxAttemptRow, OutboxKind, OutboxRow } from './outbox.js';
+export type { LtiGradeTargetRow, LtiLoginRow } from './lti.js';
 export type { Engine } from './migrations.js';
 export type { PoolOptions } from './postgres.js';
 
@@ -200,6 +207,13 @@ export interface Store {
    */
   progressOf(sessions: string[], lessons: string[]): Promise<SessionTaskDone[]>;
 
+  /** Training portals: API keys, their learners, launch links, webhook endpoints (portal.ts). */
+  readonly portal: PortalQueries;
+  /** Messages owed to other servers: webhook deliveries, LTI scores (outbox.ts). */
+  readonly outbox: OutboxQueries;
+  /** The LTI 1.3 tool's logins and grade targets (lti.ts). */
+  readonly lti: LtiQueries;
+
   /** Resolves when the database answers (for a health check). */
   ping(): Promise<void>;
   /** Wait for running operations, then close. Later calls fail with code 'closed'. */
@@ -256,6 +270,9 @@ export async function openStoreWith(where: StoreTarget, options: StoreOptions, m
 
 class KyselyStore implements Store {
   private closing: Promise<void> | undefined;
+  readonly portal: PortalQueries;
+  readonly outbox: OutboxQueries;
+  readonly lti: LtiQueries;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -264,7 +281,12 @@ class KyselyStore implements Store {
     private readonly secrets: readonly string[],
     readonly schemaVersion: number,
     private readonly shutdown: () => Promise<void>,
-  ) {}
+  ) {
+    const runner = { db, engine, where, run: <T>(op: string, fn: () => Promise<T>) => this.run(op, fn) };
+    this.portal = new PortalQueries(runner);
+    this.outbox = new OutboxQueries(runner);
+    this.lti = new LtiQueries(runner);
+  }
 
   async recordTaskDone(session: string, lesson: string, task: string, at: Date | number = Date.now()) {
     const op = 'recordTaskDone';

@@ -93,6 +93,127 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX help_request_open ON help_request (workshop_id, answered_at)',
     ],
   },
+  {
+    version: 3,
+    name: 'portals: api keys, portal users, launches, webhooks, the outbox, lti',
+    statements: [
+      // A portal's API key, kept only as its hash. A name is unique among keys not revoked, so a
+      // revoked key's name can be given again; origins is a JSON array of scheme://host[:port].
+      `CREATE TABLE api_key (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        origins TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT
+      )`,
+      'CREATE UNIQUE INDEX api_key_live_name ON api_key (name) WHERE revoked_at IS NULL',
+      // A learner of a portal or an LMS: their session (and so their progress) is the same at
+      // every launch. source is 'key:<key id>' or 'lti:<platform id>'; user_id is the portal's
+      // opaque id. lesson, lang and return_url are those of the latest launch.
+      `CREATE TABLE portal_user (
+        session_id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        name TEXT,
+        lesson TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        return_url TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (source, user_id)
+      )`,
+      // A one-time launch link, kept as the hash of its token.
+      `CREATE TABLE launch (
+        token_hash TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        lesson TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        name TEXT,
+        return_url TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+      )`,
+      'CREATE INDEX launch_expires ON launch (expires_at)',
+      `CREATE TABLE webhook_endpoint (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        removed_at BIGINT
+      )`,
+      'CREATE INDEX webhook_endpoint_key ON webhook_endpoint (key_id)',
+      // The durable outbox: webhook deliveries and LTI scores, at least once, in order per
+      // (kind, target, ordering_key); seq orders them.
+      {
+        sqlite: `CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        ordering_key TEXT NOT NULL,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        next_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL,
+        done_at BIGINT,
+        failed_at BIGINT,
+        last_error TEXT
+      )`,
+        postgres: `CREATE TABLE outbox (
+        seq BIGSERIAL PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        ordering_key TEXT NOT NULL,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        next_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL,
+        done_at BIGINT,
+        failed_at BIGINT,
+        last_error TEXT
+      )`,
+      },
+      'CREATE INDEX outbox_pending ON outbox (done_at, failed_at, next_at)',
+      'CREATE INDEX outbox_target ON outbox (kind, target, seq)',
+      `CREATE TABLE outbox_attempt (
+        seq BIGINT NOT NULL,
+        n INTEGER NOT NULL,
+        at BIGINT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        ms INTEGER NOT NULL,
+        PRIMARY KEY (seq, n)
+      )`,
+      // LTI 1.3: a login's state and nonce (used once, before it expires), and where a launch's
+      // grades go.
+      `CREATE TABLE lti_login (
+        state TEXT PRIMARY KEY,
+        nonce TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        target_link_uri TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+      )`,
+      'CREATE INDEX lti_login_expires ON lti_login (expires_at)',
+      `CREATE TABLE lti_grade_target (
+        session_id TEXT NOT NULL,
+        lesson_id TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        lineitem TEXT NOT NULL,
+        user_sub TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (session_id, lesson_id)
+      )`,
+    ],
+  },
 ];
 
 // Both dialects accept this text as it is.

@@ -1,6 +1,7 @@
 // The store's tables as the query builder sees them, and the checks every input passes before
 // any SQL runs. Times are stored as integer milliseconds since the epoch (BIGINT), the one
 // representation both engines hold and compare exactly.
+import type { Generated } from 'kysely';
 import { z } from 'zod';
 import { StoreError } from './errors.js';
 
@@ -57,7 +58,105 @@ export interface HelpRequestTable {
   answered_at: number | null;
 }
 
+export interface ApiKeyTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  /** A JSON array of origins. */
+  origins: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface PortalUserTable {
+  session_id: string;
+  source: string;
+  user_id: string;
+  name: string | null;
+  lesson: string;
+  lang: string;
+  return_url: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface LaunchTable {
+  token_hash: string;
+  key_id: string;
+  user_id: string;
+  lesson: string;
+  lang: string;
+  name: string | null;
+  return_url: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface WebhookEndpointTable {
+  id: string;
+  key_id: string;
+  url: string;
+  secret: string;
+  created_at: number;
+  removed_at: number | null;
+}
+
+export interface OutboxTable {
+  /** Generated: absent on insert. */
+  seq: Generated<number>;
+  id: string;
+  kind: string;
+  target: string;
+  ordering_key: string;
+  event: string;
+  /** JSON. */
+  payload: string;
+  created_at: number;
+  next_at: number;
+  attempts: number;
+  done_at: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+}
+
+export interface OutboxAttemptTable {
+  seq: number;
+  n: number;
+  at: number;
+  status: number | null;
+  error: string | null;
+  ms: number;
+}
+
+export interface LtiLoginTable {
+  state: string;
+  nonce: string;
+  platform: string;
+  target_link_uri: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface LtiGradeTargetTable {
+  session_id: string;
+  lesson_id: string;
+  platform: string;
+  lineitem: string;
+  user_sub: string;
+  updated_at: number;
+}
+
 export interface Database {
+  api_key: ApiKeyTable;
+  portal_user: PortalUserTable;
+  launch: LaunchTable;
+  webhook_endpoint: WebhookEndpointTable;
+  outbox: OutboxTable;
+  outbox_attempt: OutboxAttemptTable;
+  lti_login: LtiLoginTable;
+  lti_grade_target: LtiGradeTargetTable;
   schema_migrations: SchemaMigrationsTable;
   task_progress: TaskProgressTable;
   agent_secret: AgentSecretTable;
@@ -146,6 +245,48 @@ export const maybeInstant = instant.nullish().transform((v) => v ?? null);
 export const sessionList = z.array(sessionId).max(1000, 'at most 1000 sessions');
 export const lessonIdList = z.array(lessonId).max(1000, 'at most 1000 lessons');
 export const anObject = z.looseObject({});
+
+// --- portals ------------------------------------------------------------------------------
+
+/** An API key's name: what the operator calls the portal. */
+export const keyName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, '1 to 40 lowercase letters, digits, dashes or underscores');
+/** scheme://host[:port] with no path. */
+export const origin = z.string().max(200, 'at most 200 characters').regex(/^https?:\/\/[^/\s?#]+$/, 'an origin: scheme://host[:port], no path');
+export const originList = z.array(origin).max(20, 'at most 20 origins');
+/** A portal's opaque id for its learner: printable, one line. */
+export const portalUserId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(256, 'at most 256 characters')
+  .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
+/** Where a user, session or key comes from: 'key:<id>' or 'lti:<platform id>'. */
+export const userSource = z.string().regex(/^(key|lti):[a-z0-9]{6,32}$/, "'key:<id>' or 'lti:<id>'");
+export const langCode = z.enum(['en', 'zh']);
+/** An absolute http(s) URL a person or a server is sent to. */
+export const httpUrl = z
+  .string()
+  .max(2048, 'at most 2048 characters')
+  .refine((u) => {
+    try {
+      const p = new URL(u);
+      return p.protocol === 'https:' || p.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'an absolute http(s) URL');
+export const displayName = line(1, 80);
+export const maybeDisplayName = displayName.nullish().transform((v) => v ?? null);
+export const maybeHttpUrl = httpUrl.nullish().transform((v) => v ?? null);
+/** A hash or random token, hex or base64url. */
+export const opaqueToken = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, '16 to 128 letters, digits, dashes or underscores');
+export const outboxKind = z.enum(['webhook', 'lti-score']);
+export const outboxTarget = z.string().regex(/^[a-z0-9]{6,32}$/, 'an endpoint or platform id');
+export const orderingKey = z.string().min(1).max(300, 'at most 300 characters');
+export const eventName = z.string().regex(/^[a-z][a-z0-9.-]{0,63}$/, 'an event name');
+export const payloadJson = z
+  .string()
+  .min(2)
+  .max(65536, 'at most 64 KiB of JSON');
 
 /** Check one argument; a refusal names the operation, the argument and the reason. */
 export function check<T extends z.ZodType>(op: string, arg: string, schema: T, value: unknown): z.output<T> {

@@ -1,0 +1,34 @@
+// The LTI 1.3 platforms (LMSs) registered in the configuration: one entry per platform and
+// client id, as the LMS's administrator sees them when they register nslab as a tool.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+const url = z.string().regex(/^https?:\/\/\S+$/, 'an absolute http(s) URL');
+
+export const LtiPlatform = z.strictObject({
+  /** The platform's issuer (its `iss`), e.g. https://moodle.example.org. */
+  issuer: url,
+  /** The client id the platform gave nslab. */
+  clientId: z.string().min(1).max(255),
+  /** The deployment ids nslab accepts from it. */
+  deploymentIds: z.array(z.string().min(1).max(255)).min(1, 'at least one deployment id'),
+  /** Its OIDC authorization endpoint (the login's redirect). */
+  authUrl: url,
+  /** Its OAuth 2 token endpoint (for grades). */
+  tokenUrl: url,
+  /** Its public keys. */
+  jwksUrl: url,
+});
+export type LtiPlatform = z.infer<typeof LtiPlatform>;
+
+export const LtiPlatforms = z.array(LtiPlatform).max(100, 'at most 100 platforms');
+
+/** A short, stable id of a platform registration (issuer and client id). */
+export function ltiPlatformId(p: Pick<LtiPlatform, 'issuer' | 'clientId'>): string {
+  return createHash('sha256').update(`${p.issuer}\n${p.clientId}`).digest('hex').slice(0, 16);
+}
+
+/** The origins a platform's pages are on: where the embed view may be framed and post events. */
+export function ltiOrigins(p: LtiPlatform): string[] {
+  return [...new Set([p.issuer, p.authUrl].map((u) => new URL(u).origin))];
+}
