@@ -56,13 +56,13 @@ for (const c of cases) {
       await (await openStore(t)).close();
       const rows = await rawQuery(t, 'SELECT version, name FROM schema_migrations ORDER BY version');
       assert.deepEqual(
-        rows.map((r) => [Number(r.version), r.name]),
+        rows.slice(0, 2).map((r) => [Number(r.version), r.name]),
         [
           [1, 'task progress and agent secrets'],
           [2, 'workshops, seats and help requests'],
         ],
       );
-      assert.equal(MIGRATIONS.length, 2);
+      assert.equal(rows.length, MIGRATIONS.length);
       for (const table of ['workshop', 'workshop_seat', 'help_request']) assert.equal(await count(t, table), 0);
     });
 
@@ -357,7 +357,7 @@ for (const c of cases) {
 
       const s2 = await openStore(t); // embedded: the same directory; PostgreSQL: the same database
       try {
-        assert.equal(s2.schemaVersion, 2);
+        assert.equal(s2.schemaVersion, MIGRATIONS.length);
         assert.deepEqual(await s2.getWorkshop('ws0000001'), { ...w, broadcast: { text: 'Welcome', at: new Date(T0 + 500) } });
         assert.deepEqual(await s2.seats('ws0000001'), [typeof seat === 'object' && seat.seat]);
         assert.deepEqual(await s2.openHelp('ws0000001'), [help]);

@@ -18,7 +18,8 @@ export const AGENT_LAYERS: Record<string, readonly string[]> = {
   native: [],
   'paths.ts': [],
   'preflight.ts': [],
-  'config.ts': ['paths.ts'],
+  // The LTI platforms' setting is checked with the LTI tool's own schema (lti/platforms.ts).
+  'config.ts': ['paths.ts', 'lti'],
   spawner: ['native'],
   pty: ['native', 'paths.ts'],
   inspect: ['native', 'paths.ts'],
@@ -26,9 +27,11 @@ export const AGENT_LAYERS: Record<string, readonly string[]> = {
   sandbox: ['native', 'spawner', 'pty', 'inspect', 'config.ts', 'paths.ts', 'preflight.ts'],
   lessons: ['inspect'],
   workshops: ['store'],
+  portal: ['store'],
+  lti: ['store', 'portal'],
   recordings: [],
   cli: [],
-  server: ['native', 'pty', 'inspect', 'sandbox', 'lessons', 'store', 'workshops', 'recordings', 'config.ts', 'paths.ts', 'preflight.ts'],
+  server: ['native', 'pty', 'inspect', 'sandbox', 'lessons', 'store', 'workshops', 'portal', 'lti', 'recordings', 'config.ts', 'paths.ts', 'preflight.ts'],
   'main.ts': ['server', 'config.ts', 'paths.ts', 'preflight.ts', 'cli'],
   // The benchmarks and the soak harness drive everything from outside.
   bench: ['*'],

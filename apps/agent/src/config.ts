@@ -86,6 +86,8 @@ export interface AgentConfig {
   allowedHosts: string[];
   /** The agent's URL as browsers reach it (for launch links), or null: from each request's Host. */
   publicUrl: string | null;
+  /** Webhook deliveries: the first retry's delay (each next one doubles, at most an hour). */
+  webhooks: { retryBaseMs: number };
   /** LTI 1.3 platforms (LMSs) that may launch lessons. */
   lti: { platforms: LtiPlatform[] };
   /** Serve /metrics (Prometheus text, token required). */
@@ -271,6 +273,8 @@ export const SETTINGS: readonly Setting[] = [
     'workshop join codes and instructor keys tried per client address at once (a room behind one NAT)...',
   ),
   s('rates.joinsPerMinute', 'NSLAB_RATE_JOINS_PER_MIN', 'number', rate, 30, '...then per minute'),
+  s('rates.apiBurst', 'NSLAB_RATE_API_BURST', 'number', rate, 60, 'portal API requests per key at once...'),
+  s('rates.apiPerMinute', 'NSLAB_RATE_API_PER_MIN', 'number', rate, 600, '...then per minute'),
   s(
     'lti.platforms',
     'NSLAB_LTI_PLATFORMS',
@@ -279,8 +283,14 @@ export const SETTINGS: readonly Setting[] = [
     [],
     'LMSs that may launch lessons: [{issuer, clientId, deploymentIds, authUrl, tokenUrl, jwksUrl}] (JSON in the environment; docs/lti.md)',
   ),
-  s('rates.apiBurst', 'NSLAB_RATE_API_BURST', 'number', rate, 60, 'portal API requests per key at once...'),
-  s('rates.apiPerMinute', 'NSLAB_RATE_API_PER_MIN', 'number', rate, 600, '...then per minute'),
+  s(
+    'webhooks.retryBaseSeconds',
+    'NSLAB_WEBHOOK_RETRY_S',
+    'number',
+    z.number().min(0.05).max(3600),
+    5,
+    'a failed webhook delivery is tried again after this long, then twice as long each time (at most an hour apart), for a day',
+  ),
   s('recordings.retentionDays', 'NSLAB_RECORDINGS_RETENTION_DAYS', 'number', positive, 7, "days a workshop's terminal recordings are kept"),
   s(
     'recordings.maxKbPerPane',
@@ -300,6 +310,7 @@ const SECTION_DOCS: Record<string, string> = {
   time: "offsets of every lab's time namespace",
   rates: 'per client; over them a client gets "rate-limited" and when to retry',
   recordings: "a workshop's terminals, recorded for its instructor",
+  webhooks: "portals' webhooks (docs/portals.md)",
   lti: 'LTI 1.3: the LMSs (Moodle, Canvas, Open edX) that may launch lessons (docs/lti.md)',
 };
 
@@ -455,6 +466,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     },
     publicUrl: (v.publicUrl as string | null) ?? null,
     lti: { platforms: v['lti.platforms'] as LtiPlatform[] },
+    webhooks: { retryBaseMs: n('webhooks.retryBaseSeconds') * 1000 },
     allowedOrigins: v.allowedOrigins as string[],
     allowedHosts: v.allowedHosts as string[],
     metrics: v.metrics as boolean,

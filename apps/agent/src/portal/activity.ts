@@ -83,12 +83,19 @@ export class PortalActivity {
     });
   }
 
-  private async safely(what: string, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      this.log('could not queue a portal event', { event: what, error: (err as Error).message });
-    }
+  private readonly inFlight = new Set<Promise<void>>();
+
+  private safely(what: string, fn: () => Promise<void>): Promise<void> {
+    const p = fn()
+      .catch((err: Error) => this.log('could not queue a portal event', { event: what, error: err.message }))
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+    return p;
+  }
+
+  /** Resolves when every event being queued is in the store (before the store closes). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
   }
 }
 

@@ -59,7 +59,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   log.info({ store: store.where, engine: store.engine }, 'store open');
   const catalogue = Catalogue.load(config.contentDir);
   // What portals are owed (webhooks, grades) waits in the store's outbox until delivered.
-  const outbox = new Outbox(store, (msg, extra) => log.warn(extra, msg));
+  const outbox = new Outbox(store, (msg, extra) => log.warn(extra, msg), { baseDelayMs: config.webhooks.retryBaseMs });
   const webhooks = new Webhooks(store, outbox);
   const activity = new PortalActivity(
     store,
@@ -227,6 +227,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
         await new Promise<void>((r) => server.close(() => r()));
         await web?.close();
         progress.stop();
+        await activity.settle();
         await outbox.stop();
         await store.close();
       })();

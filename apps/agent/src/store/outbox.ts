@@ -125,19 +125,6 @@ export class OutboxQueries {
     });
   }
 
-  /** The soonest time any pending message is due (null: none pending). */
-  async nextDue(): Promise<Date | null> {
-    return this.r.run('nextDue', async () => {
-      const r = await this.r.db
-        .selectFrom('outbox')
-        .select((eb) => eb.fn.min('next_at').as('at'))
-        .where('done_at', 'is', null)
-        .where('failed_at', 'is', null)
-        .executeTakeFirst();
-      return r?.at === null || r?.at === undefined ? null : ms(r.at);
-    });
-  }
-
   /** Record an attempt, and what comes of the message: done, retried later, or given up. */
   async recordAttempt(seq: number, o: AttemptOutcome): Promise<void> {
     const op = 'recordAttempt';
