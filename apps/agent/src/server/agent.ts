@@ -32,10 +32,11 @@ import { EmbedSessions } from './embed.js';
 import { apiV1 } from './api-v1.js';
 import { launchHandler } from './launch-http.js';
 import { serveRecordings } from './casts-http.js';
+import { serveEmbedScript } from './embed-script.js';
 import { Outbox } from '../portal/outbox.js';
 import { Webhooks } from '../portal/webhooks.js';
 import { PortalActivity } from '../portal/activity.js';
-import { keySource } from '../portal/keys.js';
+import { Pruner } from '../portal/prune.js';
 
 export interface RunningAgent {
   url: string;
@@ -134,6 +135,8 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     return [];
   });
   outbox.start();
+  const pruner = new Pruner(store, (msg, extra) => log.warn(extra, msg));
+  pruner.start();
   const presence = new Presence(manager, config.graceMs, (msg, extra) => log.info(extra, msg));
   presence.onChange = (labId) => {
     const owner = manager.get(labId)?.owner;
@@ -184,6 +187,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       log: logWarn,
     }),
     launchHandler({ store, catalogue, embeds, activity, log: logWarn }),
+    serveEmbedScript,
   ];
   const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes }));
   server.on('upgrade', upgradeHandler({ ctx, wss, sessions, embeds, web, hostAllowed, originAllowed }));
@@ -211,6 +215,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       closing ??= (async () => {
         presence.stop();
         warmer.stop();
+        pruner.stop();
         // Labs are told first (in their panes and to their clients), then closed.
         const labs = manager.list();
         if (labs.length && config.shutdownNoticeMs > 0) {
