@@ -84,7 +84,12 @@ test('a launch: a single-use link that makes the browser that portal user; progr
   const key = await newKey('portal-a', 'https://a.example');
   const other = await newKey('portal-b', 'https://b.example');
 
-  const made = await call(agent.url, key, 'POST', '/api/v1/launches', { lesson: 'uts', user: 'learner-42', name: 'Ada', returnUrl: 'https://a.example/course' });
+  const made = await call(agent.url, key, 'POST', '/api/v1/launches', {
+    lesson: 'uts',
+    user: 'learner-42',
+    name: 'Ada',
+    returnUrl: 'https://a.example/course',
+  });
   assert.equal(made.status, 201, JSON.stringify(made.body));
   api.check('/api/v1/launches', 'POST', made);
   assert.match(made.body.url, new RegExp(`^${agent.url}/launch/[A-Za-z0-9_-]{43}$`));
@@ -104,7 +109,15 @@ test('a launch: a single-use link that makes the browser that portal user; progr
   assert.equal(second.setCookie, '');
   // A late one too (a link made to have expired), and one nslab never made.
   const token = 'x'.repeat(43);
-  await agent.store.portal.createLaunch({ tokenHash: hashToken(token), keyId: (await agent.store.portal.liveApiKeyByName('portal-a'))!.id, user: 'late', lesson: 'uts', lang: 'en', createdAt: Date.now() - 120_000, expiresAt: Date.now() - 60_000 });
+  await agent.store.portal.createLaunch({
+    tokenHash: hashToken(token),
+    keyId: (await agent.store.portal.liveApiKeyByName('portal-a'))!.id,
+    user: 'late',
+    lesson: 'uts',
+    lang: 'en',
+    createdAt: Date.now() - 120_000,
+    expiresAt: Date.now() - 60_000,
+  });
   const late = await useLink(`${agent.url}/launch/${token}`);
   assert.equal(late.status, 410);
   assert.match(late.text, /expired/);

@@ -55,14 +55,7 @@ export class ApiChecker {
 }
 
 /** One API call. `body` a string is sent as it is (with `contentType`); otherwise as JSON. */
-export async function call(
-  url: string,
-  key: string | null,
-  method: string,
-  path: string,
-  body?: unknown,
-  contentType = 'application/json',
-): Promise<Answer> {
+export async function call(url: string, key: string | null, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer> {
   const res = await fetch(`${url}${path}`, {
     method,
     headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': contentType } : {}) },

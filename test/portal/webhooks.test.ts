@@ -98,7 +98,13 @@ async function learnerLab(agent: RunningAgent, key: string, user: string) {
   return { page, lab: agent.manager.get(info.id)! };
 }
 
-async function doTask(agent: RunningAgent, page: Awaited<ReturnType<typeof learnerLab>>['page'], lab: Awaited<ReturnType<typeof learnerLab>>['lab'], script: string, count: number) {
+async function doTask(
+  agent: RunningAgent,
+  page: Awaited<ReturnType<typeof learnerLab>>['page'],
+  lab: Awaited<ReturnType<typeof learnerLab>>['lab'],
+  script: string,
+  count: number,
+) {
   await lab.exec(lab.pane('container')!, ['/bin/sh', '-c', script]);
   await ok(page, { type: 'check', lab: lab.id });
   await waitFor('the task kept', async () => (await agent.store.progress(lab.owner!)).length >= count);

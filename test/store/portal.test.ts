@@ -72,42 +72,68 @@ for (const c of engineCases()) {
         await rejects(s.portal.upsertPortalUser({ ...u, user: 'someone-else' }), 'conflict', /another user/);
         await rejects(s.portal.upsertPortalUser({ ...u, sessionId: SID(2) }), 'failed', /./);
         await rejects(s.portal.upsertPortalUser({ ...u, returnUrl: 'javascript:alert(1)' }), 'invalid', /returnUrl/);
-        assert.deepEqual((await s.portal.portalUsersOf([SID(1), SID(9)])).map((x) => x.user), ['u1']);
+        assert.deepEqual(
+          (await s.portal.portalUsersOf([SID(1), SID(9)])).map((x) => x.user),
+          ['u1'],
+        );
       });
     });
 
     test('the outbox: in order per ordering key, independent across keys; retried, then done or given up', async () => {
       await withStore(async (s) => {
-        const add = (id: string, key: string, at: number) => s.outbox.enqueue({ id, kind: 'webhook', target: 'endp00001', orderingKey: key, event: 'task.completed', payload: { n: id }, at });
+        const add = (id: string, key: string, at: number) =>
+          s.outbox.enqueue({ id, kind: 'webhook', target: 'endp00001', orderingKey: key, event: 'task.completed', payload: { n: id }, at });
         const a1 = await add('msg_a1xxxxxx', 'alice', T0);
         await add('msg_a2xxxxxx', 'alice', T0 + 1);
         const b1 = await add('msg_b1xxxxxx', 'bob', T0 + 2);
         // Only the head of each key is due.
-        assert.deepEqual((await s.outbox.due(T0 + 10)).map((m) => m.id), ['msg_a1xxxxxx', 'msg_b1xxxxxx']);
+        assert.deepEqual(
+          (await s.outbox.due(T0 + 10)).map((m) => m.id),
+          ['msg_a1xxxxxx', 'msg_b1xxxxxx'],
+        );
         // alice's head fails and waits: her next stays behind it; bob's is done.
         await s.outbox.recordAttempt(a1.seq, { at: T0 + 10, ok: false, status: 503, error: 'the endpoint answered 503', ms: 3, retryAt: T0 + 5000 });
         await s.outbox.recordAttempt(b1.seq, { at: T0 + 10, ok: true, status: 204, error: null, ms: 2, retryAt: null });
         assert.deepEqual(await s.outbox.due(T0 + 20), []);
-        assert.deepEqual((await s.outbox.due(T0 + 5000)).map((m) => m.id), ['msg_a1xxxxxx']);
+        assert.deepEqual(
+          (await s.outbox.due(T0 + 5000)).map((m) => m.id),
+          ['msg_a1xxxxxx'],
+        );
         // Given up: the next of alice's comes due.
         await s.outbox.recordAttempt(a1.seq, { at: T0 + 5000, ok: false, status: null, error: 'ECONNREFUSED', ms: 1, retryAt: null });
-        assert.deepEqual((await s.outbox.due(T0 + 5001)).map((m) => m.id), ['msg_a2xxxxxx']);
+        assert.deepEqual(
+          (await s.outbox.due(T0 + 5001)).map((m) => m.id),
+          ['msg_a2xxxxxx'],
+        );
         assert.equal(await s.outbox.pending(), 1);
         const log = await s.outbox.log('webhook', 'endp00001');
         const first = log.find((m) => m.id === 'msg_a1xxxxxx')!;
         assert.ok(first.failedAt);
-        assert.deepEqual(first.tries.map((t) => [t.n, t.status, t.error]), [
-          [1, 503, 'the endpoint answered 503'],
-          [2, null, 'ECONNREFUSED'],
-        ]);
+        assert.deepEqual(
+          first.tries.map((t) => [t.n, t.status, t.error]),
+          [
+            [1, 503, 'the endpoint answered 503'],
+            [2, null, 'ECONNREFUSED'],
+          ],
+        );
         await rejects(add('msg_a1xxxxxx', 'alice', T0), 'failed', /./);
-        await rejects(s.outbox.enqueue({ id: 'msg_bigxxxxx', kind: 'webhook', target: 'endp00001', orderingKey: 'x', event: 'e', payload: { pad: 'x'.repeat(70_000) } }), 'invalid', /64 KiB/);
+        await rejects(
+          s.outbox.enqueue({ id: 'msg_bigxxxxx', kind: 'webhook', target: 'endp00001', orderingKey: 'x', event: 'e', payload: { pad: 'x'.repeat(70_000) } }),
+          'invalid',
+          /64 KiB/,
+        );
       });
     });
 
     test('LTI logins are taken once, before they expire; grade targets are kept per session and lesson', async () => {
       await withStore(async (s) => {
-        await s.lti.createLtiLogin({ state: 'state-0123456789abcdef', nonce: 'nonce-0123456789abcdef', platform: 'plat000001', expiresAt: T0 + 600_000, at: T0 });
+        await s.lti.createLtiLogin({
+          state: 'state-0123456789abcdef',
+          nonce: 'nonce-0123456789abcdef',
+          platform: 'plat000001',
+          expiresAt: T0 + 600_000,
+          at: T0,
+        });
         const taken = await Promise.all([s.lti.consumeLtiLogin('state-0123456789abcdef', T0 + 1), s.lti.consumeLtiLogin('state-0123456789abcdef', T0 + 1)]);
         assert.equal(taken.filter(Boolean).length, 1);
         assert.equal(taken.find(Boolean)?.nonce, 'nonce-0123456789abcdef');

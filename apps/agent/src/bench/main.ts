@@ -1,6 +1,6 @@
 // `npm run bench`: speed and memory of labs and panes, each figure beside a baseline measured in
 // the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
-// single runs: these machines are shared and noisy. Four groups: `labs` (opening labs, spawning
+// single runs: these machines are shared and noisy. Five groups: `labs` (opening labs, spawning
 // panes, exec, limits; ./open.ts), `stream` (terminal streaming, ./stream.ts), `load` (N learners
 // at once, ./load.ts) and `soak` (learners and chaos for minutes, ./soak/); `--only stream` runs one.
 //
@@ -22,6 +22,7 @@ import { runStreamBench } from './stream.js';
 import { runLoadBench } from './load.js';
 import { runOpenToPrompts } from './open.js';
 import { runSoakGroup } from './soak/group.js';
+import { runPortalBench } from './portal.js';
 import { stopAllChildren } from './child.js';
 
 const args = process.argv.slice(2);
@@ -34,7 +35,7 @@ const OPENS = opt('opens', 40);
 const PANE_SPAWNS = opt('pane-spawns', 60);
 const STRESS_SPAWNS = opt('spawns', 10_000);
 const MAX_LABS = opt('max-labs', 256);
-const GROUPS = ['labs', 'stream', 'load', 'soak'] as const;
+const GROUPS = ['labs', 'stream', 'load', 'portal', 'soak'] as const;
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : [...GROUPS];
 for (const g of only) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--only: unknown group "${g}" (groups: ${GROUPS.join(', ')})`);
@@ -262,6 +263,9 @@ async function main() {
           say,
         })),
       );
+    },
+    portal: async () => {
+      metrics.push(...(await runPortalBench({ runs: opt('portal-runs', 100), say })));
     },
     soak: async () => {
       metrics.push(...(await runSoakGroup({ seconds: opt('soak-minutes', 3) * 60, baselineSeconds: opt('soak-baseline-minutes', 1) * 60, say, findings })));

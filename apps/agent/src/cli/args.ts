@@ -2,7 +2,16 @@
 import { isName, LESSON_IDS } from '@nslab/shared';
 import { UsageError } from './errors.js';
 import { parseWorkshop, WORKSHOP_DETAILS, WORKSHOP_SYNOPSIS, type WorkshopCommand } from './workshop.js';
-import { KEYS_DETAILS, KEYS_SYNOPSIS, parseKeys, parseWebhooks, WEBHOOKS_DETAILS, WEBHOOKS_SYNOPSIS, type KeysCommand, type WebhooksCommand } from './portal.js';
+import {
+  KEYS_DETAILS,
+  KEYS_SYNOPSIS,
+  parseKeys,
+  parseWebhooks,
+  WEBHOOKS_DETAILS,
+  WEBHOOKS_SYNOPSIS,
+  type KeysCommand,
+  type WebhooksCommand,
+} from './portal.js';
 
 export type Command =
   | { kind: 'help'; topic?: CommandName }

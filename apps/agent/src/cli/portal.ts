@@ -23,7 +23,7 @@ export type WebhooksCommand =
 
 export const KEYS_SYNOPSIS = 'nslab keys create --name <name> [--origins <https://a,https://b>] | ls | revoke <name>';
 export const KEYS_DETAILS = [
-  'create  make an API key for a portal\'s server; it is printed once, alone on the last line',
+  "create  make an API key for a portal's server; it is printed once, alone on the last line",
   '        (the agent keeps only its hash). --origins: the sites whose pages may embed lessons',
   '        launched with it, comma-separated (scheme://host[:port]).',
   'ls      every key: name, origins, age, revoked or not (never the key itself)',
@@ -32,7 +32,7 @@ export const KEYS_DETAILS = [
 
 export const WEBHOOKS_SYNOPSIS = 'nslab webhooks add <key-name> <url> | ls | rm <endpoint> | log <endpoint> [--limit n] | test <endpoint>';
 export const WEBHOOKS_DETAILS = [
-  'add   send the events of a key\'s learners to a URL; prints the signing secret (whsec_...)',
+  "add   send the events of a key's learners to a URL; prints the signing secret (whsec_...)",
   '      alone on the last line: verify deliveries with it (Standard Webhooks)',
   'ls    every endpoint: id, key, URL',
   'rm    stop delivering to an endpoint',
@@ -87,7 +87,8 @@ export function parseKeys(rest: string[]): KeysCommand | 'help' {
         .split(',')
         .map((o) => o.trim().replace(/\/+$/, ''))
         .filter(Boolean);
-      for (const o of origins) if (!/^https?:\/\/[^/\s?#]+$/.test(o)) throw new UsageError(`keys create: '${o}' is not an origin (scheme://host[:port], no path)`);
+      for (const o of origins)
+        if (!/^https?:\/\/[^/\s?#]+$/.test(o)) throw new UsageError(`keys create: '${o}' is not an origin (scheme://host[:port], no path)`);
       return { kind: 'keys', action, name: keyName(what, name), origins };
     }
     case 'ls':

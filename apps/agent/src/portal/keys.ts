@@ -14,7 +14,10 @@ export function hashKey(key: string): string {
 
 export function newId(): string {
   // 16 lowercase letters and digits (from 10 random bytes).
-  return BigInt(`0x${randomBytes(10).toString('hex')}`).toString(36).padStart(16, '0').slice(-16);
+  return BigInt(`0x${randomBytes(10).toString('hex')}`)
+    .toString(36)
+    .padStart(16, '0')
+    .slice(-16);
 }
 
 /** Make a key: returns it in full (the only time it exists outside the caller). */
@@ -32,7 +35,10 @@ export async function createKey(store: Store, name: string, origins: string[]): 
 }
 
 /** The live key a bearer token names, or why not. */
-export async function keyFor(store: Store, token: string | null): Promise<{ ok: true; key: ApiKeyRow } | { ok: false; why: 'missing' | 'unknown' | 'revoked' }> {
+export async function keyFor(
+  store: Store,
+  token: string | null,
+): Promise<{ ok: true; key: ApiKeyRow } | { ok: false; why: 'missing' | 'unknown' | 'revoked' }> {
   if (!token) return { ok: false, why: 'missing' };
   if (!KEY_PATTERN.test(token)) return { ok: false, why: 'unknown' };
   const key = await store.portal.apiKeyByHash(hashKey(token));

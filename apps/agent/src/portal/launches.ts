@@ -39,11 +39,24 @@ export async function createLaunch(store: Store, key: ApiKeyRow, l: NewLaunch, b
 }
 
 /** Use a link; the launch, or why not (in words for the learner's page). */
-export async function useLaunch(store: Store, token: string): Promise<{ ok: true; launch: LaunchRow; key: ApiKeyRow } | { ok: false; status: number; why: string }> {
+export async function useLaunch(
+  store: Store,
+  token: string,
+): Promise<{ ok: true; launch: LaunchRow; key: ApiKeyRow } | { ok: false; status: number; why: string }> {
   const r = await store.portal.useLaunch(hashToken(token));
   if (!r.ok) {
-    if (r.why === 'used') return { ok: false, status: 410, why: 'This link was used already. A launch link works once: go back to your training portal and open the lesson again.' };
-    if (r.why === 'expired') return { ok: false, status: 410, why: 'This link has expired. Launch links work for a short time only: go back to your training portal and open the lesson again.' };
+    if (r.why === 'used')
+      return {
+        ok: false,
+        status: 410,
+        why: 'This link was used already. A launch link works once: go back to your training portal and open the lesson again.',
+      };
+    if (r.why === 'expired')
+      return {
+        ok: false,
+        status: 410,
+        why: 'This link has expired. Launch links work for a short time only: go back to your training portal and open the lesson again.',
+      };
     return { ok: false, status: 404, why: 'This is not a launch link nslab knows. Open the lesson from your training portal.' };
   }
   const key = await store.portal.apiKey(r.launch.keyId);

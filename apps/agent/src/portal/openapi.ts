@@ -68,7 +68,9 @@ export function openApiDocument(): Json {
         get: {
           operationId: 'userProgress',
           summary: "A learner's lessons and tasks done, with times",
-          parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 256 }, description: 'your id for the learner' }],
+          parameters: [
+            { name: 'user', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 256 }, description: 'your id for the learner' },
+          ],
           responses: { '200': { description: 'the progress', content: json('ProgressResponse') }, ...problems(...COMMON, 'invalid-request') },
         },
       },

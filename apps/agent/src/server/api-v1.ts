@@ -4,7 +4,7 @@
 // progress: every lab is looked up through its owner's portal user. The request and answer
 // shapes are zod schemas (portal/api-schemas.ts), also the source of /api/v1/openapi.json.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { describeZodError } from '@nslab/shared';
 import type { Catalogue } from '../lessons/catalogue.js';
 import type { LabManager } from '../sandbox/labs.js';
@@ -62,7 +62,8 @@ function problem(res: ServerResponse, p: Problem) {
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new Problem('unsupported-media-type', `send the body as application/json (got ${type ? `'${type.slice(0, 60)}'` : 'no content type'})`);
+  if (type !== 'application/json')
+    throw new Problem('unsupported-media-type', `send the body as application/json (got ${type ? `'${type.slice(0, 60)}'` : 'no content type'})`);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY) throw new Problem('payload-too-large', `at most ${MAX_BODY} bytes`);
   const chunks: Buffer[] = [];
@@ -108,7 +109,7 @@ export function apiV1({ store, manager, activity, sessionFor, perKey, authFailur
     const lab = id.length <= 64 ? manager.get(id) : undefined;
     const u = lab?.owner ? await activity.userOf(lab.owner) : null;
     // Another key's lab, or a tutorial's, is no different from a lab that does not exist.
-    if (!lab || lab.state !== 'open' || !u || u.source !== keySource(key.id)) throw new Problem('unknown-lab', `no open lab ${id.slice(0, 64)} for this key`);
+    if (lab?.state !== 'open' || !u || u.source !== keySource(key.id)) throw new Problem('unknown-lab', `no open lab ${id.slice(0, 64)} for this key`);
     return lab;
   }
 
@@ -139,8 +140,10 @@ export function apiV1({ store, manager, activity, sessionFor, perKey, authFailur
     const address = req.socket.remoteAddress ?? 'unknown';
     const found = await keyFor(store, bearer(req.headers.authorization));
     if (!found.ok) {
-      if (found.why !== 'missing' && !authFailures.take(address).ok) throw new Problem('rate-limited', 'too many wrong keys from this address; wait a minute', {}, { 'retry-after': '60' });
-      if (found.why === 'revoked') throw new Problem('key-revoked', 'this key was revoked; ask the nslab operator for a new one', {}, { 'www-authenticate': 'Bearer' });
+      if (found.why !== 'missing' && !authFailures.take(address).ok)
+        throw new Problem('rate-limited', 'too many wrong keys from this address; wait a minute', {}, { 'retry-after': '60' });
+      if (found.why === 'revoked')
+        throw new Problem('key-revoked', 'this key was revoked; ask the nslab operator for a new one', {}, { 'www-authenticate': 'Bearer' });
       throw new Problem(
         'unauthorized',
         found.why === 'missing' ? 'send Authorization: Bearer <key> (nslab keys create)' : 'this is not a key this agent knows',
@@ -150,7 +153,13 @@ export function apiV1({ store, manager, activity, sessionFor, perKey, authFailur
     }
     const key = found.key;
     const rate = perKey.take(key.id);
-    if (!rate.ok) throw new Problem('rate-limited', `too many requests for this key; retry in ${rate.retryInS} s`, {}, { 'retry-after': String(Math.max(1, rate.retryInS)) });
+    if (!rate.ok)
+      throw new Problem(
+        'rate-limited',
+        `too many requests for this key; retry in ${rate.retryInS} s`,
+        {},
+        { 'retry-after': String(Math.max(1, rate.retryInS)) },
+      );
 
     if (path === '/api/v1/launches') {
       allow(['POST']);
@@ -169,7 +178,8 @@ export function apiV1({ store, manager, activity, sessionFor, perKey, authFailur
       } catch {
         throw new Problem('invalid-request', 'the user id in the path is not valid percent-encoding');
       }
-      if (user.length > 256 || /[\p{Cc}\p{Cs}]/u.test(user)) throw new Problem('invalid-request', 'a user id has at most 256 characters and no control characters');
+      if (user.length > 256 || /[\p{Cc}\p{Cs}]/u.test(user))
+        throw new Problem('invalid-request', 'a user id has at most 256 characters and no control characters');
       return send(res, 200, await progressOf(key, user));
     }
     if (path === '/api/v1/labs') {
@@ -237,7 +247,8 @@ export function apiV1({ store, manager, activity, sessionFor, perKey, authFailur
     route(req, res, path).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (err instanceof Problem) return problem(res, err);
-      if (err instanceof StoreError && (err.code === 'unavailable' || err.code === 'closed')) return problem(res, new Problem('unavailable', 'the store is unavailable; try again shortly', {}, { 'retry-after': '5' }));
+      if (err instanceof StoreError && (err.code === 'unavailable' || err.code === 'closed'))
+        return problem(res, new Problem('unavailable', 'the store is unavailable; try again shortly', {}, { 'retry-after': '5' }));
       log('API request failed', { path, error: (err as Error).message });
       problem(res, new Problem('internal', 'the agent failed to answer; the operator can read why in its log'));
     });

@@ -20,7 +20,7 @@ export interface LaunchDeps {
   log: (msg: string, extra: Record<string, unknown>) => void;
 }
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const html = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A small page of nslab's own (a refused link, a refused LTI launch). */
 export function notePage(res: ServerResponse, status: number, title: string, lines: string[]) {
@@ -31,9 +31,9 @@ export function notePage(res: ServerResponse, status: number, title: string, lin
     'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
   });
   res.end(
-    `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escape(title)}</title>` +
+    `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${html(title)}</title>` +
       '<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#222}h1{font-size:1.3rem}</style></head>' +
-      `<body><h1 data-testid="note-title">${escape(title)}</h1>${lines.map((l) => `<p data-testid="note">${escape(l)}</p>`).join('')}</body></html>`,
+      `<body><h1 data-testid="note-title">${html(title)}</h1>${lines.map((l) => `<p data-testid="note">${html(l)}</p>`).join('')}</body></html>`,
   );
 }
 
@@ -51,9 +51,17 @@ export function launchHandler({ store, catalogue, embeds, activity, log }: Launc
         const r = await useLaunch(store, m[1]!);
         if (!r.ok) return notePage(res, r.status, 'This lesson link does not work / 此链接无效', [r.why, '请回到你的培训平台重新打开这一课。']);
         const { launch, key } = r;
-        if (!catalogue.get(launch.lesson)) return notePage(res, 404, 'This lesson is gone / 这一课已不存在', [`nslab no longer has the lesson ${launch.lesson}.`]);
+        if (!catalogue.get(launch.lesson))
+          return notePage(res, 404, 'This lesson is gone / 这一课已不存在', [`nslab no longer has the lesson ${launch.lesson}.`]);
         const source = keySource(key.id);
-        const location = await embeds.begin(req, res, { source, user: launch.user, lesson: launch.lesson, lang: launch.lang, returnUrl: launch.returnUrl, name: launch.name });
+        const location = await embeds.begin(req, res, {
+          source,
+          user: launch.user,
+          lesson: launch.lesson,
+          lang: launch.lang,
+          returnUrl: launch.returnUrl,
+          name: launch.name,
+        });
         activity.forget(embeds.sessionFor(source, launch.user));
         res.writeHead(303, { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
         res.end();

@@ -11,14 +11,21 @@ import { ClientError } from './errors.js';
 
 type PortalType = 'key-create' | 'key-list' | 'key-revoke' | 'webhook-add' | 'webhook-list' | 'webhook-remove' | 'webhook-log' | 'webhook-test';
 
-const keyInfo = (k: ApiKeyRow) => ({ id: k.id, name: k.name, origins: k.origins, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null });
+const keyInfo = (k: ApiKeyRow) => ({
+  id: k.id,
+  name: k.name,
+  origins: k.origins,
+  createdAt: k.createdAt.toISOString(),
+  revokedAt: k.revokedAt?.toISOString() ?? null,
+});
 
 /** A portal error as the protocol's error. */
 async function portal<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof PortalError) throw new ClientError(err.code === 'not-found' ? 'not-found' : err.code === 'conflict' ? 'conflict' : 'bad-message', err.message);
+    if (err instanceof PortalError)
+      throw new ClientError(err.code === 'not-found' ? 'not-found' : err.code === 'conflict' ? 'conflict' : 'bad-message', err.message);
     throw err;
   }
 }
@@ -60,7 +67,12 @@ export const PORTAL_HANDLERS: { [T in PortalType]: Handler<T> } = {
   async 'webhook-list'(scope) {
     tokenOnly(scope, 'listing webhook endpoints');
     const names = new Map((await scope.ctx.store.portal.listApiKeys()).map((k) => [k.id, k.name]));
-    return (await scope.ctx.store.portal.webhookEndpoints()).map((e) => ({ id: e.id, key: names.get(e.keyId) ?? e.keyId, url: e.url, createdAt: e.createdAt.toISOString() }));
+    return (await scope.ctx.store.portal.webhookEndpoints()).map((e) => ({
+      id: e.id,
+      key: names.get(e.keyId) ?? e.keyId,
+      url: e.url,
+      createdAt: e.createdAt.toISOString(),
+    }));
   },
 
   async 'webhook-remove'(scope, msg) {

@@ -33,7 +33,14 @@ const ms = (v: unknown) => new Date(Number(v));
 export class LtiQueries {
   constructor(private readonly r: Runner) {}
 
-  async createLtiLogin(l: { state: string; nonce: string; platform: string; expiresAt: Date | number; targetLinkUri?: string | null; at?: Date | number }): Promise<void> {
+  async createLtiLogin(l: {
+    state: string;
+    nonce: string;
+    platform: string;
+    expiresAt: Date | number;
+    targetLinkUri?: string | null;
+    at?: Date | number;
+  }): Promise<void> {
     const op = 'createLtiLogin';
     const row: LtiLoginTable = {
       state: check(op, 'state', opaqueToken, l.state),
@@ -69,7 +76,9 @@ export class LtiQueries {
   /** Forget logins that expired before `before`. */
   async pruneLtiLogins(before: Date | number): Promise<number> {
     const t = check('pruneLtiLogins', 'before', instant, before);
-    return this.r.run('pruneLtiLogins', async () => Number((await this.r.db.deleteFrom('lti_login').where('expires_at', '<', t).executeTakeFirst()).numDeletedRows));
+    return this.r.run('pruneLtiLogins', async () =>
+      Number((await this.r.db.deleteFrom('lti_login').where('expires_at', '<', t).executeTakeFirst()).numDeletedRows),
+    );
   }
 
   async setLtiGradeTarget(g: { sessionId: string; lesson: string; platform: string; lineitem: string; userSub: string; at?: Date | number }): Promise<void> {
@@ -87,7 +96,9 @@ export class LtiQueries {
         .insertInto('lti_grade_target')
         .values(row)
         .onConflict((oc) =>
-          oc.columns(['session_id', 'lesson_id']).doUpdateSet({ platform: row.platform, lineitem: row.lineitem, user_sub: row.user_sub, updated_at: row.updated_at }),
+          oc
+            .columns(['session_id', 'lesson_id'])
+            .doUpdateSet({ platform: row.platform, lineitem: row.lineitem, user_sub: row.user_sub, updated_at: row.updated_at }),
         )
         .execute();
     });

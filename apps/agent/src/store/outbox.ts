@@ -160,9 +160,9 @@ export class OutboxQueries {
     const tg = check('log', 'target', outboxTarget, target);
     const n = check('log', 'max', limit, max);
     return this.r.run('log', async () => {
-      const rows = (await this.r.db.selectFrom('outbox').selectAll().where('kind', '=', k).where('target', '=', tg).orderBy('seq', 'desc').limit(n).execute()).map(
-        toRow,
-      );
+      const rows = (
+        await this.r.db.selectFrom('outbox').selectAll().where('kind', '=', k).where('target', '=', tg).orderBy('seq', 'desc').limit(n).execute()
+      ).map(toRow);
       if (!rows.length) return [];
       const tries = await this.r.db
         .selectFrom('outbox_attempt')

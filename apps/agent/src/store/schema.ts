@@ -251,7 +251,10 @@ export const anObject = z.looseObject({});
 /** An API key's name: what the operator calls the portal. */
 export const keyName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, '1 to 40 lowercase letters, digits, dashes or underscores');
 /** scheme://host[:port] with no path. */
-export const origin = z.string().max(200, 'at most 200 characters').regex(/^https?:\/\/[^/\s?#]+$/, 'an origin: scheme://host[:port], no path');
+export const origin = z
+  .string()
+  .max(200, 'at most 200 characters')
+  .regex(/^https?:\/\/[^/\s?#]+$/, 'an origin: scheme://host[:port], no path');
 export const originList = z.array(origin).max(20, 'at most 20 origins');
 /** A portal's opaque id for its learner: printable, one line. */
 export const portalUserId = z
@@ -283,10 +286,7 @@ export const outboxKind = z.enum(['webhook', 'lti-score']);
 export const outboxTarget = z.string().regex(/^[a-z0-9]{6,32}$/, 'an endpoint or platform id');
 export const orderingKey = z.string().min(1).max(300, 'at most 300 characters');
 export const eventName = z.string().regex(/^[a-z][a-z0-9.-]{0,63}$/, 'an event name');
-export const payloadJson = z
-  .string()
-  .min(2)
-  .max(65536, 'at most 64 KiB of JSON');
+export const payloadJson = z.string().min(2).max(65536, 'at most 64 KiB of JSON');
 
 /** Check one argument; a refusal names the operation, the argument and the reason. */
 export function check<T extends z.ZodType>(op: string, arg: string, schema: T, value: unknown): z.output<T> {
