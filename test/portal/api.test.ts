@@ -189,6 +189,11 @@ test('a launch: a single-use link that makes the browser that portal user; progr
     const again = await call(agent.url, key, 'POST', '/api/v1/launches', { lesson: 'uts', user: 'learner-42' });
     const use = await useLink(again.body.url);
     assert.equal(use.cookie, first.cookie);
+
+    // Revoking the key ends its embedded sessions: no context, no socket.
+    assert.equal((await cli(['keys', 'revoke', 'portal-a'])).code, 0);
+    assert.equal((await fetch(`${agent.url}/api/embed`, { headers: { cookie: first.cookie } })).status, 401);
+    await assert.rejects(embedSocket(agent.url, first.cookie), /HTTP 401/);
   } finally {
     page.close();
   }

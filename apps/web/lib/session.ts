@@ -25,6 +25,28 @@ export interface SessionState extends LabViewState {
 
 const LAB_KEY = (lesson: string) => `nslab.lab.${lesson}`;
 
+/**
+ * The tab's lab of a lesson, kept across reloads in sessionStorage; nothing is kept where the
+ * browser denies storage (a third-party frame in a browser that blocks it: an embed view).
+ */
+const rememberedLab = {
+  get(lesson: string): string | null {
+    try {
+      return sessionStorage.getItem(LAB_KEY(lesson));
+    } catch {
+      return null;
+    }
+  },
+  set(lesson: string, lab: string | null) {
+    try {
+      if (lab === null) sessionStorage.removeItem(LAB_KEY(lesson));
+      else sessionStorage.setItem(LAB_KEY(lesson), lab);
+    } catch {
+      /* not kept */
+    }
+  },
+};
+
 export class LabSession extends LabStore<SessionState> {
   private inputs = new Map<string, InputQueue>();
   /** A fresh session cookie was asked for after this connection's hello said no. */
@@ -36,6 +58,8 @@ export class LabSession extends LabStore<SessionState> {
     readonly lesson: string,
     readonly paneNames: string[],
     private readonly strings: { newLabNotice: string },
+    /** `embed`: the embed view in a portal's frame, whose session is its embed cookie's (lib/embed.ts). */
+    private readonly options: { embed?: boolean } = {},
   ) {
     super({
       phase: 'connecting',
@@ -48,6 +72,7 @@ export class LabSession extends LabStore<SessionState> {
       checking: false,
       closing: null,
     });
+    this.socket.embed = options.embed === true;
   }
 
   protected currentLab() {
@@ -94,8 +119,9 @@ export class LabSession extends LabStore<SessionState> {
   protected onHello(msg: AgentHello) {
     if (!msg.authenticated) {
       // The cookie is missing or was signed by an agent that has since restarted: get a
-      // fresh one (GET /api/session sets it) and connect again, once.
-      if (!this.renewedSession) {
+      // fresh one (GET /api/session sets it) and connect again, once. An embedded session
+      // comes only from a new launch by the portal.
+      if (!this.renewedSession && !this.options.embed) {
         this.renewedSession = true;
         const ws = this.socket.current;
         fetch('/api/session', { credentials: 'same-origin', cache: 'no-store' })
@@ -127,7 +153,7 @@ export class LabSession extends LabStore<SessionState> {
         return;
       case 'lab-closed':
         if (msg.lab === this.state.labId && msg.lab !== this.closing) {
-          sessionStorage.removeItem(LAB_KEY(this.lesson));
+          rememberedLab.set(this.lesson, null);
           for (const q of this.inputs.values()) q.clear();
           // The instructor reset it: a fresh lab at once, with a word on why.
           if (msg.reason === LAB_RESET_REASON) {
@@ -154,14 +180,14 @@ export class LabSession extends LabStore<SessionState> {
     try {
       this.set({ phase: 'opening', message: null });
       const labs = await this.socket.request({ type: 'list' });
-      const remembered = sessionStorage.getItem(LAB_KEY(this.lesson));
+      const remembered = rememberedLab.get(this.lesson);
       const current = this.state.labId;
       const mine = (l: LabInfo) => l.lesson === this.lesson;
       let lab = labs.find((l) => mine(l) && l.id === current) ?? labs.find((l) => mine(l) && l.id === remembered) ?? labs.find(mine);
       if (!lab) lab = await this.socket.request({ type: 'open', lesson: this.lesson });
       if (ws !== this.socket.current) return;
       const changed = current !== null && current !== lab.id;
-      sessionStorage.setItem(LAB_KEY(this.lesson), lab.id);
+      rememberedLab.set(this.lesson, lab.id);
       const panes: Record<string, PaneState> = {};
       for (const name of this.paneNames) {
         const info = lab.panes.find((p) => p.name === name);
@@ -212,7 +238,7 @@ export class LabSession extends LabStore<SessionState> {
       this.setPane(name, { attached: true, running: res.running });
     } catch (err) {
       if (errorCode(err) === 'unknown-lab') {
-        sessionStorage.removeItem(LAB_KEY(this.lesson));
+        rememberedLab.set(this.lesson, null);
         this.set({ labId: null });
         void this.setupLab();
       }
@@ -299,7 +325,7 @@ export class LabSession extends LabStore<SessionState> {
     if (lab) {
       this.closing = lab;
       await this.socket.request({ type: 'close', lab }).catch(() => {});
-      sessionStorage.removeItem(LAB_KEY(this.lesson));
+      rememberedLab.set(this.lesson, null);
     }
     this.newLab();
   }

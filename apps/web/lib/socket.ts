@@ -5,7 +5,7 @@
 // AgentError, every pending request failed when the connection goes), splits binary frames into
 // lab and pane, and waits before the next attempt with a growing backoff and a countdown. What
 // the page shows, and whether it tries again at all, is the page's: LabSession (the lesson page)
-// and WatchSession (the read-only watch page) use it.
+// and WatchSession (the read-only watch page) use it; an embed view's adds `&embed=1`.
 import {
   AgentError,
   PROTOCOL_VERSION,
@@ -110,6 +110,8 @@ export class AgentSocket {
   private down = false;
   /** Connection attempts fail until then (drop(), for tests). */
   private unreachableUntil = 0;
+  /** An embed view's connection (`embed=1`): the agent knows it by its embed cookie, not the session cookie. */
+  embed = false;
 
   constructor(private readonly handlers: SocketHandlers) {}
 
@@ -211,7 +213,7 @@ export class AgentSocket {
     try {
       if (Date.now() < this.unreachableUntil) throw new Error('unreachable (simulated)');
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-      ws = new WebSocket(`${proto}//${location.host}${WS_PATH}?v=${PROTOCOL_VERSION}`);
+      ws = new WebSocket(`${proto}//${location.host}${WS_PATH}?v=${PROTOCOL_VERSION}${this.embed ? '&embed=1' : ''}`);
     } catch {
       this.down = false;
       this.handlers.closed(null);

@@ -18,18 +18,12 @@ export const EMBED_EVENT = {
   size: 'nslab:size',
 } as const;
 
-/** What every embed message's type starts with. */
-export const EMBED_EVENT_PREFIX = 'nslab:';
-
 export type EmbedEvent =
   | { type: typeof EMBED_EVENT.ready; lesson: string; lab: string }
   | { type: typeof EMBED_EVENT.task; lesson: string; task: string; done: true }
   | { type: typeof EMBED_EVENT.complete; lesson: string; tasks: number }
   | { type: typeof EMBED_EVENT.closed; lesson: string; reason: string }
   | { type: typeof EMBED_EVENT.size; height: number };
-
-/** The embed script's version, as `/embed/v<N>.js` and `NSLab.version` say it. */
-export const EMBED_SCRIPT_VERSION = 1;
 
 /** What the embed view is told of its session (GET /api/embed, with the embed cookie). */
 export const EmbedContextInfo = z.object({

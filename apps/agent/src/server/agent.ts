@@ -130,9 +130,9 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   const embeds = new EmbedSessions(sessionKey, store, async (source) => {
     if (source.startsWith('key:')) {
       const key = await store.portal.apiKey(source.slice(4));
-      return key && !key.revokedAt ? key.origins : [];
+      return key && !key.revokedAt ? key.origins : null;
     }
-    return [];
+    return null;
   });
   outbox.start();
   const pruner = new Pruner(store, (msg, extra) => log.warn(extra, msg));

@@ -48,8 +48,8 @@ export class EmbedSessions {
   constructor(
     private readonly key: Buffer,
     private readonly store: Store,
-    /** The origins a source's pages are on ([] when the source is gone, e.g. a revoked key). */
-    private readonly originsOf: (source: string) => Promise<string[]>,
+    /** The origins a source's pages are on; null when the source is gone (a revoked key). */
+    private readonly originsOf: (source: string) => Promise<string[] | null>,
   ) {
     this.cookies = new Sessions(key, EMBED_COOKIE);
   }
@@ -88,7 +88,9 @@ export class EmbedSessions {
   async context(sid: string): Promise<EmbedContext | null> {
     const u = await this.store.portal.portalUser(sid);
     if (!u) return null;
-    return { lesson: u.lesson, lang: u.lang, origins: await this.originsOf(u.source), returnUrl: u.returnUrl, name: u.name };
+    const origins = await this.originsOf(u.source);
+    if (!origins) return null;
+    return { lesson: u.lesson, lang: u.lang, origins, returnUrl: u.returnUrl, name: u.name };
   }
 }
 
@@ -99,7 +101,12 @@ export function wantsEmbed(req: IncomingMessage): boolean {
   return q >= 0 && new URLSearchParams(url.slice(q + 1)).get('embed') === '1';
 }
 
-/** The Content-Security-Policy of an embed view framed by these origins. */
-export function frameAncestors(origins: string[]): string {
+/**
+ * The Content-Security-Policy of a page framed by these origins only. null: an embed view
+ * without a session, which says only "open this lesson from your portal" and may be framed by
+ * anyone (a frame whose cookie the browser dropped shows that rather than a refusal).
+ */
+export function frameAncestors(origins: string[] | null): string {
+  if (origins === null) return 'frame-ancestors *';
   return `frame-ancestors 'self'${origins.map((o) => ` ${o}`).join('')}`;
 }

@@ -104,14 +104,21 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
         res.setHeader('content-security-policy', frameAncestors([]));
         return void web.handle(req, res);
       }
-      // An embed view: framed by its portal's origins only (none without an embedded session).
+      // An embed view: framed by its portal's origins only. Without an embedded session it says
+      // only "open this lesson from your portal", which any frame may show; with a session the
+      // store cannot confirm (a revoked key, the store away), by the agent itself only.
       const sid = embeds.fromRequest(req);
-      void (sid ? embeds.context(sid) : Promise.resolve(null))
-        .catch(() => null)
-        .then((ctx) => {
-          res.setHeader('content-security-policy', frameAncestors(ctx?.origins ?? []));
-          return web.handle(req, res);
-        });
+      void (
+        sid
+          ? embeds.context(sid).then(
+              (c) => c?.origins ?? [],
+              () => [],
+            )
+          : Promise.resolve(null)
+      ).then((origins) => {
+        res.setHeader('content-security-policy', frameAncestors(origins));
+        return web.handle(req, res);
+      });
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });

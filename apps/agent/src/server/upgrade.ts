@@ -56,16 +56,25 @@ export function upgradeHandler({ ctx, wss, sessions, embeds, web, hostAllowed, o
     // A browser always names the page's origin: pages of other sites are refused outright.
     if (req.headers.origin !== undefined && !originAllowed(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');
     let principal: Principal | null = given !== null ? { kind: 'token' } : null;
+    const embed = principal === null && wantsEmbed(req);
     if (!principal) {
-      const sid = wantsEmbed(req) ? embeds.fromRequest(req) : sessions.fromRequest(req);
+      const sid = embed ? embeds.fromRequest(req) : sessions.fromRequest(req);
       if (sid) {
         // A session cookie counts only from a page of an allowed origin (no cross-site WebSocket).
         if (!originAllowed(req)) return refuse('403 Forbidden', 'cross-origin WebSocket refused');
         principal = { kind: 'session', sid };
       }
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      new Connection(ws, ctx, principal, address, requestedVersion);
-    });
+    const accept = () =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        new Connection(ws, ctx, principal, address, requestedVersion);
+      });
+    if (!embed || principal?.kind !== 'session') return accept();
+    // An embedded session lasts as long as its portal may embed: a revoked key ends it.
+    const sid = principal.sid;
+    embeds.context(sid).then(
+      (c) => (c ? accept() : refuse('401 Unauthorized', 'this embedded session has ended; open the lesson from your portal again')),
+      () => refuse('503 Service Unavailable', 'the store is unavailable; try again shortly'),
+    );
   };
 }
