@@ -281,7 +281,7 @@ export const SETTINGS: readonly Setting[] = [
     'json',
     LtiPlatforms,
     [],
-    'LMSs that may launch lessons: [{issuer, clientId, deploymentIds, authUrl, tokenUrl, jwksUrl}] (JSON in the environment; docs/lti.md)',
+    'LMSs that may launch lessons: [{issuer, clientId, deploymentIds, authUrl, tokenUrl, jwksUrl, frameOrigins?}] (JSON in the environment; docs/lti.md)',
   ),
   s(
     'webhooks.retryBaseSeconds',

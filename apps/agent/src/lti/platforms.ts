@@ -18,6 +18,14 @@ export const LtiPlatform = z.strictObject({
   tokenUrl: url,
   /** Its public keys. */
   jwksUrl: url,
+  /**
+   * Optional: more origins whose pages frame the lessons, when the LMS's pages are not on its
+   * issuer's origin (Canvas Cloud: the school's own domain; Open edX: its learning app's).
+   */
+  frameOrigins: z
+    .array(z.string().regex(/^https?:\/\/[^/\s?#]+$/, 'an origin: scheme://host[:port], no path'))
+    .max(20)
+    .optional(),
 });
 export type LtiPlatform = z.infer<typeof LtiPlatform>;
 
@@ -30,5 +38,33 @@ export function ltiPlatformId(p: Pick<LtiPlatform, 'issuer' | 'clientId'>): stri
 
 /** The origins a platform's pages are on: where the embed view may be framed and post events. */
 export function ltiOrigins(p: LtiPlatform): string[] {
-  return [...new Set([p.issuer, p.authUrl].map((u) => new URL(u).origin))];
+  return [...new Set([...[p.issuer, p.authUrl].map((u) => new URL(u).origin), ...(p.frameOrigins ?? [])])];
+}
+
+/**
+ * The registration a login names: by issuer, and by client id when the platform sends one. An
+ * issuer registered with several client ids must say which (platforms do send `client_id`).
+ */
+export function findPlatform(platforms: readonly LtiPlatform[], issuer: string, clientId?: string | null): LtiPlatform | 'unknown' | 'ambiguous' {
+  const byIssuer = platforms.filter((p) => p.issuer === issuer);
+  if (clientId) return byIssuer.find((p) => p.clientId === clientId) ?? 'unknown';
+  if (byIssuer.length > 1) return 'ambiguous';
+  return byIssuer[0] ?? 'unknown';
+}
+
+/** The registration with this id (`ltiPlatformId`), if it is still configured. */
+export function platformById(platforms: readonly LtiPlatform[], id: string): LtiPlatform | undefined {
+  return platforms.find((p) => ltiPlatformId(p) === id);
+}
+
+/** The embed source of a platform's learners ('lti:<platform id>'). */
+export function ltiSource(p: Pick<LtiPlatform, 'issuer' | 'clientId'>): string {
+  return `lti:${ltiPlatformId(p)}`;
+}
+
+/** The frame origins of an embed source, when it is one of these platforms' ([] otherwise). */
+export function ltiSourceOrigins(platforms: readonly LtiPlatform[], source: string): string[] {
+  if (!source.startsWith('lti:')) return [];
+  const p = platformById(platforms, source.slice(4));
+  return p ? ltiOrigins(p) : [];
 }

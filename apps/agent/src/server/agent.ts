@@ -37,6 +37,8 @@ import { Outbox } from '../portal/outbox.js';
 import { Webhooks } from '../portal/webhooks.js';
 import { PortalActivity } from '../portal/activity.js';
 import { Pruner } from '../portal/prune.js';
+import { LtiTool } from '../lti/index.js';
+import { serveLti } from './lti-http.js';
 
 export interface RunningAgent {
   url: string;
@@ -76,6 +78,9 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     (labId, level, message) => watchers.notify(labId, level, message),
     (msg, extra) => log.warn(extra, msg),
   );
+  // LMSs over LTI 1.3: their learners' tasks become grades, sent from the same outbox.
+  const lti = new LtiTool({ store, platforms: config.lti.platforms, outbox });
+  activity.onTaskDone = (facts) => lti.taskDone(facts);
   progress.onFirst = (session, lesson, task, at) => void activity.taskDone(session, lesson, task, at);
   const workshops = new Workshops(store, (id) => catalogue.get(id) !== undefined);
   const watchers: LabWatchers = new LabWatchers(
@@ -128,6 +133,11 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   const sessions = new Sessions(sessionKey);
   // A portal's learners: their embed sessions, framed by (and posting to) their portal's origins.
   const embeds = new EmbedSessions(sessionKey, store, async (source) => {
+    if (source.startsWith('lti:')) {
+      // Every platform has its issuer's origin: none means it is no longer configured.
+      const origins = lti.origins(source);
+      return origins.length ? origins : null;
+    }
     if (source.startsWith('key:')) {
       const key = await store.portal.apiKey(source.slice(4));
       return key && !key.revokedAt ? key.origins : null;
@@ -187,6 +197,8 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       log: logWarn,
     }),
     launchHandler({ store, catalogue, embeds, activity, log: logWarn }),
+    (req: IncomingMessage, res: ServerResponse, path: string) =>
+      serveLti(req, res, path, { lti, catalogue, embeds, activity, publicUrl: config.publicUrl, loginsPerAddress: new KeyedBuckets(120, 2), log: logWarn }),
     serveEmbedScript,
   ];
   const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes }));
