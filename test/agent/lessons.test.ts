@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadLessons, type Lesson } from '@nslab/shared/content';
-import type { TaskStatus } from '@nslab/shared';
+import { clickToRun, type TaskStatus } from '@nslab/shared';
 import { checkTasks } from '../../apps/agent/src/lessons/checker.ts';
 import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 import type { Lab } from '../../apps/agent/src/sandbox/lab.ts';
@@ -18,10 +18,7 @@ const useAgent = useTestAgent(skip);
 
 const LESSONS: Lesson[] = loadLessons(join(REPO_ROOT, 'content/lessons'));
 
-/** The click-to-run commands of a step (```sh pane=<name> blocks), in order. */
-function commands(markdown: string): { pane: string; command: string }[] {
-  return [...markdown.matchAll(/^```\S*[^\n]*\bpane=([a-z][a-z0-9-]*)[^\n]*\n([\s\S]*?)^```/gm)].map((m) => ({ pane: m[1]!, command: m[2]!.trim() }));
-}
+const commands = clickToRun;
 
 test('both languages of a lesson give the same commands, for the same panes, in the same steps', () => {
   for (const lesson of LESSONS) {

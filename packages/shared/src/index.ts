@@ -7,3 +7,4 @@ export * from './client.js';
 export * from './workshop.js';
 export * from './portal.js';
 export * from './embed.js';
+export * from './terminal-text.js';

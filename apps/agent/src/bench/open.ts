@@ -2,7 +2,7 @@
 // client (both panes attached right after the result), over the WebSocket, with the agent in its
 // own process. Warm: the agent keeps its pool of ready labs (what a learner normally gets); cold:
 // the pool is off (NSLAB_WARM_LABS=0), every lab made from nothing.
-import { FRAME_OUTPUT, FRAME_SNAPSHOT, LESSON_IDS, LabInfo, decodeSnapshot } from '@nslab/shared';
+import { FRAME_OUTPUT, FRAME_SNAPSHOT, LESSON_IDS, LabInfo, decodeSnapshot, hasPrompt } from '@nslab/shared';
 import type { AgentClient } from '../cli/client.js';
 import { startChildAgent, type ChildAgent } from './child.js';
 import { pct, round, sleep, StallError, type Metric } from './util.js';
@@ -12,14 +12,6 @@ export interface OpenOptions {
   /** The bwrap baseline the labs group measured (ms each). */
   bwrap: number[];
   say: (msg: string) => void;
-}
-
-/** Escape sequences (CSI, OSC, charset and single-character ones), to read a screen's text. */
-const ESCAPES = /\x1b\[[0-9;?<=>!]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][0-9A-Za-z]|\x1b[=>78DEHMc]/g;
-
-/** A shell prompt (`root@nslab:~# `, `(container)root@nslab:~# `, `$ ` for a user) in a screen's text. */
-export function hasPrompt(text: string): boolean {
-  return /[\w-]@[\w.-]+:[^\r\n]*[#$] /.test(text.replace(ESCAPES, ''));
 }
 
 /** The agent's gauge of warm labs (its /metrics). */

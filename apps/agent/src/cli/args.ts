@@ -2,6 +2,7 @@
 import { isName, LESSON_IDS } from '@nslab/shared';
 import { UsageError } from './errors.js';
 import { parseWorkshop, WORKSHOP_DETAILS, WORKSHOP_SYNOPSIS, type WorkshopCommand } from './workshop.js';
+import { LESSONS_TEST_SYNOPSIS, parseLessonsTest, type LessonsTestCommand } from './lessons-test.js';
 import {
   KEYS_DETAILS,
   KEYS_SYNOPSIS,
@@ -16,6 +17,7 @@ import {
 export type Command =
   | { kind: 'help'; topic?: CommandName }
   | { kind: 'lessons' }
+  | LessonsTestCommand
   | { kind: 'open'; lesson: string }
   | { kind: 'ls' }
   | { kind: 'close'; lab: string }
@@ -34,7 +36,18 @@ interface CommandSpec {
 }
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
-  lessons: { synopsis: 'nslab lessons', summary: 'list the lessons, one per line: id<TAB>title' },
+  lessons: {
+    synopsis: `nslab lessons | ${LESSONS_TEST_SYNOPSIS}`,
+    summary: 'list the lessons, one per line: id<TAB>title; or test them (for lesson authors)',
+    details: [
+      'test  follow every lesson (or those named) as a learner would, in a fresh lab per lesson and',
+      "      language, twice: each task pending before its step, the step's click-to-run commands typed",
+      '      into their panes, the task done after it. Ends with "N passed, M failed".',
+      "      --dir DIR  the lessons to test (default NSLAB_CONTENT, or the checkout's content/lessons)",
+      "      --agent    start an agent of its own on DIR (otherwise NSLAB_URL's, which must serve DIR)",
+      '      --lang en|zh|all (default all)   --runs N (default 2)',
+    ].join('\n'),
+  },
   open: { synopsis: 'nslab open <lesson>', summary: 'open a lab for a lesson and print its id' },
   ls: { synopsis: 'nslab ls', summary: 'list the open labs and the state of their panes' },
   exec: {
@@ -195,6 +208,10 @@ export function parseArgs(argv: readonly string[]): Command {
   if (first === 'workshop') {
     const w = parseWorkshop(rest);
     return w === 'help' ? { kind: 'help', topic: 'workshop' } : w;
+  }
+  if (first === 'lessons' && rest[0] === 'test') {
+    const t = parseLessonsTest(rest.slice(1));
+    return t === 'help' ? { kind: 'help', topic: 'lessons' } : t;
   }
   if (first === 'keys') {
     const k = parseKeys(rest);

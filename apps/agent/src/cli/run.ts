@@ -9,6 +9,7 @@ import { AgentError, CliError, UsageError } from './errors.js';
 import { readAll, type CliIO, type CliOptions } from './io.js';
 import { workshopCommand } from './workshop.js';
 import { keysCommand, webhooksCommand } from './portal.js';
+import { lessonsTestCommand } from './lessons-test.js';
 
 export type { CliIO, CliOptions } from './io.js';
 
@@ -71,17 +72,22 @@ async function runCommand(command: Exclude<Command, { kind: 'help' }>, io: CliIO
   }
 
   const displayUrl = io.env.NSLAB_URL?.trim() || DEFAULT_URL;
-  const wsUrl = agentWsUrl(displayUrl);
   const tokenFile = options.tokenFile ?? DEFAULT_TOKEN_FILE;
-  const { token, hint } = await lookupToken(io.env, tokenFile);
-  const client = await AgentClient.connect({
-    wsUrl,
-    displayUrl,
-    ...(token ? { token, tokenSource: io.env.NSLAB_TOKEN?.trim() ? 'NSLAB_TOKEN' : tokenFile } : {}),
-    ...(hint ? { noTokenHint: hint } : {}),
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-  });
+  /** The agent of NSLAB_URL (and the token it wants), or the one at `url` with `token`. */
+  const connect = async (url = displayUrl, given: string | null = null) => {
+    const { token, hint } = given ? { token: given, hint: undefined } : await lookupToken(io.env, tokenFile);
+    return AgentClient.connect({
+      wsUrl: agentWsUrl(url),
+      displayUrl: url,
+      ...(token ? { token, tokenSource: given ? 'the agent it started' : io.env.NSLAB_TOKEN?.trim() ? 'NSLAB_TOKEN' : tokenFile } : {}),
+      ...(hint ? { noTokenHint: hint } : {}),
+      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    });
+  };
+  // Lesson tests may start an agent of their own, and connect to it.
+  if (command.kind === 'lessons' && 'action' in command) return lessonsTestCommand(command, io, (url, token) => connect(url || displayUrl, token));
+  const client = await connect();
 
   try {
     switch (command.kind) {
