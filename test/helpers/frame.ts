@@ -5,6 +5,7 @@
 import type { ElementHandle, Frame, Page } from 'playwright-core';
 import './browser.ts';
 import { waitFor } from './wait.ts';
+import { cursor as cursorOf, screen as screenOf } from './page.ts';
 
 /** A page, or a frame in one. */
 export type Doc = Page | Frame;
@@ -19,34 +20,8 @@ export async function frameOf(page: Page, selector = 'iframe'): Promise<Frame> {
   return waitFor(`the frame of ${selector}`, () => el.contentFrame(), 10_000);
 }
 
-/** The pane's screen: every non-empty logical line of xterm's active buffer. */
-export function screenOf(doc: Doc, pane: string): Promise<string> {
-  return doc.evaluate((p) => {
-    const term = window.__nslab?.terms[p];
-    if (!term) return '';
-    const b = term.buffer.active;
-    const out: string[] = [];
-    for (let i = 0; i < b.length; i++) {
-      const line = b.getLine(i);
-      if (!line) continue;
-      const text = line.translateToString(true);
-      if (line.isWrapped && out.length) out[out.length - 1] += text;
-      else out.push(text);
-    }
-    return out.filter((x) => x.trim()).join('\n');
-  }, pane);
-}
-
-/** Where the pane's cursor is (absolute line) and whether that line is a shell prompt. */
-export function cursorOf(doc: Doc, pane: string): Promise<{ y: number; prompt: boolean }> {
-  return doc.evaluate((p) => {
-    const term = window.__nslab?.terms[p];
-    if (!term) return { y: -1, prompt: false };
-    const b = term.buffer.active;
-    const line = b.getLine(b.baseY + b.cursorY)?.translateToString(true) ?? '';
-    return { y: b.baseY + b.cursorY, prompt: /[#$] ?$/.test(line) };
-  }, pane);
-}
+/** The pane's screen and cursor: the lesson page's readers, which take a frame as well. */
+export { cursor as cursorOf, screen as screenOf } from './page.ts';
 
 /** Wait until the view has a lab and each pane shows a shell prompt. */
 export async function waitPromptsIn(doc: Doc, panes: string[]) {

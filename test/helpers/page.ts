@@ -2,7 +2,7 @@
 // page, read a pane's screen and cursor from xterm's buffer (window.__nslab), type a command and
 // wait for the shell's next prompt.
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
 import './browser.ts';
 import { waitFor } from './wait.ts';
 
@@ -43,8 +43,8 @@ export async function withPage<T>(browser: Browser, url: string, opts: OpenOptio
   }
 }
 
-/** The pane's screen: every non-empty logical line of xterm's active buffer. */
-export function screen(page: Page, pane: string): Promise<string> {
+/** The pane's screen (of a page, or of the view in a frame): every non-empty logical line of xterm's active buffer. */
+export function screen(page: Page | Frame, pane: string): Promise<string> {
   return page.evaluate((p) => {
     const term = window.__nslab?.terms[p];
     if (!term) return '';
@@ -63,7 +63,7 @@ export function screen(page: Page, pane: string): Promise<string> {
 }
 
 /** Where the pane's cursor is (absolute line) and whether that line is a shell prompt. */
-export function cursor(page: Page, pane: string): Promise<{ y: number; prompt: boolean }> {
+export function cursor(page: Page | Frame, pane: string): Promise<{ y: number; prompt: boolean }> {
   return page.evaluate((p) => {
     const term = window.__nslab?.terms[p];
     if (!term) return { y: -1, prompt: false };

@@ -23,9 +23,7 @@ import {
   postEmbedEvent,
   type EmbedLookup,
 } from '../lib/embed';
-import { Splitter } from './Splitter';
-import { LessonText } from './LessonText';
-import { LessonBench } from './LessonBench';
+import { LessonColumns } from './LessonColumns';
 
 /** Wide enough for the two-column lesson layout, which fits the frame (narrower: one scrolling column). */
 const FITTED = '(min-width: 901px)';
@@ -152,8 +150,6 @@ function EmbedWorkspace({ lang, data, ctx }: { lang: Lang; data: LessonPageData;
     a.rel = 'noopener';
   }, []);
 
-  const status = useCallback((id: string) => (state.tasks?.[id] === 'done' ? 'done' : 'pending'), [state.tasks]);
-  const doneCount = data.tasks.filter((t) => status(t.id) === 'done').length;
   const portal = ctx.returnUrl ? portalName(ctx.returnUrl) : null;
 
   return (
@@ -165,30 +161,7 @@ function EmbedWorkspace({ lang, data, ctx }: { lang: Lang; data: LessonPageData;
           </a>
         </nav>
       ) : null}
-      <div className="lesson-layout" style={{ ['--text-frac' as string]: String(layout.text) }}>
-        <LessonText
-          lang={lang}
-          data={data}
-          session={session}
-          ready={state.phase === 'ready'}
-          checking={state.checking}
-          status={status}
-          earlier={earlier}
-          lastRun={lastRun}
-        />
-        <Splitter orientation="vertical" value={layout.text} onChange={(f) => setLayout({ text: f })} label={s.resizeSplit} />
-        <LessonBench lang={lang} data={data} session={session} state={state} layout={layout} setLayout={setLayout} />
-        <nav className="mobile-nav" aria-label={s.lesson}>
-          <button type="button" onClick={() => (lastRun.current ?? document.getElementById('lesson'))?.scrollIntoView({ behavior: 'smooth', block: 'center' })}>
-            {s.lesson}
-          </button>
-          <a href="#shells">{s.shells}</a>
-          <a href="#picture">{s.picture}</a>
-          <a href="#tasks" className="mobile-progress">
-            {doneCount}/{data.tasks.length}
-          </a>
-        </nav>
-      </div>
+      <LessonColumns lang={lang} data={data} session={session} state={state} layout={layout} setLayout={setLayout} earlier={earlier} lastRun={lastRun} />
     </div>
   );
 }

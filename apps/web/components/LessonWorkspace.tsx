@@ -2,7 +2,7 @@
 // The lesson page's live part, all fed by one LabSession (lib/session.ts): the text column
 // (LessonText) and the workbench with the panes and the namespace picture (LessonBench), split
 // where the learner left it (lib/layout.ts); on a phone one column with a bar to move about.
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Lang } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
 import { LabSession } from '../lib/session';
@@ -10,9 +10,7 @@ import { doneTasks, markDone } from '../lib/progress';
 import { useLessonLayout } from '../lib/layout';
 import type { LessonPageData } from '../lib/content';
 import { nslabHandle } from '../lib/nslab-handle';
-import { Splitter } from './Splitter';
-import { LessonText } from './LessonText';
-import { LessonBench } from './LessonBench';
+import { LessonColumns } from './LessonColumns';
 
 export function LessonWorkspace({ lang, data }: { lang: Lang; data: LessonPageData }) {
   const s = STRINGS[lang];
@@ -48,33 +46,5 @@ export function LessonWorkspace({ lang, data }: { lang: Lang; data: LessonPageDa
     if (markDone(data.id, done)) setEarlier(doneTasks(data.id));
   }, [state.tasks, data.id]);
 
-  const status = useCallback((id: string) => (state.tasks?.[id] === 'done' ? 'done' : 'pending'), [state.tasks]);
-  const doneCount = data.tasks.filter((t) => status(t.id) === 'done').length;
-
-  return (
-    <div className="lesson-layout" style={{ ['--text-frac' as string]: String(layout.text) }}>
-      <LessonText
-        lang={lang}
-        data={data}
-        session={session}
-        ready={state.phase === 'ready'}
-        checking={state.checking}
-        status={status}
-        earlier={earlier}
-        lastRun={lastRun}
-      />
-      <Splitter orientation="vertical" value={layout.text} onChange={(f) => setLayout({ text: f })} label={s.resizeSplit} />
-      <LessonBench lang={lang} data={data} session={session} state={state} layout={layout} setLayout={setLayout} />
-      <nav className="mobile-nav" aria-label={s.lesson}>
-        <button type="button" onClick={() => (lastRun.current ?? document.getElementById('lesson'))?.scrollIntoView({ behavior: 'smooth', block: 'center' })}>
-          {s.lesson}
-        </button>
-        <a href="#shells">{s.shells}</a>
-        <a href="#picture">{s.picture}</a>
-        <a href="#tasks" className="mobile-progress">
-          {doneCount}/{data.tasks.length}
-        </a>
-      </nav>
-    </div>
-  );
+  return <LessonColumns lang={lang} data={data} session={session} state={state} layout={layout} setLayout={setLayout} earlier={earlier} lastRun={lastRun} />;
 }
