@@ -3,6 +3,7 @@ import { isName, LESSON_IDS } from '@nslab/shared';
 import { UsageError } from './errors.js';
 import { parseWorkshop, WORKSHOP_DETAILS, WORKSHOP_SYNOPSIS, type WorkshopCommand } from './workshop.js';
 import { LESSONS_TEST_SYNOPSIS, parseLessonsTest, type LessonsTestCommand } from './lessons-test.js';
+import { LESSONS_VALIDATE_DETAILS, LESSONS_VALIDATE_SYNOPSIS, parseLessonsValidate, type LessonsValidateCommand } from './lessons-validate.js';
 import {
   KEYS_DETAILS,
   KEYS_SYNOPSIS,
@@ -18,6 +19,7 @@ export type Command =
   | { kind: 'help'; topic?: CommandName }
   | { kind: 'lessons' }
   | LessonsTestCommand
+  | LessonsValidateCommand
   | { kind: 'open'; lesson: string }
   | { kind: 'ls' }
   | { kind: 'close'; lab: string }
@@ -37,8 +39,8 @@ interface CommandSpec {
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   lessons: {
-    synopsis: `nslab lessons | ${LESSONS_TEST_SYNOPSIS}`,
-    summary: 'list the lessons, one per line: id<TAB>title; or test them (for lesson authors)',
+    synopsis: `nslab lessons | ${LESSONS_TEST_SYNOPSIS} | ${LESSONS_VALIDATE_SYNOPSIS}`,
+    summary: 'list the lessons, one per line: id<TAB>title; or test or check them (for lesson authors)',
     details: [
       'test  follow every lesson (or those named) as a learner would, in a fresh lab per lesson and',
       "      language, twice: each task pending before its step, the step's click-to-run commands typed",
@@ -46,6 +48,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       "      --dir DIR  the lessons to test (default NSLAB_CONTENT, or the checkout's content/lessons)",
       "      --agent    start an agent of its own on DIR (otherwise NSLAB_URL's, which must serve DIR)",
       '      --lang en|zh|all (default all)   --runs N (default 2)',
+      LESSONS_VALIDATE_DETAILS,
     ].join('\n'),
   },
   open: { synopsis: 'nslab open <lesson>', summary: 'open a lab for a lesson and print its id' },
@@ -208,6 +211,10 @@ export function parseArgs(argv: readonly string[]): Command {
   if (first === 'workshop') {
     const w = parseWorkshop(rest);
     return w === 'help' ? { kind: 'help', topic: 'workshop' } : w;
+  }
+  if (first === 'lessons' && rest[0] === 'validate') {
+    const v = parseLessonsValidate(rest.slice(1));
+    return v === 'help' ? { kind: 'help', topic: 'lessons' } : v;
   }
   if (first === 'lessons' && rest[0] === 'test') {
     const t = parseLessonsTest(rest.slice(1));

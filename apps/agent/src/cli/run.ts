@@ -10,6 +10,7 @@ import { readAll, type CliIO, type CliOptions } from './io.js';
 import { workshopCommand } from './workshop.js';
 import { keysCommand, webhooksCommand } from './portal.js';
 import { lessonsTestCommand } from './lessons-test.js';
+import { lessonsValidateCommand } from './lessons-validate.js';
 
 export type { CliIO, CliOptions } from './io.js';
 
@@ -71,6 +72,8 @@ async function runCommand(command: Exclude<Command, { kind: 'help' }>, io: CliIO
     }
   }
 
+  // Checking lesson files needs no agent.
+  if (command.kind === 'lessons' && 'action' in command && command.action === 'validate') return lessonsValidateCommand(io.stdout, io.stderr, command, io.env);
   const displayUrl = io.env.NSLAB_URL?.trim() || DEFAULT_URL;
   const tokenFile = options.tokenFile ?? DEFAULT_TOKEN_FILE;
   /** The agent of NSLAB_URL (and the token it wants), or the one at `url` with `token`. */
