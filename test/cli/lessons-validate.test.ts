@@ -92,8 +92,6 @@ test('lessons validate without DIR: NSLAB_CONTENT, else the checkout it runs fro
   assert.equal(defaultLessonsDir({ NSLAB_CONTENT: 'test/fixtures/lessons-broken' }), join(process.cwd(), 'test/fixtures/lessons-broken'));
   assert.equal(run(parseLessonsValidate([]), { NSLAB_CONTENT: BROKEN }).code, 1);
   assert.equal(run(parseLessonsValidate([]), {}).code, 0);
-  // From outside any checkout, the working directory's own content/lessons is looked for next.
-  assert.equal(defaultLessonsDir({}, '/'), CONTENT);
 });
 
 test('lessons validate on a directory that is not there: an error, not a list of problems', () => {

@@ -68,7 +68,19 @@ async function output(page: Page, pane: string, command: string): Promise<string
   await run(page, pane, `${command} | sed 's/^/${tag} /'`).catch(async (err) => {
     throw new Error(`${(err as Error).message}\n--- ${pane} ---\n${await screen(page, pane)}`);
   });
-  return [...(await screen(page, pane)).matchAll(new RegExp(`^${tag} (.*)$`, 'gm'))].map((m) => m[1]!.trimEnd());
+  // The prompt can be drawn a frame before the lines above it reach the buffer we read: wait
+  // until the tagged lines are there, with the prompt after them.
+  const tagged = new RegExp(`^${tag} (.*)$`, 'gm');
+  const text = await waitFor(
+    `the output of ${command.slice(0, 40)} in ${pane}`,
+    async () => {
+      const t = await screen(page, pane);
+      const last = [...t.matchAll(tagged)].at(-1);
+      return last && /[#$] ?$/.test(t.slice(last.index! + last[0].length).trimEnd()) ? t : null;
+    },
+    10_000,
+  ).catch(() => screen(page, pane));
+  return [...text.matchAll(tagged)].map((m) => m[1]!.trimEnd());
 }
 
 /** The picture's box of `type` that the pane's shell is in. */

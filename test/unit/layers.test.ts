@@ -30,8 +30,7 @@ export const AGENT_LAYERS: Record<string, readonly string[]> = {
   portal: ['store'],
   lti: ['store', 'portal'],
   recordings: [],
-  // The CLI finds the agent's bundle for `lessons test --agent` (paths only).
-  cli: ['paths.ts'],
+  cli: [],
   server: ['native', 'pty', 'inspect', 'sandbox', 'lessons', 'store', 'workshops', 'portal', 'lti', 'recordings', 'config.ts', 'paths.ts', 'preflight.ts'],
   'main.ts': ['server', 'config.ts', 'paths.ts', 'preflight.ts', 'cli'],
   // The benchmarks and the soak harness drive everything from outside.

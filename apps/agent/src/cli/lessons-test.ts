@@ -23,7 +23,8 @@ import { CliError, UsageError } from './errors.js';
 import type { CliOutput } from './io.js';
 import type { Env } from './config.js';
 import { formatTable, parseReply } from './commands.js';
-import { locateBundle, REPO_ROOT } from '../paths.js';
+import { defaultLessonsDir } from './lessons-validate.js';
+import { checkoutRoot } from './where.js';
 
 export interface LessonsTestCommand {
   kind: 'lessons';
@@ -64,9 +65,14 @@ export function parseLessonsTest(args: string[]): LessonsTestCommand | 'help' {
   return { kind: 'lessons', action: 'test', ids: p.positionals, lang, dir: typeof v.dir === 'string' ? resolve(v.dir) : null, agent: v.agent === true, runs };
 }
 
-/** The lessons' directory: --dir, else NSLAB_CONTENT, else the checkout's. */
+/** The lessons' directory: --dir, else what `lessons validate` takes (NSLAB_CONTENT, or the checkout's). */
 export function lessonsDir(dir: string | null, env: Env): string {
-  return dir ?? (env.NSLAB_CONTENT ? resolve(env.NSLAB_CONTENT) : join(REPO_ROOT, 'content', 'lessons'));
+  return dir ?? defaultLessonsDir(env);
+}
+
+/** A bundle of the agent (apps/agent/dist/<name>) of the checkout the CLI runs from. */
+function locateBundle(name: string): string {
+  return join(checkoutRoot() ?? process.cwd(), 'apps', 'agent', 'dist', name);
 }
 
 interface StepResult {

@@ -5,8 +5,8 @@
 // is the summary, `N lessons, M files: no problems` when there are none; the exit status is 1
 // when there is any problem.
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
+import { findAbove } from './where.js';
 import { formatProblem, validateLessonDir } from '@nslab/shared/content';
 import type { Env } from './config.js';
 import { CliError, UsageError } from './errors.js';
@@ -43,29 +43,16 @@ export function parseLessonsValidate(args: string[]): LessonsValidateCommand | '
   return dirs[0] === undefined ? { kind: 'lessons', action: 'validate' } : { kind: 'lessons', action: 'validate', dir: dirs[0] };
 }
 
-/** The content/lessons directory at or above `from`, if any. */
-function lessonsAbove(from: string): string | null {
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'content', 'lessons');
-    if (existsSync(join(candidate, 'en'))) return candidate;
-    if (dirname(dir) === dir) return null;
-  }
-}
-
-/** This module's directory, whether it runs from source or from the CommonJS bundle. */
-function here(): string {
-  return typeof __dirname !== 'undefined' ? __dirname : dirname(fileURLToPath(import.meta.url));
-}
-
 /**
  * The lessons the agent would serve when no DIR is given: NSLAB_CONTENT if set (as the agent
  * reads it), else the content/lessons of the checkout nslab runs from, else the first
  * content/lessons at or above the working directory.
  */
-export function defaultLessonsDir(env: Env, from = here()): string {
+export function defaultLessonsDir(env: Env): string {
   const given = env.NSLAB_CONTENT?.trim();
   if (given) return resolve(given);
-  return lessonsAbove(from) ?? lessonsAbove(process.cwd()) ?? resolve('content', 'lessons');
+  const root = findAbove((dir) => existsSync(join(dir, 'content', 'lessons', 'en')));
+  return root ? join(root, 'content', 'lessons') : resolve('content', 'lessons');
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -5,7 +5,7 @@ import { parseArgs as parseFlags } from 'node:util';
 import { isName, WorkshopInfo, WorkshopState, formatJoinCode } from '@nslab/shared';
 import { z } from 'zod';
 import type { AgentClient } from './client.js';
-import { CliError, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
 import type { CliOutput } from './io.js';
 import { formatAge, formatTable, parseReply } from './commands.js';
 
