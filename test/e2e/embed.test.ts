@@ -12,12 +12,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { EMBED_EVENT } from '@nslab/shared';
-import { serve, type Served } from '../helpers/server.ts';
+import { freePort, serve, type Served } from '../helpers/server.ts';
 import { CHROMIUM, launch, browserTestsSkip } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { frameOf, runIn, screenOf, waitPromptsIn } from '../helpers/frame.ts';
@@ -34,17 +33,6 @@ const PLAIN_HOST = 'nslab-embed.test';
 type Event = { type: string; [k: string]: unknown };
 
 const text = async (l: Locator) => (await l.textContent()) ?? '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
 
 let root: string;
 let agent: Served;

@@ -11,7 +11,7 @@ import { STRINGS } from '../lib/i18n';
 import { LabSession } from '../lib/session';
 import { useLessonLayout } from '../lib/layout';
 import type { LessonPageData } from '../lib/content';
-import { nslabHandle } from '../lib/nslab-handle';
+import { useSessionHandle } from './useSessionHandle';
 import {
   EMBED_MAX_HEIGHT,
   EMBED_STRINGS,
@@ -100,12 +100,7 @@ function EmbedWorkspace({ lang, data, ctx }: { lang: Lang; data: LessonPageData;
     };
   }, [data.id]);
 
-  useEffect(() => {
-    const nslab = nslabHandle();
-    nslab.lab = state.labId;
-    nslab.offsets = () => session.offsets();
-    nslab.drop = (forMs?: number) => session.dropConnection(forMs);
-  }, [state.labId, session]);
+  useSessionHandle(session, state.labId);
 
   // The portal's page hears what happens, each thing once.
   useEffect(() => {

@@ -9,7 +9,7 @@ import { LabSession } from '../lib/session';
 import { doneTasks, markDone } from '../lib/progress';
 import { useLessonLayout } from '../lib/layout';
 import type { LessonPageData } from '../lib/content';
-import { nslabHandle } from '../lib/nslab-handle';
+import { useSessionHandle } from './useSessionHandle';
 import { LessonColumns } from './LessonColumns';
 
 export function LessonWorkspace({ lang, data }: { lang: Lang; data: LessonPageData }) {
@@ -30,12 +30,7 @@ export function LessonWorkspace({ lang, data }: { lang: Lang; data: LessonPageDa
     setEarlier(doneTasks(data.id));
   }, [data.id]);
 
-  useEffect(() => {
-    const nslab = nslabHandle();
-    nslab.lab = state.labId;
-    nslab.offsets = () => session.offsets();
-    nslab.drop = (forMs?: number) => session.dropConnection(forMs);
-  }, [state.labId, session]);
+  useSessionHandle(session, state.labId);
 
   // A task once done stays done in the course progress.
   useEffect(() => {

@@ -37,6 +37,8 @@ import {
   type HelpRequestTable,
   type WorkshopSeatTable,
   type WorkshopTable,
+  ms,
+  msOrNull,
 } from './schema.js';
 
 import { PortalQueries } from './portal.js';
@@ -631,10 +633,6 @@ class KyselyStore implements Store {
 }
 
 // --- rows to values --------------------------------------------------------------------------
-
-// Both engines may hand a BIGINT back as a number or a string (or a bigint): always a number here.
-const ms = (v: unknown) => new Date(Number(v));
-const msOrNull = (v: unknown) => (v === null || v === undefined ? null : ms(v));
 
 function toWorkshop(r: WorkshopTable): WorkshopRow {
   const lessons: unknown = JSON.parse(r.lessons);

@@ -1,7 +1,7 @@
 // What the LTI 1.3 tool keeps: each login's state and nonce (used once, before it expires) and,
 // per learner and lesson, where the platform wants its grades.
 import { z } from 'zod';
-import { check, httpUrl, instant, lessonId, opaqueToken, outboxTarget, sessionId, type LtiGradeTargetTable, type LtiLoginTable } from './schema.js';
+import { check, httpUrl, instant, lessonId, opaqueToken, outboxTarget, sessionId, type LtiGradeTargetTable, type LtiLoginTable, ms } from './schema.js';
 import type { Runner } from './portal.js';
 
 export interface LtiLoginRow {
@@ -27,8 +27,6 @@ const userSub = z
   .min(1)
   .max(255)
   .regex(/^[^\p{Cc}\p{Cs}]*$/u, 'no control characters');
-
-const ms = (v: unknown) => new Date(Number(v));
 
 export class LtiQueries {
   constructor(private readonly r: Runner) {}

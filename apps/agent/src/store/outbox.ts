@@ -3,7 +3,7 @@
 // crashes) delivers them after its restart. At least once, and in order per ordering key: only
 // the oldest message not yet done (or given up) of a (kind, target, ordering key) is due.
 import type { Selectable } from 'kysely';
-import { check, eventName, instant, orderingKey, outboxKind, outboxTarget, payloadJson, type OutboxTable } from './schema.js';
+import { check, eventName, instant, orderingKey, outboxKind, outboxTarget, payloadJson, type OutboxTable, ms, msOrNull } from './schema.js';
 import type { Runner } from './portal.js';
 import { z } from 'zod';
 
@@ -59,9 +59,6 @@ const messageId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, '8 to 64 letters, di
 const errorText = z.string().max(2000);
 const limit = z.number().int().min(1).max(1000);
 const seqNo = z.number().int().min(1);
-
-const ms = (v: unknown) => new Date(Number(v));
-const msOrNull = (v: unknown) => (v === null || v === undefined ? null : ms(v));
 
 export class OutboxQueries {
   constructor(private readonly r: Runner) {}

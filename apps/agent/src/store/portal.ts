@@ -26,6 +26,8 @@ import {
   type LaunchTable,
   type PortalUserTable,
   type WebhookEndpointTable,
+  ms,
+  msOrNull,
 } from './schema.js';
 
 /** What a query module needs of the store: its database, and its way of running one operation. */
@@ -103,9 +105,6 @@ export interface PortalUserInput {
   returnUrl?: string | null;
   at?: Date | number;
 }
-
-const ms = (v: unknown) => new Date(Number(v));
-const msOrNull = (v: unknown) => (v === null || v === undefined ? null : ms(v));
 
 export class PortalQueries {
   constructor(private readonly r: Runner) {}

@@ -288,6 +288,10 @@ export const orderingKey = z.string().min(1).max(300, 'at most 300 characters');
 export const eventName = z.string().regex(/^[a-z][a-z0-9.-]{0,63}$/, 'an event name');
 export const payloadJson = z.string().min(2).max(65536, 'at most 64 KiB of JSON');
 
+// Both engines may hand a BIGINT back as a number or a string (or a bigint): always a Date here.
+export const ms = (v: unknown) => new Date(Number(v));
+export const msOrNull = (v: unknown) => (v === null || v === undefined ? null : ms(v));
+
 /** Check one argument; a refusal names the operation, the argument and the reason. */
 export function check<T extends z.ZodType>(op: string, arg: string, schema: T, value: unknown): z.output<T> {
   const r = schema.safeParse(value);
