@@ -3,6 +3,7 @@
 // a signed message to the platform. Every value is escaped; nothing secret is ever put in one
 // (a refusal names claims and ids, never a token or a key).
 import type { ServerResponse } from 'node:http';
+import { BASE_CSP, escapeHtml, sendPage as send } from '../portal/pages.js';
 
 /** Why a request was refused: its status, a title, and what to say. */
 export interface Refusal {
@@ -17,29 +18,6 @@ export interface PickerLesson {
   titles: { en: string; zh: string };
   tasks: number;
 }
-
-export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-const STYLE =
-  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2.5rem auto;padding:0 1rem;color:#222}h1{font-size:1.3rem}' +
-  'ul{list-style:none;padding:0}li{margin:.5rem 0}button{font:inherit;width:100%;text-align:left;padding:.6rem .8rem;border:1px solid #bbb;' +
-  'border-radius:6px;background:#fafafa;cursor:pointer}button:hover{background:#eef4ff}small{color:#666}';
-
-function send(res: ServerResponse, status: number, csp: string, title: string, body: string): void {
-  res.writeHead(status, {
-    'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-store',
-    'referrer-policy': 'no-referrer',
-    'x-content-type-options': 'nosniff',
-    'content-security-policy': csp,
-  });
-  res.end(
-    `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${escapeHtml(title)}</title>` +
-      `<style>${STYLE}</style></head><body>${body}</body></html>`,
-  );
-}
-
-const BASE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'";
 
 /** A refusal: its title, each line, and where to go from here (in both languages). */
 export function refusalPage(res: ServerResponse, r: Refusal): void {

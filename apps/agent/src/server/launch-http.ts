@@ -10,6 +10,7 @@ import { LAUNCH_PATH, useLaunch } from '../portal/launches.js';
 import { keySource } from '../portal/keys.js';
 import type { PortalActivity } from '../portal/activity.js';
 import type { Store } from '../store/index.js';
+import { BASE_CSP, escapeHtml, sendPage } from '../portal/pages.js';
 import type { EmbedSessions } from './embed.js';
 
 export interface LaunchDeps {
@@ -20,20 +21,14 @@ export interface LaunchDeps {
   log: (msg: string, extra: Record<string, unknown>) => void;
 }
 
-const html = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** A small page of nslab's own (a refused link, a refused LTI launch). */
+/** A small page of nslab's own: a refused launch link. */
 export function notePage(res: ServerResponse, status: number, title: string, lines: string[]) {
-  res.writeHead(status, {
-    'content-type': 'text/html; charset=utf-8',
-    'cache-control': 'no-store',
-    'referrer-policy': 'no-referrer',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
-  });
-  res.end(
-    `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${html(title)}</title>` +
-      '<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#222}h1{font-size:1.3rem}</style></head>' +
-      `<body><h1 data-testid="note-title">${html(title)}</h1>${lines.map((l) => `<p data-testid="note">${html(l)}</p>`).join('')}</body></html>`,
+  sendPage(
+    res,
+    status,
+    BASE_CSP,
+    title,
+    `<h1 data-testid="note-title">${escapeHtml(title)}</h1>${lines.map((l) => `<p data-testid="note">${escapeHtml(l)}</p>`).join('')}`,
   );
 }
 
