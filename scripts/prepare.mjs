@@ -66,7 +66,10 @@ if (agent.read() !== agentHash || !existsSync(join(root, 'apps/agent/dist/main.c
 
 // 3. The web app.
 if (!args.has('--no-web')) {
-  const webHash = hashTree(['apps/web', 'packages/shared/src', 'content']);
+  // Not the lessons: the pages are rendered from the agent's lessons when asked for
+  // (docs/decisions/0004-live-lessons.md), so a changed lesson, or one outside the checkout
+  // (NSLAB_CONTENT), needs no build.
+  const webHash = hashTree(['apps/web', 'packages/shared/src']);
   const web = stamp('web');
   if (web.read() !== webHash || !existsSync(join(root, 'apps/web/.next/BUILD_ID'))) {
     say('building the web app (next build)...');

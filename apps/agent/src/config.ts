@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { SHIPPED_LESSONS, resolveContentDirs } from '@nslab/shared/content';
 import { REPO_ROOT } from './paths.js';
 import { LtiPlatforms, type LtiPlatform } from './lti/platforms.js';
 
@@ -25,8 +26,10 @@ export interface AgentConfig {
   /** A PostgreSQL URL for the store instead of the embedded one (several agents may share it). */
   databaseUrl: string | null;
   token: string | null;
-  /** Lesson files: <dir>/<lang>/<id>.md. */
-  contentDir: string;
+  /** Lesson files: <dir>/<lang>/<id>.md, in each of these directories (merged; an id used twice is an error). */
+  contentDirs: string[];
+  /** Watch the content directories and reload the lessons when a file changes. */
+  lessonsWatch: boolean;
   /** Read-only lower layer of every lab's root filesystem. */
   rootfsLower: string;
   /** First host uid/gid handed to labs; lab n owns [idBase + n * idsPerLab, ... + idsPerLab). */
@@ -129,6 +132,10 @@ const positive = z.number().int().min(1);
 const rate = z.number().positive();
 const count = (max: number) => z.number().int().min(0).max(max);
 
+/** The content setting: one directory or several, each absolute or the word `shipped` (the checkout's lessons). */
+const contentEntry = z.string().refine((v) => v === SHIPPED_LESSONS || v.startsWith('/'), `an absolute directory, or ${SHIPPED_LESSONS}`);
+const ContentDirs = z.union([contentEntry, z.array(contentEntry).min(1, 'at least one directory')]);
+
 const s = (key: string, env: string, kind: EnvKind, type: z.ZodTypeAny, def: unknown, doc: string, example?: string): Setting => ({
   key,
   env,
@@ -191,11 +198,19 @@ export const SETTINGS: readonly Setting[] = [
   s(
     'content',
     'NSLAB_CONTENT',
-    'string',
-    z.string().startsWith('/'),
+    'paths',
+    ContentDirs,
     null,
-    'lesson files (default: content/lessons of the checkout)',
-    '/opt/nslab/content/lessons',
+    'lesson directories, merged in course order; they replace the shipped lessons unless the list says shipped (colon-separated in the environment; default: content/lessons of the checkout)',
+    '[shipped, /opt/nslab/lessons]',
+  ),
+  s(
+    'lessonsWatch',
+    'NSLAB_LESSONS_WATCH',
+    'bool',
+    z.boolean(),
+    false,
+    'reload the lessons when their files change, and open lesson pages with them (for writing lessons)',
   ),
   s('hostname', 'NSLAB_HOSTNAME', 'string', z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/, 'a host name'), 'nslab', 'hostname inside labs'),
   s('maskPaths', 'NSLAB_MASK_PATHS', 'paths', z.array(z.string().startsWith('/')), [], 'more host paths hidden from labs (colon-separated in the environment)'),
@@ -417,6 +432,15 @@ export function settingValues(file: ConfigFile, env: NodeJS.ProcessEnv = process
   return out;
 }
 
+/** The lessons shipped with nslab: the checkout's content/lessons. */
+export const SHIPPED_CONTENT_DIR = join(REPO_ROOT, 'content', 'lessons');
+
+/** The content setting as absolute directories (none set: the shipped lessons). */
+export function contentDirs(value: string | readonly string[] | null): string[] {
+  if (value === null) return [SHIPPED_CONTENT_DIR];
+  return resolveContentDirs(typeof value === 'string' ? [value] : value, SHIPPED_CONTENT_DIR);
+}
+
 export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFile = readConfigFile(process.env.NSLAB_CONFIG)): AgentConfig {
   const v = settingValues(file);
   const n = (key: string) => v[key] as number;
@@ -431,7 +455,8 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     databaseUrl: (v.databaseUrl as string | null) ?? null,
     token: (v.token as string | null) ?? null,
     rootfsLower: str('rootfs'),
-    contentDir: (v.content as string | null) ?? join(REPO_ROOT, 'content', 'lessons'),
+    contentDirs: contentDirs(v.content as string | string[] | null),
+    lessonsWatch: v.lessonsWatch as boolean,
     idBase: n('ids.base'),
     idsPerLab: n('ids.perLab'),
     maxLabs: n('labs.max'),

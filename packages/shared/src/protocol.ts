@@ -199,6 +199,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('picture'), lab: z.string(), picture: Picture }),
   /** Something the learner should know that is not the lab's doing (progress could not be saved). */
   z.object({ type: z.literal('notice'), lab: z.string(), level: z.enum(['info', 'warn']), message: z.string() }),
+  /** The agent reloaded its lessons (watching on): these changed; `problems` files have mistakes. A page shows the new text. */
+  z.object({ type: z.literal('lessons-changed'), generation: z.number(), lessons: z.array(z.string()), problems: z.number() }),
   ...WorkshopServerMessages,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

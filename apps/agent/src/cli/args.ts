@@ -3,6 +3,7 @@ import { isName, LESSON_IDS } from '@nslab/shared';
 import { UsageError } from './errors.js';
 import { parseWorkshop, WORKSHOP_DETAILS, WORKSHOP_SYNOPSIS, type WorkshopCommand } from './workshop.js';
 import { LESSONS_TEST_SYNOPSIS, parseLessonsTest, type LessonsTestCommand } from './lessons-test.js';
+import { LESSONS_SERVE_DETAILS, LESSONS_SERVE_SYNOPSIS, parseLessonsServe, type LessonsServeCommand } from './lessons-serve.js';
 import { LESSONS_VALIDATE_DETAILS, LESSONS_VALIDATE_SYNOPSIS, parseLessonsValidate, type LessonsValidateCommand } from './lessons-validate.js';
 import {
   KEYS_DETAILS,
@@ -20,6 +21,7 @@ export type Command =
   | { kind: 'lessons' }
   | LessonsTestCommand
   | LessonsValidateCommand
+  | LessonsServeCommand
   | { kind: 'open'; lesson: string }
   | { kind: 'ls' }
   | { kind: 'close'; lab: string }
@@ -39,7 +41,7 @@ interface CommandSpec {
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   lessons: {
-    synopsis: `nslab lessons | ${LESSONS_TEST_SYNOPSIS} | ${LESSONS_VALIDATE_SYNOPSIS}`,
+    synopsis: `nslab lessons | ${LESSONS_TEST_SYNOPSIS} | ${LESSONS_VALIDATE_SYNOPSIS} | ${LESSONS_SERVE_SYNOPSIS}`,
     summary: 'list the lessons, one per line: id<TAB>title; or test or check them (for lesson authors)',
     details: [
       'test  follow every lesson (or those named) as a learner would, in a fresh lab per lesson and',
@@ -49,6 +51,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       "      --agent    start an agent of its own on DIR (otherwise NSLAB_URL's, which must serve DIR)",
       '      --lang en|zh|all (default all)   --runs N (default 2)',
       LESSONS_VALIDATE_DETAILS,
+      LESSONS_SERVE_DETAILS,
     ].join('\n'),
   },
   open: { synopsis: 'nslab open <lesson>', summary: 'open a lab for a lesson and print its id' },
@@ -214,6 +217,10 @@ export function parseArgs(argv: readonly string[]): Command {
   }
   if (first === 'lessons' && rest[0] === 'validate') {
     const v = parseLessonsValidate(rest.slice(1));
+    return v === 'help' ? { kind: 'help', topic: 'lessons' } : v;
+  }
+  if (first === 'lessons' && rest[0] === 'serve') {
+    const v = parseLessonsServe(rest.slice(1));
     return v === 'help' ? { kind: 'help', topic: 'lessons' } : v;
   }
   if (first === 'lessons' && rest[0] === 'test') {

@@ -23,7 +23,7 @@ import { CliError, UsageError } from './errors.js';
 import type { CliOutput } from './io.js';
 import type { Env } from './config.js';
 import { formatTable, parseReply } from './commands.js';
-import { defaultLessonsDir } from './lessons-validate.js';
+import { defaultLessonsDir, defaultLessonsDirs } from './lessons-validate.js';
 import { checkoutRoot } from './where.js';
 
 export interface LessonsTestCommand {
@@ -68,6 +68,11 @@ export function parseLessonsTest(args: string[]): LessonsTestCommand | 'help' {
 /** The lessons' directory: --dir, else what `lessons validate` takes (NSLAB_CONTENT, or the checkout's). */
 export function lessonsDir(dir: string | null, env: Env): string {
   return dir ?? defaultLessonsDir(env);
+}
+
+/** The lessons' directories: --dir, else what `lessons validate` takes (NSLAB_CONTENT's, or the checkout's). */
+export function lessonsDirs(dir: string | null, env: Env): string[] {
+  return dir ? [dir] : defaultLessonsDirs(env);
 }
 
 /** A bundle of the agent (apps/agent/dist/<name>) of the checkout the CLI runs from. */
@@ -282,10 +287,11 @@ export async function lessonsTestCommand(
   io: { stdout: CliOutput; stderr: CliOutput; env: Env },
   connect: (url: string, token: string | null) => Promise<AgentClient>,
 ): Promise<number> {
-  const dir = lessonsDir(cmd.dir, io.env);
+  const dirs = lessonsDirs(cmd.dir, io.env);
+  const dir = dirs.join(':');
   let lessons: Lesson[];
   try {
-    lessons = loadLessons(dir);
+    lessons = loadLessons(dirs);
   } catch (err) {
     throw new CliError(`the lessons in ${dir} do not load: ${(err as Error).message} (nslab lessons validate ${dir} lists every problem)`);
   }

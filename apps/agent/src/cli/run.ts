@@ -11,6 +11,7 @@ import { workshopCommand } from './workshop.js';
 import { keysCommand, webhooksCommand } from './portal.js';
 import { lessonsTestCommand } from './lessons-test.js';
 import { lessonsValidateCommand } from './lessons-validate.js';
+import { lessonsServeCommand } from './lessons-serve.js';
 
 export type { CliIO, CliOptions } from './io.js';
 
@@ -72,6 +73,8 @@ async function runCommand(command: Exclude<Command, { kind: 'help' }>, io: CliIO
     }
   }
 
+  // Serving lessons starts an agent of its own, in the foreground.
+  if (command.kind === 'lessons' && 'action' in command && command.action === 'serve') return lessonsServeCommand(command, io);
   // Checking lesson files needs no agent.
   if (command.kind === 'lessons' && 'action' in command && command.action === 'validate') return lessonsValidateCommand(io.stdout, io.stderr, command, io.env);
   const displayUrl = io.env.NSLAB_URL?.trim() || DEFAULT_URL;

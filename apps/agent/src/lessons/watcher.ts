@@ -39,10 +39,25 @@ export class LabWatcher extends EventEmitter<{
 
   constructor(
     private readonly lab: Lab,
-    private readonly taskDefs: TaskDef[],
+    private taskDefs: TaskDef[],
   ) {
     super();
     this.setMaxListeners(0);
+  }
+
+  /** The lesson's tasks changed (its file was edited, with watching on): check the new ones from now on. */
+  setTasks(defs: TaskDef[]) {
+    if (JSON.stringify(defs) === JSON.stringify(this.taskDefs)) return;
+    // A task whose check changed is judged again by its new check: "once done, stays done" holds
+    // for one check, not for whatever the author writes next.
+    const before = new Map(this.taskDefs.map((t) => [t.id, JSON.stringify(t.check)]));
+    for (const t of defs) if (before.get(t.id) !== JSON.stringify(t.check)) this.doneOnce.delete(t.id);
+    this.taskDefs = defs;
+    this.lastTasks = '';
+    if (this.watchers > 0) {
+      if (this.running) this.again = true;
+      else void this.tick();
+    }
   }
 
   /** Start watching; returns the function that stops. */

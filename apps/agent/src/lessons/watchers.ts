@@ -9,6 +9,7 @@ type WatchedLab = LessonLab<any> & { readonly lesson: { readonly id: string } | 
 
 export class LabWatchers {
   private readonly byLab = new Map<string, LabWatcher>();
+  private readonly lessonOf = new Map<string, string>();
 
   /** `onDone`: a task was done for the first time in a lab (for the learner's progress). */
   constructor(
@@ -25,8 +26,17 @@ export class LabWatchers {
       const lesson = lab.lesson.id;
       w.on('done', (task) => this.onDone(lab.id, lesson, task));
       this.byLab.set(lab.id, w);
+      this.lessonOf.set(lab.id, lesson);
     }
     return w;
+  }
+
+  /** The lessons were reloaded: every watcher checks its lesson's tasks as they are now. */
+  retask(changed: readonly string[]) {
+    for (const [labId, w] of this.byLab) {
+      const lesson = this.lessonOf.get(labId);
+      if (lesson && changed.includes(lesson)) w.setTasks(this.tasksOf(lesson) ?? []);
+    }
   }
 
   /** A command was typed in a lab: its watcher (if anyone watches) checks it again soon. */
@@ -43,6 +53,7 @@ export class LabWatchers {
   forget(labId: string) {
     this.byLab.get(labId)?.stop();
     this.byLab.delete(labId);
+    this.lessonOf.delete(labId);
   }
 
   get size(): number {

@@ -3,10 +3,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
 import pino from 'pino';
-import { MAX_CLIENT_MESSAGE_BYTES } from '@nslab/shared';
+import { MAX_CLIENT_MESSAGE_BYTES, type ServerMessage } from '@nslab/shared';
 import type { AgentConfig } from '../config.js';
 import { LabManager } from '../sandbox/labs.js';
-import { Catalogue } from '../lessons/catalogue.js';
+import { CONTENT_KEY, Catalogue } from '../lessons/catalogue.js';
+import { formatProblem } from '@nslab/shared/content';
 import { LabWatchers } from '../lessons/watchers.js';
 import type { ConnectionContext } from './connection.js';
 import { Shares } from './share.js';
@@ -52,6 +53,11 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
+/** Leave the catalogue where the web app of this process finds it (apps/web/lib/content.ts). */
+function publishContent(catalogue: Catalogue) {
+  Object.defineProperty(globalThis, CONTENT_KEY, { configurable: true, get: () => catalogue.content() });
+}
+
 export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } = {}): Promise<RunningAgent> {
   const log = pino({ level: opts.quiet ? 'warn' : config.logLevel, base: { svc: 'nslab-agent' } });
   const { token, file: tokenFile } = setupToken(config.stateDir, config.token);
@@ -60,7 +66,14 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     onBackgroundError: (err) => log.warn({ error: err.message }, 'the store reported an error'),
   });
   log.info({ store: store.where, engine: store.engine }, 'store open');
-  const catalogue = Catalogue.load(config.contentDir);
+  // Watching, the agent starts even on lessons with mistakes: their pages show them until they are fixed.
+  const catalogue = config.lessonsWatch ? Catalogue.tolerant(config.contentDirs) : Catalogue.load(config.contentDirs);
+  // The web app runs in this process and renders the lessons from what the agent has loaded.
+  publishContent(catalogue);
+  if (config.lessonsWatch) {
+    catalogue.watch();
+    log.info({ dirs: config.contentDirs }, 'watching the lessons: a changed file reloads them');
+  }
   // What portals are owed (webhooks, grades) waits in the store's outbox until delivered.
   const outbox = new Outbox(store, (msg, extra) => log.warn(extra, msg), { baseDelayMs: config.webhooks.retryBaseMs });
   const webhooks = new Webhooks(store, outbox);
@@ -70,7 +83,9 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     (id) => catalogue.get(id)?.tasks.map((t) => t.id),
     (msg, extra) => log.warn(extra, msg),
   );
-  const manager = new LabManager(config, catalogue, (level, msg, extra) => log[level](extra ?? {}, msg));
+  // With watching on, no labs are made ahead per lesson: they would have the panes a lesson had before its file changed.
+  const managerConfig = config.lessonsWatch ? { ...config, warmPerLesson: 0 } : config;
+  const manager = new LabManager(managerConfig, catalogue, (level, msg, extra) => log[level](extra ?? {}, msg));
   await manager.start();
   // A task done for the first time in a lab is the learner's progress, kept for their session.
   const progress: ProgressRecorder = new ProgressRecorder(
@@ -180,6 +195,16 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   // Pages of these origins may open a WebSocket: the agent's own, and those configured.
   const originAllowed = (req: IncomingMessage) => sameOrigin(req) || config.allowedOrigins.includes(req.headers.origin ?? '');
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE_BYTES });
+  // A reload: the watchers of open labs check the new tasks, and every page hears of it (a lesson
+  // page fetches its text again; the panes of an open lab stay as they were made).
+  catalogue.on('changed', (change) => {
+    watchers.retask(change.changed);
+    for (const p of change.problems) log.warn({ problem: formatProblem(p) }, 'a lesson file has a problem');
+    log.info({ generation: change.generation, changed: change.changed, problems: change.problems.length }, 'lessons reloaded');
+    const msg: ServerMessage = { type: 'lessons-changed', generation: change.generation, lessons: change.changed, problems: change.problems.length };
+    const text = JSON.stringify(msg);
+    for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(text);
+  });
   // Before anything else, every request and upgrade: a Host the agent does not know gets nothing.
   const hostAllowed = hostCheck(config.allowedHosts, config.host);
   const logWarn = (msg: string, extra: Record<string, unknown>) => log.warn(extra, msg);
@@ -225,6 +250,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
     server,
     close() {
       closing ??= (async () => {
+        catalogue.unwatch();
         presence.stop();
         warmer.stop();
         pruner.stop();

@@ -8,6 +8,8 @@ import { TopBar } from '../../../components/TopBar';
 import { NewWorkshop } from '../../../components/NewWorkshop';
 
 export const dynamicParams = false;
+// Rendered when asked for: the lessons are the agent's (docs/decisions/0004-live-lessons.md).
+export const dynamic = 'force-dynamic';
 
 export function generateStaticParams() {
   return LANG_LIST.map((lang) => ({ lang }));

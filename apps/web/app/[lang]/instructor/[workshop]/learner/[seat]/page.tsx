@@ -8,6 +8,9 @@ import { TopBar } from '../../../../../../components/TopBar';
 import { LearnerWatch } from '../../../../../../components/LearnerWatch';
 import '@xterm/xterm/css/xterm.css';
 
+// Rendered when asked for, from the agent's lessons (docs/decisions/0004-live-lessons.md).
+export const dynamic = 'force-dynamic';
+
 export async function generateMetadata({ params }: { params: Promise<{ lang: string }> }): Promise<Metadata> {
   const { lang } = await params;
   if (!isLang(lang)) return {};
