@@ -35,6 +35,8 @@ const lessonTypes: Record<LessonId, string[]> = {
   user: ['user'],
   cgroup: ['cgroup'],
   time: ['time'],
+  // The learner makes the container's namespaces with unshare: both panes start in the lab's.
+  container: [],
 };
 
 for (const id of LESSON_IDS) {
@@ -45,7 +47,7 @@ for (const id of LESSON_IDS) {
     for (const t of NAMESPACE_TYPES) assert.notEqual(hostNs[t], agentNs[t], `${t} namespace of the lab's host pane equals the agent's`);
   });
 
-  test(`${id}: the container pane differs from host in ${lessonTypes[id].join('+')} and shares the rest`, { skip }, () => {
+  test(`${id}: the container pane differs from host in ${lessonTypes[id].join('+') || 'nothing'} and shares the rest`, { skip }, () => {
     const lab = labs.get(id)!;
     const host = nsInodes(lab.pane('host')!.pid!);
     const container = nsInodes(lab.pane('container')!.pid!);

@@ -63,7 +63,7 @@ test('lessons and list', { skip }, async () => {
   const lessons = await c.request({ type: 'lessons' });
   assert.deepEqual(
     lessons.data.map((l: { id: string }) => l.id),
-    ['uts', 'ipc', 'pid', 'mount', 'net', 'user', 'cgroup', 'time'],
+    ['uts', 'ipc', 'pid', 'mount', 'net', 'user', 'cgroup', 'time', 'container'],
   );
   const list = await c.request({ type: 'list' });
   assert.ok(list.data.some((l: { id: string }) => l.id === labId));

@@ -26,7 +26,7 @@ export const FAKE_LESSONS: Record<(typeof LESSON_IDS)[number], { title: string; 
       title: `The ${id} lesson`,
       panes: [
         { name: 'host', unshare: [] },
-        { name: 'container', unshare: id === 'mount' ? ['mnt', 'pid'] : [id] },
+        { name: 'container', unshare: id === 'mount' ? ['mnt', 'pid'] : id === 'container' ? [] : [id] },
       ],
     },
   ]),

@@ -127,7 +127,7 @@ describe('the nslab command as a process', () => {
     test(`${which}: lessons output arrives complete before the process exits`, T, async () => {
       const r = await runProcess(argv(['lessons']), env);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout.toString().trimEnd().split('\n').length, 8);
+      assert.equal(r.stdout.toString().trimEnd().split('\n').length, 9);
     });
 
     test(`${which}: agent not running`, T, async () => {

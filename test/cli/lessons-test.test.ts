@@ -22,7 +22,7 @@ test('every shipped lesson passes, in both languages, twice, through the termina
   const r = await lessonsTest([], '600000000');
   assert.equal(r.code, 0, r.out + r.err);
   const last = r.out.trimEnd().split('\n').at(-1);
-  assert.equal(last, '16 passed, 0 failed');
+  assert.equal(last, '18 passed, 0 failed');
   // The table has a row per lesson, language, run and step, each with its time.
   assert.match(r.out, /^uts\s+zh\s+2\s+nsenter\s+ok\s+\d+ ms$/m);
   assert.match(r.out, /^net\s+en\s+1\s+\S+\s+ok\s+\d+ ms$/m);

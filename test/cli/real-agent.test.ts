@@ -32,7 +32,7 @@ async function cli(args: string[], stdin?: string) {
 test('open, exec, ls, close with real labs', { skip }, async () => {
   const lessons = await cli(['lessons']);
   assert.equal(lessons.code, 0);
-  assert.equal(lessons.out.trim().split('\n').length, 8);
+  assert.equal(lessons.out.trim().split('\n').length, 9);
 
   const open = await cli(['open', 'pid']);
   assert.equal(open.code, 0, open.err);

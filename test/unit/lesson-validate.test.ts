@@ -149,3 +149,21 @@ test('code blocks: fences as the web reads them, panes checked, :::deeper inside
   // The ~~~ block runs to its own closing fence: the ``` and ::: inside are its text.
   assert.deepEqual(checked.steps[0]?.commands[0], { pane: 'container', command: 'hostname -b bird\n```\n:::', line: 22 });
 });
+
+test('delegatedCgroup: a pane may ask for the delegated cgroup subtree of the lab, with true or false and nothing else', () => {
+  const asking = FM.replace('{ name: container, unshare: [uts] }', '{ name: container, unshare: [uts], delegatedCgroup: true }');
+  const checked = checkLessonText(lesson(asking, BODY), 'demo.md');
+  assert.deepEqual(checked.problems, []);
+  assert.equal(checked.doc?.panes[1]?.delegatedCgroup, true);
+  const wrong = checkLessonText(lesson(FM.replace('unshare: [uts] }', 'unshare: [uts], delegatedCgroup: yes }'), BODY), 'demo.md');
+  assert.deepEqual(
+    wrong.problems.map((p) => `${p.line}: ${p.field}`),
+    ['9: panes.1.delegatedCgroup'],
+  );
+  assert.match(wrong.problems[0]!.reason, /boolean/);
+  const misspelt = checkLessonText(lesson(FM.replace('unshare: [uts] }', 'unshare: [uts], delegateCgroup: true }'), BODY), 'demo.md');
+  assert.deepEqual(
+    misspelt.problems.map((p) => p.field),
+    ['panes.1'],
+  );
+});

@@ -53,6 +53,12 @@ export const PaneSpec = z
     title: z.string().optional(),
     unshare: z.array(z.enum(NAMESPACE_TYPES)),
     timeOffsets: z.object({ monotonic: z.number().int(), boottime: z.number().int() }).strict().optional(),
+    /**
+     * The pane's shell starts in a cgroup of the lab's delegated subtree (`pane-<name>` in it): a
+     * cgroup subtree the lab's root may manage, mounted at /sys/fs/cgroup in the lab. A lab gets
+     * the subtree when one of its lesson's panes asks for it. See docs/lesson-format.md.
+     */
+    delegatedCgroup: z.boolean().optional(),
   })
   .strict();
 

@@ -1,8 +1,8 @@
 // Per-lab cgroups, on cgroup v2 (most hosts) and v1 (hosts like these, with memory and pids
 // as v1 hierarchies). Each lab gets <hierarchy>/nslab/<lab id> in every hierarchy we use.
-import { type Dirent, readFileSync, writeFileSync, mkdirSync, rmdirSync, existsSync, readdirSync } from 'node:fs';
+import { type Dirent, readFileSync, writeFileSync, mkdirSync, rmdirSync, existsSync, readdirSync, chownSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const WANTED = ['memory', 'pids', 'cpu'] as const;
 type Controller = (typeof WANTED)[number];
@@ -12,6 +12,23 @@ interface Hierarchy {
   mount: string;
   controllers: Controller[];
 }
+
+/**
+ * A lab's delegated subtree: `<lab>/delegated` in every hierarchy, which the lab's root owns (the
+ * directory and the files that create and move, as the kernel's cgroup-v2 "Delegation" section
+ * lists them) and may fill with cgroups of its own, all under the lab's limits. Panes that ask for
+ * it start in `delegated/pane-<name>`, which stays host root's.
+ */
+export const DELEGATED = 'delegated';
+/**
+ * On cgroup v2 the lab's own processes live in this leaf of the lab's cgroup: a cgroup that hands
+ * controllers to its children may hold no processes ("no internal processes").
+ */
+export const V2_LEAF = 'lab';
+/** On cgroup v2: how many cgroups the lab may make in its subtree, and how deep. */
+export const DELEGATED_MAX_DESCENDANTS = 64;
+export const DELEGATED_MAX_DEPTH = 8;
+const DELEGATED_FILES = { 1: ['cgroup.procs', 'tasks'], 2: ['cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control'] } as const;
 
 export interface CgroupLimits {
   memoryMb: number;
@@ -91,20 +108,23 @@ export class Cgroups {
     return dir;
   }
 
-  create(labId: string, limits: CgroupLimits): LabCgroup {
+  /** `delegateTo`: a host uid (the lab's root) that gets a delegated subtree of the lab's cgroup. */
+  create(labId: string, limits: CgroupLimits, delegateTo?: number): LabCgroup {
     const dirs: Array<{ h: Hierarchy; dir: string }> = [];
+    const delegated = delegateTo !== undefined;
     try {
       for (const h of this.hierarchies) {
         const dir = join(this.parentDir(h), labId);
         mkdirSync(dir);
         dirs.push({ h, dir });
         applyLimits(h, dir, limits);
+        if (delegateTo !== undefined) delegate(h, dir, delegateTo);
       }
     } catch (err) {
       new LabCgroup(dirs).remove();
       throw err;
     }
-    return new LabCgroup(dirs);
+    return new LabCgroup(dirs, delegated);
   }
 
   /** Remove this agent's parent cgroups once no lab is left in them (on stop). */
@@ -158,12 +178,69 @@ function applyLimits(h: Hierarchy, dir: string, limits: CgroupLimits) {
   }
 }
 
-export class LabCgroup {
-  constructor(private readonly dirs: Array<{ h: Hierarchy; dir: string }>) {}
+/** Make `<lab>/delegated` and give it to `uid` (on v2 also the leaf the lab's processes live in). */
+function delegate(h: Hierarchy, dir: string, uid: number) {
+  const sub = join(dir, DELEGATED);
+  if (h.version === 2) mkdirSync(join(dir, V2_LEAF));
+  mkdirSync(sub);
+  if (h.version === 2) {
+    // Written by host root and not handed over: the lab cannot raise them.
+    writeFileSync(join(sub, 'cgroup.max.descendants'), String(DELEGATED_MAX_DESCENDANTS));
+    writeFileSync(join(sub, 'cgroup.max.depth'), String(DELEGATED_MAX_DEPTH));
+  }
+  chownSync(sub, uid, uid);
+  for (const file of DELEGATED_FILES[h.version]) chownSync(join(sub, file), uid, uid);
+}
 
-  /** The cgroup.procs files a process writes itself into, one per hierarchy. */
+export class LabCgroup {
+  constructor(
+    private readonly dirs: Array<{ h: Hierarchy; dir: string }>,
+    /** The lab has a delegated subtree (see DELEGATED). */
+    readonly delegated = false,
+  ) {}
+
+  /**
+   * The cgroup.procs files a process of the lab writes itself into, one per hierarchy: the lab's
+   * cgroup (on v2 with a delegated subtree: its leaf), or a sub-cgroup of it.
+   */
   procsFiles(sub?: string): string[] {
-    return this.dirs.map(({ dir }) => join(sub ? join(dir, sub) : dir, 'cgroup.procs'));
+    return this.dirs.map(({ h, dir }) => join(sub ? join(dir, sub) : this.delegated && h.version === 2 ? join(dir, V2_LEAF) : dir, 'cgroup.procs'));
+  }
+
+  /**
+   * The lab's own cgroup.procs files, where its anchor makes the lab's cgroup namespace (rooted
+   * there, so that the delegated subtree is inside it); procsFiles() is where it then lives.
+   */
+  rootProcsFiles(): string[] {
+    return this.dirs.map(({ dir }) => join(dir, 'cgroup.procs'));
+  }
+
+  /**
+   * The delegated subtree as the lab mounts it: each hierarchy's `delegated` directory and its
+   * place in the lab, relative to the lab's root: /sys/fs/cgroup on a host with cgroup v2 only,
+   * /sys/fs/cgroup/<hierarchy> for v1 (and /sys/fs/cgroup/unified for v2 beside v1).
+   */
+  delegationMounts(): Array<{ source: string; target: string }> {
+    if (!this.delegated) return [];
+    const v2Only = this.dirs.every(({ h }) => h.version === 2);
+    return this.dirs.map(({ h, dir }) => ({
+      source: join(dir, DELEGATED),
+      target: v2Only ? 'sys/fs/cgroup' : `sys/fs/cgroup/${h.version === 2 ? 'unified' : basename(h.mount)}`,
+    }));
+  }
+
+  /**
+   * On cgroup v2, once the lab's processes are in its leaf (its cgroup namespace made): hand the
+   * controllers down to the delegated subtree, whose own children the lab may then limit.
+   */
+  enableDelegation() {
+    if (!this.delegated) return;
+    for (const { h, dir } of this.dirs) {
+      if (h.version !== 2) continue;
+      const want = h.controllers.map((c) => `+${c}`).join(' ');
+      writeFileSync(join(dir, 'cgroup.subtree_control'), want);
+      writeFileSync(join(dir, DELEGATED, 'cgroup.subtree_control'), want);
+    }
   }
 
   createSub(name: string) {
@@ -214,7 +291,10 @@ export class LabCgroup {
     return this.pids().length === 0;
   }
 
-  /** Remove the lab's cgroups (sub-cgroups first). Throws if a process is still inside. */
+  /**
+   * Remove the lab's cgroups, sub-cgroups first (the learner's own, in the delegated subtree,
+   * too). Throws if a process is still inside.
+   */
   remove() {
     const rm = (dir: string) => {
       if (!existsSync(dir)) return;

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { AgentConfig } from '../config.js';
-import type { LessonDef } from '@nslab/shared';
+import { BUILDER_LESSON, type LessonDef } from '@nslab/shared';
 import { SpawnerClient, SpawnError } from './spawner-client.js';
 import { SyscallError } from '../native/errors.js';
 import { ProcessRouter } from './router.js';
@@ -152,9 +152,8 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
    */
   async open(lessonId: string, owner: string | null = null): Promise<Lab> {
     if (this.stopping) throw new LimitError('the agent is shutting down');
-    const entry = this.catalogue.get(lessonId);
-    if (!entry) throw new UnknownLessonError(lessonId, this.catalogue.ids());
-    const lesson = entry.def;
+    const lesson = this.lessonDef(lessonId);
+    if (!lesson) throw new UnknownLessonError(lessonId, [...this.catalogue.ids(), BUILDER_LESSON.id]);
     if (owner !== null) {
       // A browser keeps a few labs; its oldest makes room for a new one.
       const mine = this.list().filter((l) => l.owner === owner);
@@ -164,7 +163,8 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     }
     const t0 = performance.now();
     const prepared = this.takeReady(lessonId);
-    const lab = prepared ?? this.warm.shift() ?? (await this.createRetrying());
+    // A lab with a delegated cgroup subtree is made for its lesson: the bare warm ones have none.
+    const lab = prepared ?? (wantsDelegation(lesson) ? await this.createRetrying(true) : (this.warm.shift() ?? (await this.createRetrying())));
     lab.owner = owner;
     this.labs.set(lab.id, lab);
     this.refillSoon();
@@ -188,10 +188,10 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
    * crash, the kernel's OOM killer) or the init was gone as soon as it started; a step that fails
    * fails the same way again and is not retried.
    */
-  private async createRetrying(): Promise<Lab> {
+  private async createRetrying(delegate = false): Promise<Lab> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.create();
+        return await this.create(delegate);
       } catch (err) {
         const lost =
           (err instanceof SpawnError && (err.step === undefined || err.step === 'lost' || err.step === 'watchdog')) ||
@@ -202,15 +202,18 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     }
   }
 
-  /** Make a lab with no lesson yet: namespaces, root filesystem, cgroup, init. */
-  private async create(): Promise<Lab> {
+  /**
+   * Make a lab with no lesson yet: namespaces, root filesystem, cgroup, init; `delegate`: with a
+   * cgroup subtree its root manages (for a lesson whose pane asks for one).
+   */
+  private async create(delegate = false): Promise<Lab> {
     const range = this.ids.allocate();
     if (!range) throw new LimitError(`all ${this.config.maxLabs} labs are in use; come back later`);
     const id = newLabId();
     let cgroup: LabCgroup | null = null;
     let stageDir: string | null = null;
     try {
-      cgroup = this.cgroups.hierarchies.length ? this.cgroups.create(id, this.config.limits) : null;
+      cgroup = this.cgroups.hierarchies.length ? this.cgroups.create(id, this.config.limits, delegate ? range.base : undefined) : null;
       stageDir = makeStageDir(this.config.stateDir, id);
       const rlimits = {
         nproc: this.cgroups.controllers.includes('pids') ? null : this.config.limits.pids,
@@ -228,10 +231,12 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
         ptys: this.config.limits.ptys,
         maskFiles: MASKED_FILES,
         maskDirs: [...MASKED_DIRS, this.config.stateDir, this.config.dataDir, REPO_ROOT, ...this.config.maskPaths],
-        cgroupProcs: cgroup?.procsFiles() ?? [],
+        cgroupProcs: cgroup?.rootProcsFiles() ?? [],
+        ...(cgroup?.delegated ? { cgroupDelegation: { mounts: cgroup.delegationMounts(), labProcs: cgroup.procsFiles() } } : {}),
         timeOffsets: this.config.timeOffsets,
         rlimits,
       });
+      cgroup?.enableDelegation();
       const lab = new Lab(id, this.config.hostname, range.base, range.slot, stageDir, cgroup, anchorPid, initPid, {
         spawner: this.spawner,
         router: this.router,
@@ -334,7 +339,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
       await new Promise((r) => setTimeout(r, 20)); // let the lab just opened start its panes first
       try {
         for (let next = this.nextToPrepare(); next; next = this.nextToPrepare()) {
-          const lab = await this.create();
+          const lab = await this.create(next.lesson !== null && wantsDelegation(this.lessonDef(next.lesson)));
           if (next.lesson !== null) await this.prepare(lab, next.lesson);
           if (this.stopping) {
             await lab.close('the agent is stopping');
@@ -352,11 +357,16 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     })();
   }
 
+  /** A lesson's lab as the catalogue has it; the namespace builder's lab is always offered. */
+  private lessonDef(id: string): LessonDef | undefined {
+    return this.catalogue.get(id)?.def ?? (id === BUILDER_LESSON.id ? BUILDER_LESSON : undefined);
+  }
+
   /** Start a prepared lab's panes and wait for their first output (the prompt). */
   private async prepare(lab: Lab, lessonId: string) {
-    const entry = this.catalogue.get(lessonId)!;
+    const def = this.lessonDef(lessonId)!;
     try {
-      await lab.assign(entry.def);
+      await lab.assign(def);
     } catch (err) {
       await lab.close('failed to start');
       throw err;
@@ -414,6 +424,11 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     if (swept.cgroups || swept.processes) this.log('warn', 'removed what failed set-ups left', { ...swept });
     this.cgroups.removeParents();
   }
+}
+
+/** Does a lesson's lab need a delegated cgroup subtree (a pane of it starts there)? */
+function wantsDelegation(lesson: LessonDef | undefined): boolean {
+  return lesson?.panes.some((p) => p.delegatedCgroup) ?? false;
 }
 
 /** Kill what is in a cgroup nobody owns yet and remove it, trying for a few seconds. */

@@ -46,6 +46,16 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
     s.step('let go of the spawner', () => letGo([reportFd], 'nslab-anchor'));
     s.step('join the lab cgroup', () => joinCgroups(spec.cgroupProcs));
     s.step('drop supplementary groups', () => sys.clearGroups());
+    const delegation = spec.cgroupDelegation;
+    const leafFds: number[] = [];
+    if (delegation) {
+      s.step('open the lab leaf cgroups', () => {
+        spec.cgroupProcs.forEach((file, i) => {
+          const leaf = delegation.labProcs[i];
+          if (leaf !== undefined && leaf !== file) leafFds.push(sys.open(leaf, O.WRONLY | O.CLOEXEC));
+        });
+      });
+    }
     // Before leaving the host's mount namespace: a devpts made there may use the PTY reserve.
     let devpts = -1;
     s.step('make the lab devpts', () => {
@@ -71,6 +81,17 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
       for (const name of NAMESPACE_COUNT_SYSCTLS) writeFile(`/proc/sys/user/${name}`, `${NAMESPACES_PER_USER}\n`);
     });
     s.step('unshare the lab namespaces', () => sys.unshare(LAB_NAMESPACES, 'mnt uts ipc net cgroup pid time'));
+    if (leafFds.length) {
+      // The lab's cgroup namespace is rooted at the lab's cgroup (the delegated subtree inside it);
+      // its processes live in the leaf. Moved through descriptors host root opened: a move needs
+      // write access to the common ancestor, the lab's cgroup, which the lab's root has not.
+      s.step('move into the lab leaf cgroup', () => {
+        for (const fd of leafFds) {
+          sys.write(fd, Buffer.from('0'), 'the lab leaf cgroup.procs');
+          sys.close(fd);
+        }
+      });
+    }
     s.step('set the hostname', () => sys.sethostname(spec.hostname));
     s.step('bring up loopback', () => loopbackUp());
     s.step('write time offsets', () => writeFile('/proc/self/timens_offsets', timeOffsetsText(spec.timeOffsets)));
@@ -88,7 +109,7 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
     s.step('hide the runtime from the lab', () => hideRuntime());
     let initPid = 0;
     s.step('fork the lab init', () => {
-      initPid = forkInto(() => labInit(root, reportFd));
+      initPid = forkInto(() => labInit(root, reportFd, delegation?.mounts ?? []));
     });
     s.step('report the lab init', () => {
       const pidfd = sys.pidfdOpen(initPid);
@@ -106,7 +127,7 @@ export function labAnchor(spec: LabSpec, reportFd: number, spawnerPid: number): 
 }
 
 /** Runs as PID 1 of the lab. Never returns. */
-function labInit(root: string, reportFd: number): never {
+function labInit(root: string, reportFd: number, cgroupMounts: Array<{ source: string; target: string }>): never {
   const s = new Sequence(new Reporter(reportFd));
   return s.run(() => {
     s.step('die with the anchor', () => sys.setPdeathsig(SIG.KILL));
@@ -118,6 +139,7 @@ function labInit(root: string, reportFd: number): never {
     // Relative paths from here: the new root is the working directory.
     s.step('mount /proc', () => sys.mount('proc', 'proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
     s.step('mount /sys read-only', () => sys.mount('sysfs', 'sys', 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
+    if (cgroupMounts.length) s.step('mount the delegated cgroups', () => mountDelegatedCgroups(cgroupMounts));
     s.step('mount /dev/shm', () => sys.mount('shm', 'dev/shm', 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=1777,size=16m'));
     s.step('mount /dev/mqueue', () => sys.mount('mqueue', 'dev/mqueue', 'mqueue', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
     s.step('keep a whole /proc and /sys out of sight', () => hiddenWholeProc());
@@ -159,6 +181,22 @@ function hiddenWholeProc() {
   sys.mount('proc', `${HIDDEN}/proc`, 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, null);
   sys.mount('sysfs', `${HIDDEN}/sys`, 'sysfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, null);
   sys.mount('nslab-cover', HIDDEN, 'tmpfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'size=4k,mode=0555');
+}
+
+/**
+ * The lab's delegated cgroup subtree at /sys/fs/cgroup: bound there alone (cgroup v2), or one
+ * directory per hierarchy on a small read-only tmpfs over the read-only sysfs's empty cgroup
+ * directory. The sources are host paths, still in reach before the pivot.
+ */
+function mountDelegatedCgroups(mounts: Array<{ source: string; target: string }>) {
+  const top = 'sys/fs/cgroup';
+  const alone = mounts.length === 1 && mounts[0]!.target === top;
+  if (!alone) sys.mount('nslab-cgroup', top, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'size=4k,mode=0755');
+  for (const m of mounts) {
+    if (m.target !== top) mkdirSync(m.target, { mode: 0o755 });
+    sys.mount(m.source, m.target, null, MS.BIND, null);
+  }
+  if (!alone) sys.mount(null, top, null, MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, 'size=4k,mode=0755');
 }
 
 const LOCKDOWN = MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;

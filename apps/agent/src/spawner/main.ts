@@ -392,8 +392,9 @@ function makeLab(id: number, spec: LabSpec) {
       return;
     }
     send({ id, ok: true, anchorPid, initPid });
-    // Its first pane will find a joiner already in its cgroups.
-    prepareJoiner(JSON.stringify(spec.cgroupProcs), spec.cgroupProcs);
+    // Its first pane will find a joiner already in its cgroups (where the lab's processes live).
+    const paneProcs = spec.cgroupDelegation?.labProcs ?? spec.cgroupProcs;
+    prepareJoiner(JSON.stringify(paneProcs), paneProcs);
   });
 }
 

@@ -26,6 +26,26 @@ export const LabSpec = z.object({
   maskDirs: z.array(z.string()),
   /** cgroup.procs files the lab's processes join (one per hierarchy on cgroup v1). */
   cgroupProcs: z.array(z.string()),
+  /**
+   * A cgroup subtree the lab's root manages (a lesson pane asked for one): host root made it and
+   * gave it to the lab's root; the lab's init mounts it.
+   */
+  cgroupDelegation: z
+    .object({
+      /** Bind mounts: the subtree's directory (a host path) and its place relative to the lab's root. */
+      mounts: z
+        .array(z.object({ source: z.string().startsWith('/'), target: z.string().regex(/^sys\/fs\/cgroup(\/[\w,.-]+)?$/) }).strict())
+        .min(1)
+        .max(16),
+      /**
+       * Where the lab's processes live once its cgroup namespace is made, one cgroup.procs file per
+       * hierarchy as in cgroupProcs: the same file on v1; on v2 a leaf of the lab's cgroup, which
+       * then hands its controllers to the subtree and may hold no processes itself.
+       */
+      labProcs: z.array(z.string()),
+    })
+    .strict()
+    .optional(),
   timeOffsets: TimeOffsets,
   rlimits: Rlimits,
 });
@@ -47,8 +67,17 @@ export const SpawnSpec = z.object({
   gid: z.number().int().min(0),
   /** New namespaces made for this process after joining (CLONE_* flags). */
   unshareFlags: z.number().int(),
-  /** With CLONE_NEWUSER in unshareFlags: the id the new namespace's root maps to, in the joined one. */
-  nestedUserId: z.number().int().min(1).optional(),
+  /**
+   * With CLONE_NEWUSER in unshareFlags: the id the new namespace's root maps to, in the joined one
+   * (0: the joined namespace's root, as `unshare --map-root-user` run by root maps it).
+   */
+  nestedUserId: z.number().int().min(0).optional(),
+  /** With CLONE_NEWUSER: write no id maps (the shell is the overflow uid, `unshare --user` alone). */
+  unmappedUser: z.boolean().optional(),
+  /** With CLONE_NEWNS: make every mount of the new namespace private first, as unshare(1) does. */
+  privateMounts: z.boolean().optional(),
+  /** With CLONE_NEWNS and CLONE_NEWPID: PID 1 mounts a new /proc before its exec (`--mount-proc`). */
+  mountProc: z.boolean().optional(),
   timeOffsets: TimeOffsets.optional(),
   hostname: z.string().max(64).optional(),
   /** A terminal: the slave's path inside the lab (its devpts instance). */
