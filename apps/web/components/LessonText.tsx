@@ -5,6 +5,7 @@
 // shows what the command printed under its block (RunPreview).
 import { useCallback, useRef, type RefObject } from 'react';
 import type { Lang } from '@nslab/shared';
+import { BUILDER_STRINGS } from '../lib/builder-strings';
 import { STRINGS } from '../lib/i18n';
 import type { LessonPageData } from '../lib/content';
 import type { LabSession } from '../lib/session';
@@ -120,6 +121,11 @@ export function LessonText({ lang, data, session, ready, checking, status, earli
             </h2>
             {/* biome-ignore lint/security/noDangerouslySetInnerHtml: HTML rendered at build time from the lessons in this repository, raw HTML escaped */}
             <div className="prose" dangerouslySetInnerHTML={{ __html: step.html }} />
+            {i === data.steps.length - 1 ? (
+              <p className="step-builder" data-builder-link>
+                {BUILDER_STRINGS[lang].courseLinkText} <a href={`/${lang}/builder`}>{BUILDER_STRINGS[lang].courseLink} →</a>
+              </p>
+            ) : null}
             {step.tasks.length ? (
               <ul className="step-goals" aria-label={s.tasksTitle}>
                 {step.tasks.map((id) => {

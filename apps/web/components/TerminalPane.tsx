@@ -4,7 +4,7 @@
 // terminal (the search box, the "shell exited" bar with Restart). After a reload, a language
 // switch or a dropped connection the agent redraws the exact screen, so it comes back as it was.
 // Read-only (a viewer of a shared lab): no input at all, the writer's size, scaled to fit.
-import { useCallback, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useRef, useState } from 'react';
 import type { Lang } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
 import type { PaneState } from '../lib/store';
@@ -22,6 +22,12 @@ export interface PaneProps {
   ready: boolean;
   /** A viewer's pane: shows the writer's screen at the writer's size, takes no input. */
   readOnly?: boolean;
+  /** Beside the terminal, inside the pane (the builder's code for it). */
+  aside?: ReactNode;
+  /** A pane that may be closed (the builder's): its close button, with its tooltip. */
+  onClose?: { run: () => void; label: string; title: string };
+  /** Instead of the pane's own "what it is" hint. */
+  hint?: string;
 }
 
 function SearchIcon() {
@@ -33,7 +39,7 @@ function SearchIcon() {
   );
 }
 
-export function TerminalPane({ name, title, unshare, lang, session, state, ready, readOnly = false }: PaneProps) {
+export function TerminalPane({ name, title, unshare, lang, session, state, ready, readOnly = false, aside, onClose, hint: hintText }: PaneProps) {
   const s = STRINGS[lang];
   const hostRef = useRef<HTMLDivElement>(null);
   const searchInput = useRef<HTMLInputElement>(null);
@@ -48,13 +54,13 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
   const running = state?.running ?? false;
   const exited = ready && state !== undefined && !state.running;
   const status = !ready ? s.paneWaiting : !state?.attached ? s.paneStarting : running ? s.paneRunning : s.paneExited(state.exitCode, state.signal);
-  const hint = unshare.length ? s.paneOwnNs(unshare.join(' · ')) : s.paneHostHint;
+  const hint = hintText ?? (unshare.length ? s.paneOwnNs(unshare.join(' · ')) : s.paneHostHint);
   const kind = name === 'host' ? 'host' : name === 'container' ? 'container' : 'other';
 
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a press anywhere on the pane gives its terminal the keyboard; the terminal is the interactive element
     <div
-      className={`pane pane-${kind}${exited ? ' is-exited' : ''}${readOnly ? ' is-readonly' : ''}`}
+      className={`pane pane-${kind}${exited ? ' is-exited' : ''}${readOnly ? ' is-readonly' : ''}${aside ? ' with-aside' : ''}`}
       data-pane={name}
       data-readonly={readOnly ? 'true' : undefined}
       data-running={running ? 'true' : 'false'}
@@ -82,6 +88,11 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
         >
           <SearchIcon />
         </button>
+        {onClose ? (
+          <button type="button" className="btn btn-small" title={onClose.title} onClick={onClose.run} data-pane-close>
+            {onClose.label}
+          </button>
+        ) : null}
       </div>
       <div className="pane-body">
         <div className="pane-term" ref={hostRef} />
@@ -106,6 +117,7 @@ export function TerminalPane({ name, title, unshare, lang, session, state, ready
           </div>
         ) : null}
       </div>
+      {aside}
     </div>
   );
 }

@@ -5,7 +5,7 @@
 // connection itself is an AgentSocket, lib/socket.ts).
 // Protocol v2: each pane's output is a PaneFeed (snapshot on page load, exact resume after a
 // dropped connection, flow-control acks); input goes through an InputQueue (chunked pastes).
-import { LAB_RESET_REASON, type LabInfo } from '@nslab/shared';
+import { LAB_RESET_REASON, type BuilderChoice, type LabInfo, type PaneInfo } from '@nslab/shared';
 import { InputQueue } from './input';
 import { AgentError, errorCode, errorMessage, type AgentEvent, type AgentHello } from './socket';
 import { LabStore, NEW_PANE, taskMap, type LabViewState, type PaneState } from './store';
@@ -21,6 +21,8 @@ export interface SessionState extends LabViewState {
   checking: boolean;
   /** The agent warned that the lab closes soon (Date.now() when it will), and why. */
   closing: { reason: string; at: number } | null;
+  /** The lab's panes as the agent described them (the builder's panes come and go). */
+  paneInfos: PaneInfo[];
 }
 
 const LAB_KEY = (lesson: string) => `nslab.lab.${lesson}`;
@@ -56,10 +58,14 @@ export class LabSession extends LabStore<SessionState> {
 
   constructor(
     readonly lesson: string,
-    readonly paneNames: string[],
+    /** The panes to attach: the lesson's; in the builder, whatever panes the lab has. */
+    public paneNames: string[],
     private readonly strings: { newLabNotice: string },
-    /** `embed`: the embed view in a portal's frame, whose session is its embed cookie's (lib/embed.ts). */
-    private readonly options: { embed?: boolean } = {},
+    /**
+     * `embed`: the embed view in a portal's frame, whose session is its embed cookie's (lib/embed.ts).
+     * `dynamicPanes`: the namespace builder, whose lab gains and loses panes (addPane, closePane).
+     */
+    private readonly options: { embed?: boolean; dynamicPanes?: boolean } = {},
   ) {
     super({
       phase: 'connecting',
@@ -71,6 +77,7 @@ export class LabSession extends LabStore<SessionState> {
       picture: null,
       checking: false,
       closing: null,
+      paneInfos: [],
     });
     this.socket.embed = options.embed === true;
   }
@@ -167,6 +174,9 @@ export class LabSession extends LabStore<SessionState> {
       case 'lab-closing':
         if (msg.lab === this.state.labId) this.set({ closing: { reason: msg.reason, at: Date.now() + msg.inMs } });
         return;
+      case 'pane-closed':
+        if (msg.lab === this.state.labId) this.forgetPanes([msg.pane]);
+        return;
       case 'pane-size':
         // The writer's own size coming back (or another tab of this browser's): a writer keeps
         // the size of its own window.
@@ -188,6 +198,7 @@ export class LabSession extends LabStore<SessionState> {
       if (ws !== this.socket.current) return;
       const changed = current !== null && current !== lab.id;
       rememberedLab.set(this.lesson, lab.id);
+      if (this.options.dynamicPanes) this.paneNames = lab.panes.map((p) => p.name);
       const panes: Record<string, PaneState> = {};
       for (const name of this.paneNames) {
         const info = lab.panes.find((p) => p.name === name);
@@ -203,6 +214,7 @@ export class LabSession extends LabStore<SessionState> {
         tasks: changed ? null : this.state.tasks,
         picture: changed ? null : this.state.picture,
         closing: null,
+        paneInfos: lab.panes,
       });
       await Promise.all([...this.terms.keys()].map((name) => this.attach(name)));
       this.follow(lab.id).catch(() => {});
@@ -303,6 +315,41 @@ export class LabSession extends LabStore<SessionState> {
     } catch {
       /* the state line stays as it is */
     }
+  }
+
+  /**
+   * The builder: a new pane made from `choice` (inside `parent`'s namespaces when given). Its
+   * terminal attaches once the page renders it. Rejects with the agent's reason.
+   */
+  async addPane(choice: BuilderChoice, parent?: string): Promise<PaneInfo> {
+    const lab = this.state.labId;
+    if (!lab || this.state.phase !== 'ready') throw new AgentError('connection', 'no lab yet');
+    const info = await this.socket.request({ type: 'pane-add', lab, choice, ...(parent ? { parent } : {}) });
+    if (this.state.labId !== lab) return info;
+    if (!this.paneNames.includes(info.name)) this.paneNames = [...this.paneNames, info.name];
+    this.set({
+      paneInfos: [...this.state.paneInfos.filter((p) => p.name !== info.name), info],
+      panes: { ...this.state.panes, [info.name]: { running: info.running, attached: false, exitCode: info.exitCode, signal: info.signal } },
+    });
+    return info;
+  }
+
+  /** The builder: close a pane it made (and the panes made inside it). */
+  async closePane(name: string): Promise<void> {
+    const lab = this.state.labId;
+    if (!lab) return;
+    const res = await this.socket.request({ type: 'pane-close', lab, pane: name });
+    if (this.state.labId === lab) this.forgetPanes(res.closed);
+  }
+
+  private forgetPanes(names: string[]) {
+    const gone = new Set(names);
+    if (![...gone].some((n) => n in this.state.panes || this.paneNames.includes(n))) return;
+    this.paneNames = this.paneNames.filter((n) => !gone.has(n));
+    for (const n of gone) this.inputs.get(n)?.clear();
+    const panes = { ...this.state.panes };
+    for (const n of gone) delete panes[n];
+    this.set({ panes, paneInfos: this.state.paneInfos.filter((p) => !gone.has(p.name)) });
   }
 
   async check() {

@@ -50,6 +50,8 @@ export const RESULTS = {
   input: z.object({ written: z.number() }),
   resize: z.undefined(),
   restart: PaneInfo,
+  'pane-add': PaneInfo,
+  'pane-close': z.object({ closed: z.array(z.string()) }),
   watch: z.object({ tasks: z.array(TaskStatus), picture: Picture.nullable() }),
   unwatch: z.object({ watching: z.literal(false) }),
   check: z.object({ tasks: z.array(TaskStatus) }),

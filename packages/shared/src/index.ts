@@ -8,3 +8,4 @@ export * from './workshop.js';
 export * from './portal.js';
 export * from './embed.js';
 export * from './terminal-text.js';
+export * from './builder.js';

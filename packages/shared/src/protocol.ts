@@ -6,6 +6,7 @@ import { TaskStatus } from './lesson-format.js';
 import { lessonIdSchema, paneNameSchema, requestIdSchema } from './names.js';
 import { WorkshopMessages, WorkshopServerMessages } from './workshop.js';
 import { PortalMessages } from './portal.js';
+import { BuilderChoiceSchema } from './builder.js';
 
 /**
  * Version 2: output frames carry their stream offset, clients acknowledge what they rendered
@@ -79,6 +80,20 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('input'), id: requestId.optional(), lab: labId, pane: paneName, data: z.string().max(MAX_INPUT_CHARS) }),
   z.object({ type: z.literal('resize'), id: requestId.optional(), lab: labId, pane: paneName, cols, rows }),
   z.object({ type: z.literal('restart'), id: requestId, lab: labId, pane: paneName }),
+  /**
+   * The namespace builder (a lab of the `builder` lesson): a new pane made from `choice`, inside
+   * `parent`'s namespaces when given, named `name` or the next free `nsN`. See builder.ts.
+   */
+  z.object({
+    type: z.literal('pane-add'),
+    id: requestId,
+    lab: labId,
+    name: paneName.optional(),
+    parent: paneName.optional(),
+    choice: BuilderChoiceSchema,
+  }),
+  /** Close a builder pane, and the builder panes made inside it. */
+  z.object({ type: z.literal('pane-close'), id: requestId, lab: labId, pane: paneName }),
   /** Subscribe to a lab's task statuses and namespace picture (pushed as they change). */
   z.object({ type: z.literal('watch'), id: requestId, lab: labId }),
   z.object({ type: z.literal('unwatch'), id: requestId.optional(), lab: labId }),
@@ -96,6 +111,8 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 export const PaneInfo = z.object({
   name: z.string(),
   unshare: z.array(z.string()),
+  /** A pane made in the namespace builder: its choices beyond `unshare` (`parent`: nested in that pane). */
+  built: z.object({ parent: z.string().optional(), mapUser: z.boolean(), mountProc: z.boolean(), hostname: z.string().optional() }).optional(),
   running: z.boolean(),
   pid: z.number().nullable(),
   exitCode: z.number().nullable(),
@@ -190,6 +207,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('error'), id: requestId.nullable(), code: z.string(), message: z.string() }),
   z.object({ type: z.literal('pane-exit'), lab: z.string(), pane: z.string(), exitCode: z.number().nullable(), signal: z.number().nullable() }),
   z.object({ type: z.literal('pane-start'), lab: z.string(), pane: z.string() }),
+  /** A builder pane was closed: it is gone from the lab. */
+  z.object({ type: z.literal('pane-closed'), lab: z.string(), pane: z.string() }),
   z.object({ type: z.literal('lab-closed'), lab: z.string(), reason: z.string() }),
   /** The lab will be closed in `inMs` unless someone comes back (or types, for an idle lab). */
   z.object({ type: z.literal('lab-closing'), lab: z.string(), reason: z.string(), inMs: z.number() }),

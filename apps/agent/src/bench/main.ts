@@ -9,7 +9,7 @@
 // code says whether anything stalled or failed. The agents it starts die with it, even when it
 // is killed with SIGKILL (./child.ts).
 import { spawnSync, execFileSync } from 'node:child_process';
-import { LESSON_IDS } from '@nslab/shared';
+import { BUILDER_LESSON, LESSON_IDS, NAMESPACE_TYPES } from '@nslab/shared';
 import { loadConfig } from '../config.js';
 import { startAgent, type RunningAgent } from '../server/agent.js';
 import { spawnStats, type Lab } from '../sandbox/lab.js';
@@ -142,6 +142,33 @@ async function labsInProcess(metrics: Metric[], bwrap: number[]) {
     );
     metrics.push({ name: 'pane_spawn_ms_p50', value: round(pct(spawns, 50)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 50)) });
     metrics.push({ name: 'pane_spawn_ms_p99', value: round(pct(spawns, 99)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 99)) });
+
+    // --- builder panes: every type, and nested inside another, to the first byte ------------------
+    say(`builder panes x${PANE_SPAWNS}...`);
+    const builder = await m.open(BUILDER_LESSON.id);
+    const all = { name: 'all', unshare: [...NAMESPACE_TYPES], built: { mapUser: true, mountProc: true } };
+    const built: number[] = [];
+    const nested: number[] = [];
+    for (let i = 0; i < PANE_SPAWNS; i++) {
+      let t0 = performance.now();
+      const outer = await builder.addPane(all);
+      built.push(await waitFirstOutput([outer], t0));
+      t0 = performance.now();
+      const inner = await builder.addPane({ name: 'inner', unshare: ['uts', 'ipc'], built: { parent: 'all', mapUser: false, mountProc: false } });
+      nested.push(await waitFirstOutput([inner], t0));
+      await builder.removePane('all');
+    }
+    const outerPid = (await builder.addPane(all)).pid!;
+    const nestedUnshare = timeCommand('nsenter', ['-t', String(outerPid), '--all', '--preserve-credentials', 'unshare', '--uts', '--ipc', 'true'], PANE_SPAWNS);
+    await m.close(builder.id);
+    metrics.push({ name: 'builder_pane_ms_p50', value: round(pct(built, 50)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 50)) });
+    metrics.push({
+      name: 'builder_nested_pane_ms_p50',
+      value: round(pct(nested, 50)),
+      unit: 'ms',
+      baseline: 'nsenter(1) + unshare(1)',
+      baseline_value: round(pct(nestedUnshare, 50)),
+    });
 
     // --- exec round trip over the WebSocket -----------------------------------------------------
     say('exec round trip...');

@@ -93,6 +93,8 @@ export async function attach(client: AgentClient, io: AttachIO, lab: string, pan
   const offEvent = client.onEvent((event: ServerEvent) => {
     if (event.type === 'pane-exit' && event.lab === lab && event.pane === pane) {
       finish(describeExit(key, event.exitCode, event.signal));
+    } else if (event.type === 'pane-closed' && event.lab === lab && event.pane === pane) {
+      finish({ exitCode: 1, note: `pane ${pane} of lab ${lab} was closed` });
     } else if (event.type === 'lab-closed' && event.lab === lab) {
       finish({ exitCode: 1, note: `lab ${lab} was closed${event.reason ? ` (${event.reason})` : ''}` });
     }

@@ -9,10 +9,10 @@ import { IdRanges } from './idrange.js';
 import { join } from 'node:path';
 import { CLONE, O, SIG } from '../native/constants.js';
 import { sys } from '../native/sys.js';
-import { NAMESPACES, type LessonDef, type ExecResult, type LabInfo } from '@nslab/shared';
+import { NAMESPACES, type LessonDef, type PaneDef, type ExecResult, type LabInfo } from '@nslab/shared';
 import { Pty } from '../pty/pty.js';
 import { Pane } from './pane.js';
-import type { LabCgroup } from './cgroup.js';
+import { DELEGATED, type LabCgroup } from './cgroup.js';
 import { SpawnError, type SpawnerClient } from './spawner-client.js';
 import type { ProcessRouter } from './router.js';
 
@@ -27,6 +27,19 @@ const SHELL_ENV = [
   'LANG=C.UTF-8',
 ];
 const MAX_OUTPUT = 4 * 1024 * 1024;
+/** Builder panes a lab holds at once (each a shell and its namespaces). */
+export const MAX_BUILT_PANES = 6;
+
+/** A pane request the lab refuses: `code` is the protocol's error code for it. */
+export class PaneError extends Error {
+  constructor(
+    readonly code: 'pane-not-running' | 'unknown-pane' | 'conflict' | 'limit' | 'failed',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PaneError';
+  }
+}
 const SPAWN_TRIES = 3;
 
 /** Pane starts that were tried again after a watchdog timeout or a lost child (for the benchmark). */
@@ -169,21 +182,30 @@ export class Lab {
     }
     const def = pane.def;
     const flags = def.unshare.reduce((f, t) => f | NAMESPACES[t].value, 0);
-    if (def.unshare.includes('cgroup')) this.cgroup?.createSub(`pane-${def.name}`);
+    const built = def.built;
+    // A builder pane nested in another is made from that pane's shell, as `nsenter -t` would.
+    const parent = built?.parent ? this.panes.get(built.parent) : undefined;
+    if (built?.parent && !(parent?.running && parent.pid)) {
+      throw new PaneError('pane-not-running', `pane ${def.name} is made inside pane ${built.parent}, which is not running; restart that one first`);
+    }
+    const sub = built ? undefined : this.paneCgroup(def);
+    if (sub) this.cgroup?.createSub(sub);
     let lastErr: unknown;
     const t0 = performance.now();
     for (let attempt = 1; attempt <= SPAWN_TRIES; attempt++) {
       const pty = new Pty(this.devptsFd, this.uidBase, this.uidBase + 5, pane.cols, pane.rows);
       try {
         const pid = await this.deps.spawner.spawn({
-          targetPid: this.initPid,
+          targetPid: parent?.pid ?? this.initPid,
           joinFlags: ALL_NAMESPACES,
-          cgroupProcs: this.cgroup?.procsFiles(def.unshare.includes('cgroup') ? `pane-${def.name}` : undefined) ?? [],
+          cgroupProcs: this.cgroup?.procsFiles(this.paneCgroup(def)) ?? [],
           rlimits: this.deps.rlimits,
           uid: 0,
           gid: 0,
           unshareFlags: flags,
-          nestedUserId: def.unshare.includes('user') ? 1000 : undefined,
+          // A lesson's pane maps its root to 1000, to show a mapping; a builder pane as `unshare -r` does.
+          nestedUserId: def.unshare.includes('user') ? (built ? 0 : 1000) : undefined,
+          ...(built ? { unmappedUser: !built.mapUser, privateMounts: def.unshare.includes('mnt'), mountProc: built.mountProc, hostname: built.hostname } : {}),
           timeOffsets: def.timeOffsets,
           tty: { path: pty.slavePath },
           file: this.deps.shell.file,
@@ -221,6 +243,69 @@ export class Lab {
   }
 
   /**
+   * The sub-cgroup a pane's processes join (undefined: the lab's own). A lesson's pane with a
+   * cgroup namespace gets one of its own; a builder pane stays where its parent is, as a shell
+   * running `unshare --cgroup` does.
+   */
+  private paneCgroup(def: PaneDef): string | undefined {
+    if (def.built) {
+      const parent = def.built.parent ? this.panes.get(def.built.parent) : undefined;
+      return parent ? this.paneCgroup(parent.def) : undefined;
+    }
+    // A pane in the delegated subtree (when the lab has one) starts in a cgroup of it.
+    if (def.delegatedCgroup && this.cgroup?.delegated) return `${DELEGATED}/pane-${def.name}`;
+    return def.unshare.includes('cgroup') ? `pane-${def.name}` : undefined;
+  }
+
+  /** Builder panes of this lab (made by the learner, not by its lesson). */
+  builtPanes(): Pane[] {
+    return [...this.panes.values()].filter((p) => p.def.built);
+  }
+
+  /**
+   * Add a pane the learner composed in the namespace builder, and start its shell. At most
+   * MAX_BUILT_PANES at once; its name must be free; a parent must be a running pane of this lab.
+   */
+  async addPane(def: PaneDef): Promise<Pane> {
+    if (this.state !== 'open') throw new Error(`lab ${this.id} is closing`);
+    if (!def.built) throw new PaneError('failed', 'only builder panes can be added to a lab');
+    if (this.panes.has(def.name)) throw new PaneError('conflict', `this lab already has a pane called ${def.name}`);
+    if (this.builtPanes().length >= MAX_BUILT_PANES) {
+      throw new PaneError('limit', `a lab holds at most ${MAX_BUILT_PANES} panes made in the builder; close one first`);
+    }
+    const parent = def.built.parent;
+    if (parent !== undefined && !this.panes.has(parent)) throw new PaneError('unknown-pane', `no pane ${parent} to make ${def.name} in`);
+    const pane = new Pane(def);
+    this.panes.set(def.name, pane);
+    try {
+      await this.startPane(pane);
+    } catch (err) {
+      this.panes.delete(def.name);
+      pane.close();
+      throw err;
+    }
+    return pane;
+  }
+
+  /**
+   * Close a builder pane and every builder pane made inside it (their namespaces are its
+   * children); returns the names closed, innermost first. A lesson's panes cannot be closed.
+   */
+  async removePane(name: string): Promise<string[]> {
+    const pane = this.panes.get(name);
+    if (!pane) throw new PaneError('unknown-pane', `no pane ${name} in lab ${this.id}`);
+    if (!pane.def.built) throw new PaneError('failed', `pane ${name} belongs to the lesson; only panes made in the builder can be closed`);
+    const closed: string[] = [];
+    for (const child of this.builtPanes()) if (child.def.built?.parent === name) closed.push(...(await this.removePane(child.name)));
+    this.panes.delete(name);
+    if (pane.pid) await this.deps.spawner.kill(pane.pid, SIG.KILL).catch(() => {});
+    pane.close();
+    pane.emit('removed');
+    closed.push(name);
+    return closed;
+  }
+
+  /**
    * Run a command in a pane's namespaces (as its shell sees them), capturing its output: at most
    * `maxOutput` bytes of each stream (4 MiB by default); past it the command's pipe is closed.
    */
@@ -236,7 +321,7 @@ export class Lab {
       pid = await this.deps.spawner.spawn({
         targetPid: pane.pid,
         joinFlags: ALL_NAMESPACES,
-        cgroupProcs: this.cgroup?.procsFiles(def.unshare.includes('cgroup') ? `pane-${def.name}` : undefined) ?? [],
+        cgroupProcs: this.cgroup?.procsFiles(this.paneCgroup(def)) ?? [],
         rlimits: this.deps.rlimits,
         uid: 0,
         gid: 0,

@@ -34,6 +34,8 @@ export interface PaneEvents {
   /** Output: `chunk` starts at stream offset `start`. */
   data: [chunk: Buffer, start: number];
   exit: [exitCode: number | null, signal: number | null];
+  /** The pane itself is gone from its lab (a builder pane closed): its streams end. */
+  removed: [];
   start: [];
   resize: [cols: number, rows: number];
   /** The writers, which of them is in use, or whether one acknowledges, changed. */
@@ -269,6 +271,7 @@ export class Pane extends EventEmitter<PaneEvents> {
     return {
       name: this.name,
       unshare: [...this.def.unshare],
+      ...(this.def.built ? { built: { ...this.def.built } } : {}),
       running: this.running,
       pid: this.pid,
       exitCode: this.exitCode,

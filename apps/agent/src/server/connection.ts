@@ -6,6 +6,7 @@
 import type { WebSocket, RawData } from 'ws';
 import { ClientMessage, PROTOCOL_VERSION, SUPPORTED_VERSIONS, describeZodError, type ErrorCode, type ServerMessage } from '@nslab/shared';
 import { LimitError, UnknownLessonError } from '../sandbox/labs.js';
+import { PaneError } from '../sandbox/lab.js';
 import { tokenMatches } from './auth.js';
 import { TokenBucket } from './rate.js';
 import { Access, type Principal } from './access.js';
@@ -149,7 +150,7 @@ export class Connection {
         (err: unknown) => {
           const e = err as Error;
           const code: ErrorCode =
-            err instanceof ClientError || err instanceof WorkshopError
+            err instanceof ClientError || err instanceof WorkshopError || err instanceof PaneError
               ? err.code
               : err instanceof LimitError
                 ? 'limit'

@@ -1,7 +1,9 @@
 // One function per request type, typed by the protocol's result map (ResultOf in
 // @nslab/shared): each checks access through the connection's Access, does its one thing, and
 // returns what the client is told (undefined: nothing, for messages sent without an id).
+import { BUILDER_LESSON, NAMESPACE_TYPES, builderProblems, type BuilderChoice, type PaneDef } from '@nslab/shared';
 import { takePictureWithFacts } from '../inspect/picture.js';
+import type { Lab } from '../sandbox/lab.js';
 import { admitOpen } from './admission.js';
 import { ClientError } from './errors.js';
 import type { Handled, Handler } from './scope.js';
@@ -9,6 +11,22 @@ import { WORKSHOP_HANDLERS } from './workshop-handlers.js';
 import { PORTAL_HANDLERS } from './portal-handlers.js';
 
 export type { HandlerScope } from './scope.js';
+
+/** The builder's choice a pane stands for (a lesson's pane: its namespaces, no options). */
+function builtChoice(def: PaneDef): BuilderChoice {
+  return {
+    types: [...def.unshare],
+    mapUser: def.built?.mapUser ?? false,
+    mountProc: def.built?.mountProc ?? false,
+    fork: def.unshare.includes('pid'),
+    ...(def.built?.hostname !== undefined ? { hostname: def.built.hostname } : {}),
+  };
+}
+
+/** The first of ns1, ns2, ... that the lab has no pane of. */
+function freePaneName(lab: Lab): string {
+  for (let i = 1; ; i++) if (!lab.pane(`ns${i}`)) return `ns${i}`;
+}
 
 export const HANDLERS: { [T in Handled]: Handler<T> } = {
   lessons: ({ ctx }) =>
@@ -108,6 +126,48 @@ export const HANDLERS: { [T in Handled]: Handler<T> } = {
     lab.touch();
     await lab.startPane(pane);
     return pane.info();
+  },
+
+  async 'pane-add'({ access }, msg) {
+    const lab = access.lab(msg.lab);
+    if (lab.lesson?.id !== BUILDER_LESSON.id) {
+      throw new ClientError('failed', `panes can be added only to a lab of the namespace builder (open lesson "${BUILDER_LESSON.id}"), not to a lesson's lab`);
+    }
+    const parentDef = msg.parent !== undefined ? lab.pane(msg.parent)?.def : undefined;
+    if (parentDef?.built && parentDef.unshare.includes('user') && !parentDef.built.mapUser) {
+      throw new ClientError(
+        'bad-message',
+        `pane ${msg.parent} has a user namespace with no id maps: no process can join it as its root, so nothing can be made inside it`,
+      );
+    }
+    const problems = builderProblems(msg.choice, parentDef ? builtChoice(parentDef) : undefined);
+    if (problems.length) throw new ClientError('bad-message', problems.join(' '));
+    if (msg.choice.types.includes('pid') && !msg.choice.fork) {
+      throw new ClientError(
+        'bad-message',
+        "a builder pane with a PID namespace forks: without the fork its shell would stay outside, and the shell's first child would be PID 1",
+      );
+    }
+    const name = msg.name ?? freePaneName(lab);
+    lab.touch();
+    const pane = await lab.addPane({
+      name,
+      unshare: NAMESPACE_TYPES.filter((t) => msg.choice.types.includes(t)),
+      built: {
+        ...(msg.parent !== undefined ? { parent: msg.parent } : {}),
+        mapUser: msg.choice.mapUser,
+        mountProc: msg.choice.mountProc,
+        ...(msg.choice.hostname !== undefined ? { hostname: msg.choice.hostname } : {}),
+      },
+    });
+    return pane.info();
+  },
+
+  async 'pane-close'({ access }, msg) {
+    const lab = access.lab(msg.lab);
+    access.pane(lab, msg.pane);
+    lab.touch();
+    return { closed: await lab.removePane(msg.pane) };
   },
 
   watch({ ctx, access, subs, holder }, msg) {

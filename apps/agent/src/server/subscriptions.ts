@@ -53,14 +53,20 @@ export class Subscriptions {
     const onExit = (exitCode: number | null, signal: number | null) => this.sink.send({ type: 'pane-exit', lab: lab.id, pane: pane.name, exitCode, signal });
     const onStart = () => this.sink.send({ type: 'pane-start', lab: lab.id, pane: pane.name });
     const onResize = (cols: number, rows: number) => this.sink.send({ type: 'pane-size', lab: lab.id, pane: pane.name, cols, rows });
+    const onRemoved = () => {
+      off();
+      this.sink.send({ type: 'pane-closed', lab: lab.id, pane: pane.name });
+    };
     pane.on('exit', onExit);
     pane.on('start', onStart);
     pane.on('resize', onResize);
+    pane.on('removed', onRemoved);
     const off = () => {
       stream.stop();
       pane.off('exit', onExit);
       pane.off('start', onStart);
       pane.off('resize', onResize);
+      pane.off('removed', onRemoved);
       if (this.streams.get(key)?.stream === stream) this.streams.delete(key);
     };
     this.streams.set(key, { stream, off });

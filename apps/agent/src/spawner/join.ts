@@ -20,7 +20,7 @@
 // until their exec, which gives the new program a clean, learner-owned image.
 import { accessSync, readFileSync, constants as fsc } from 'node:fs';
 import { sys, decodeWaitStatus } from '../native/sys.js';
-import { CLONE, O, PR, TIOC, RLIMIT } from '../native/constants.js';
+import { CLONE, MS, O, PR, TIOC, RLIMIT } from '../native/constants.js';
 import type { SpawnSpec } from './protocol.js';
 import { Sequence, Reporter, forkInto, letGo, hideRuntime, nullify, outOfReach, resetSignals, joinCgroups, writeFile, timeOffsetsText } from './sequence.js';
 import { harden, limitCapabilities } from './harden.js';
@@ -166,7 +166,10 @@ function makePaneNamespaces(s: Sequence, spec: SpawnSpec, self: number) {
     fn();
     outOfReach();
   };
-  if (flags & CLONE.NEWUSER) {
+  if (flags & CLONE.NEWUSER && spec.unmappedUser) {
+    // No maps: inside, the shell is the overflow uid, yet holds every capability of its namespace.
+    s.step('make a nested user namespace without id maps', () => sys.unshare(flags, 'nested namespaces'));
+  } else if (flags & CLONE.NEWUSER) {
     const id = spec.nestedUserId ?? 1000;
     s.step('make a nested user namespace', () => {
       // An unprivileged process may map the new namespace's root to its own id: become that id,
@@ -182,6 +185,9 @@ function makePaneNamespaces(s: Sequence, spec: SpawnSpec, self: number) {
     });
   } else if (flags) {
     s.step('make the pane namespaces', () => sys.unshare(flags, 'pane namespaces'));
+  }
+  if (spec.privateMounts && flags & CLONE.NEWNS) {
+    s.step('make every mount private', () => sys.mount(null, '/', null, MS.REC | MS.PRIVATE, null));
   }
   if (spec.timeOffsets && flags & CLONE.NEWTIME) {
     s.step('write time offsets', () => ownWrites(() => writeFile('timens_offsets', timeOffsetsText(spec.timeOffsets!), self)));
@@ -207,6 +213,10 @@ function startProcess(spec: SpawnSpec, stdio: ChildStdio & { tty: number }, repo
         sys.dup2(stdio.stdout!, 1);
         sys.dup2(stdio.stderr!, 2);
       });
+    }
+    if (spec.mountProc) {
+      // Here, in PID 1: a proc mount shows the PID namespace of the process that mounts it.
+      s.step('mount a new /proc', () => sys.mount('proc', '/proc', 'proc', MS.NOSUID | MS.NODEV | MS.NOEXEC, null));
     }
     s.step('enter the working directory', () => {
       try {

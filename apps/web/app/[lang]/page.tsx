@@ -2,10 +2,15 @@
 import { notFound } from 'next/navigation';
 import { NAMESPACES, type NamespaceType } from '@nslab/shared';
 import { STRINGS, isLang } from '../../lib/i18n';
-import { lessonCards, lessonForType } from '../../lib/content';
+import { BUILDER_STRINGS } from '../../lib/builder-strings';
+import { lessonCards, lessonForType, lessonsLive } from '../../lib/content';
+import { LiveReload } from '../../components/LiveReload';
 import { TopBar } from '../../components/TopBar';
 import { PidFigure } from '../../components/PidFigure';
 import { LessonProgress } from '../../components/LessonProgress';
+
+// Rendered when asked for, from the agent's lessons (docs/decisions/0004-live-lessons.md).
+export const dynamic = 'force-dynamic';
 
 /** A glimpse of a lesson: the same command in two shells, two different answers. */
 function HeroShells() {
@@ -44,6 +49,7 @@ export default async function CoursePage({ params }: { params: Promise<{ lang: s
   return (
     <>
       <TopBar lang={lang} path="" />
+      {lessonsLive() ? <LiveReload /> : null}
       <main className="course">
         <section className="hero">
           <div className="hero-text">
@@ -145,6 +151,14 @@ export default async function CoursePage({ params }: { params: Promise<{ lang: s
               </li>
             ))}
           </ol>
+        </section>
+
+        <section className="course-builder card" aria-labelledby="builder-h" data-builder-link>
+          <h2 id="builder-h">{BUILDER_STRINGS[lang].title}</h2>
+          <p className="section-intro">{BUILDER_STRINGS[lang].courseLinkText}</p>
+          <a className="btn btn-primary" href={`/${lang}/builder`}>
+            {BUILDER_STRINGS[lang].courseLink} <span aria-hidden="true">→</span>
+          </a>
         </section>
 
         <footer className="footer">

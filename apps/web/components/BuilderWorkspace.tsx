@@ -1,0 +1,93 @@
+'use client';
+// The namespace builder: a lab of its own with the host pane; the panel makes new panes of any
+// combination of namespaces, in the lab or nested inside another pane's; each pane shows the code
+// that makes it, and the picture shows where every pane sits. One LabSession (lib/session.ts)
+// whose panes come and go.
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { BUILDER_LESSON, type BuilderChoice, type Lang, type NamespaceType, type PaneInfo } from '@nslab/shared';
+import { STRINGS } from '../lib/i18n';
+import { BUILDER_STRINGS } from '../lib/builder-strings';
+import { LabSession } from '../lib/session';
+import { useSessionHandle } from './useSessionHandle';
+import { ConnLine } from './ConnLine';
+import { TerminalPane } from './TerminalPane';
+import { NsGraph } from './NsGraph';
+import { BuilderForm } from './BuilderForm';
+import { BuilderCode } from './BuilderCode';
+
+/** At most this many builder panes at once (the agent's own bound, said before it refuses). */
+const MAX_PANES = 6;
+
+function choiceOf(p: PaneInfo): BuilderChoice {
+  const types = p.unshare as NamespaceType[];
+  return {
+    types,
+    mapUser: p.built?.mapUser ?? false,
+    mountProc: p.built?.mountProc ?? false,
+    fork: types.includes('pid'),
+    ...(p.built?.hostname ? { hostname: p.built.hostname } : {}),
+  };
+}
+
+export function BuilderWorkspace({ lang }: { lang: Lang }) {
+  const s = STRINGS[lang];
+  const b = BUILDER_STRINGS[lang];
+  const [session] = useState(() => new LabSession(BUILDER_LESSON.id, ['host'], { newLabNotice: s.newLabNotice }, { dynamicPanes: true }));
+  const state = useSyncExternalStore(session.subscribe, session.getState, session.getState);
+  useEffect(() => {
+    session.start();
+    return () => session.stop();
+  }, [session]);
+  useSessionHandle(session, state.labId);
+
+  const ready = state.phase === 'ready';
+  const built = state.paneInfos.filter((p) => p.built);
+  const parentOf = (p: PaneInfo) => {
+    const parent = p.built?.parent ? built.find((q) => q.name === p.built!.parent) : undefined;
+    return parent ? choiceOf(parent) : p.built?.parent ? null : undefined;
+  };
+  const labPid = (name: string) => state.picture?.panes.find((p) => p.name === name)?.pid ?? null;
+  const hint = (p: PaneInfo) => {
+    const what = p.unshare.length ? s.paneOwnNs(p.unshare.join(' · ')) : b.nothingNew;
+    return p.built?.parent ? `${what}, ${b.inside(p.built.parent)}` : what;
+  };
+
+  return (
+    <div className="builder">
+      <div className="builder-side">
+        <p className="lede">{b.lede}</p>
+        <BuilderForm
+          lang={lang}
+          ready={ready}
+          parents={Object.fromEntries(built.map((p) => [p.name, choiceOf(p)]))}
+          full={built.length >= MAX_PANES ? b.limit(MAX_PANES) : null}
+          create={(choice, parent) => session.addPane(choice, parent)}
+        />
+      </div>
+      <section className="builder-bench" id="shells" aria-label={s.shells}>
+        <ConnLine state={state} lang={lang} session={session} />
+        <div className="builder-panes">
+          <TerminalPane name="host" title={null} unshare={[]} lang={lang} session={session} state={state.panes.host} ready={ready} hint={b.hostPane} />
+          {built.map((p) => (
+            <TerminalPane
+              key={p.name}
+              name={p.name}
+              title={null}
+              unshare={p.unshare}
+              lang={lang}
+              session={session}
+              state={state.panes[p.name]}
+              ready={ready}
+              hint={hint(p)}
+              onClose={{ run: () => void session.closePane(p.name).catch(() => {}), label: b.close, title: b.closeTitle(p.name) }}
+              aside={<BuilderCode lang={lang} choice={choiceOf(p)} parent={parentOf(p)} parentPid={p.built?.parent ? labPid(p.built.parent) : null} />}
+            />
+          ))}
+        </div>
+        <div className="picture-wrap" id="picture" data-open="true">
+          <NsGraph picture={state.picture} types={[]} lang={lang} live={ready} />
+        </div>
+      </section>
+    </div>
+  );
+}
