@@ -192,3 +192,25 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+test('a full agent gives a learner the place of a lab made ahead, rather than refusing', { skip }, async () => {
+  // Four labs at most, the pools wanting one bare lab and one prepared lab per lesson: they fill
+  // every place but the last (the pools never take that one).
+  const agent = await sideAgent(8, { maxLabs: 4, warmLabs: 1, warmPerLesson: 1 });
+  try {
+    const m = agent.manager;
+    // warmCount: the bare labs and the prepared ones together.
+    await waitFor('three places taken ahead', async () => m.warmCount === 3, 30_000);
+    const ready = new Set(m.catalogue.ids().filter((id) => m.readyCount(id) > 0));
+    const others = m.catalogue.ids().filter((id) => !ready.has(id));
+    // Four learners, each for a lesson with no lab made ahead: every one of them gets a lab.
+    const opened: Lab[] = [];
+    for (const lesson of others.slice(0, 4)) opened.push(await m.open(lesson));
+    assert.equal(opened.length, 4);
+    for (const lab of opened) assert.equal(lab.state, 'open');
+    // A fifth: nothing is left to give way, so the usual refusal.
+    await assert.rejects(m.open(others[4] ?? others[0]!), /all 4 labs are in use/);
+  } finally {
+    await agent.close();
+  }
+});

@@ -163,6 +163,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     }
     const t0 = performance.now();
     const prepared = this.takeReady(lessonId);
+    if (!prepared) await this.makeRoom();
     // A lab with a delegated cgroup subtree is made for its lesson: the bare warm ones have none.
     const lab = prepared ?? (wantsDelegation(lesson) ? await this.createRetrying(true) : (this.warm.shift() ?? (await this.createRetrying())));
     lab.owner = owner;
@@ -286,6 +287,23 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
       void lab.close('a prepared lab went stale');
     }
     return null;
+  }
+
+  /**
+   * Every id range taken, some by labs made ahead: a learner comes before the pools. Close a bare
+   * warm lab, else a prepared lab of the lesson with the most of them, and wait until its range
+   * is free again. (With nothing pooled, the open fails with the usual "all labs are in use".)
+   */
+  private async makeRoom(): Promise<void> {
+    if (this.ids.inUse < this.config.maxLabs) return;
+    let victim = this.warm.shift();
+    if (!victim) {
+      const richest = [...this.ready.values()].filter((l) => l.length).sort((a, b) => b.length - a.length)[0];
+      victim = richest?.shift();
+    }
+    if (!victim) return;
+    this.log('info', 'a lab made ahead gives its place to a learner', { lab: victim.id });
+    await victim.close('made room for a learner');
   }
 
   /**
