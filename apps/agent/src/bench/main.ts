@@ -116,8 +116,13 @@ async function labsInProcess(metrics: Metric[], bwrap: number[]) {
       warm.push(await openOnce(i));
     }
     say(`lab open (cold) x${OPENS}...`);
+    // Empty every pool (bare labs, and each lesson's prepared ones), and keep them empty.
     m.config.warmLabs = 0;
-    while (m.warmCount > 0) await m.close((await m.open('uts')).id);
+    m.config.warmPerLesson = 0;
+    while (m.warmCount > 0) {
+      const lesson = m.catalogue.ids().find((id) => m.readyCount(id) > 0) ?? LESSON_IDS[0];
+      await m.close((await m.open(lesson)).id);
+    }
     const cold: number[] = [];
     for (let i = 0; i < OPENS; i++) cold.push(await openOnce(i));
     metrics.push({ name: 'lab_open_ms_p50', value: round(pct(warm, 50)), unit: 'ms', baseline: 'bwrap', baseline_value: round(pct(bwrap, 50)) });
@@ -159,7 +164,7 @@ async function labsInProcess(metrics: Metric[], bwrap: number[]) {
       await builder.removePane('all');
     }
     const outerPid = (await builder.addPane(all)).pid!;
-    const nestedUnshare = timeCommand('nsenter', ['-t', String(outerPid), '--all', '--preserve-credentials', 'unshare', '--uts', '--ipc', 'true'], PANE_SPAWNS);
+    const nestedUnshare = timeCommand('nsenter', ['-t', String(outerPid), '--all', '-S', '0', '-G', '0', 'unshare', '--uts', '--ipc', 'true'], PANE_SPAWNS);
     await m.close(builder.id);
     metrics.push({ name: 'builder_pane_ms_p50', value: round(pct(built, 50)), unit: 'ms', baseline: 'unshare(1)', baseline_value: round(pct(unshare, 50)) });
     metrics.push({
