@@ -19,8 +19,6 @@ const skip = browserTestsSkip('the live lesson tests');
 let served: Served;
 let browser: Browser;
 let dir: string;
-let stopping = false;
-let log = '';
 
 const file = (lang: string) => join(dir, lang, 'uts.md');
 const read = (lang: string) => readFileSync(file(lang), 'utf8');
@@ -33,17 +31,11 @@ before(async () => {
     for (const id of ['uts', 'ipc']) cpSync(join(REPO_ROOT, 'content/lessons', lang, `${id}.md`), join(dir, lang, `${id}.md`));
   }
   served = await serve('nslabe2ew', { NSLAB_ID_BASE: '720000000', NSLAB_CONTENT: dir, NSLAB_LESSONS_WATCH: '1', NSLAB_WARM_LABS: '0' });
-  const keep = (d: Buffer) => (log = (log + d).slice(-20_000));
-  served.proc.stdout!.on('data', keep);
-  served.proc.stderr!.on('data', keep);
-  served.proc.once('exit', (code, signal) => {
-    if (!stopping) console.error(`# the agent exited (code ${code}, signal ${signal}):\n${log}`);
-  });
+  served.reportUnexpectedExit();
   browser = await launch();
 });
 after(async () => {
   if (skip) return;
-  stopping = true;
   await browser?.close();
   await served?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });

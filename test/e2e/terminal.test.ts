@@ -24,24 +24,15 @@ const ARTIFACTS = join(REPO_ROOT, 'test/artifacts');
 let served: Served;
 let browser: Browser;
 let agent: TestClient;
-let stopping = false;
 before(async () => {
   if (skip) return;
   served = await serve('nslabterm', { NSLAB_ID_BASE: '250000000' });
-  // The agent's own words, in case it stops in the middle of a test.
-  let log = '';
-  const keep = (d: Buffer) => (log = (log + d).slice(-20_000));
-  served.proc.stdout!.on('data', keep);
-  served.proc.stderr!.on('data', keep);
-  served.proc.once('exit', (code, signal) => {
-    if (!stopping) console.error(`# the agent exited (code ${code}, signal ${signal}):\n${log}`);
-  });
+  served.reportUnexpectedExit();
   browser = await launch();
   agent = await TestClient.connect(served.url, served.token);
 });
 after(async () => {
   if (skip) return;
-  stopping = true;
   agent?.close();
   await browser?.close();
   await served?.stop();

@@ -11,6 +11,8 @@ export interface Served {
   token: string;
   proc: ChildProcess;
   stop(): Promise<void>;
+  /** From now on, print the agent's last output should it exit before stop() (for a test that does not mean it to). */
+  reportUnexpectedExit(): void;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -44,8 +46,10 @@ export async function serve(instance = 'nslabe2e', env: Record<string, string> =
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  proc.stdout!.on('data', (d) => (output += d));
-  proc.stderr!.on('data', (d) => (output += d));
+  // The agent's latest words (its log is at warn level): for a start that fails, or a test's end.
+  const keep = (d: Buffer) => (output = (output + d).slice(-65_536));
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -59,11 +63,18 @@ export async function serve(instance = 'nslabe2e', env: Record<string, string> =
     if (Date.now() > deadline) throw new Error(`the agent did not answer within 60 s:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  let stopping = false;
   return {
     url,
     token,
     proc,
+    reportUnexpectedExit() {
+      proc.once('exit', (code, signal) => {
+        if (!stopping) console.error(`# the agent exited (code ${code}, signal ${signal}):\n${output.slice(-20_000)}`);
+      });
+    },
     async stop() {
+      stopping = true;
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
