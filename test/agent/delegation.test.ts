@@ -108,6 +108,8 @@ test('the lab cannot write its own limits, nor move a process out of the subtree
   const pids = labDir('pids')!;
   const where = inLab('pids');
   const before = { lab: read(join(pids, 'pids.max')), sub: read(join(pids, DELEGATED, 'pids.max')) };
+  const pidsMount = agent.manager.cgroups.hierarchies.find((h) => (h.controllers as string[]).includes('pids'))!.mount;
+  const agentBefore = existsSync(join(pidsMount, 'release_agent')) ? read(join(pidsMount, 'release_agent')) : null;
   // The subtree's own limit file, and the cgroup host root made for the pane.
   const own = await run(lab, 'host', `echo max > ${where}/pids.max`);
   assert.notEqual(own.code, 0, `the subtree's pids.max is not writable: ${own.err}`);
@@ -120,10 +122,14 @@ test('the lab cannot write its own limits, nor move a process out of the subtree
   const r = await run(
     lab,
     'host',
-    `mkdir -p /tmp/cg && ${mount} || { echo nomount; exit 0; }; ls /tmp/cg >/dev/null; echo max > /tmp/cg/pids.max && echo wrote-max; echo $$ > /tmp/cg/cgroup.procs && echo moved; echo $$ > /tmp/cg/${DELEGATED}/../cgroup.procs && echo moved-up; cat /proc/self/cgroup; umount /tmp/cg`,
+    `mkdir -p /tmp/cg && ${mount} || { echo nomount; exit 0; }; ls /tmp/cg >/dev/null; echo max > /tmp/cg/pids.max && echo wrote-max; echo /tmp/evil > /tmp/cg/release_agent 2>/dev/null && echo wrote-agent; echo $$ > /tmp/cg/cgroup.procs && echo moved; echo $$ > /tmp/cg/${DELEGATED}/../cgroup.procs && echo moved-up; cat /proc/self/cgroup; umount /tmp/cg`,
   );
-  assert.doesNotMatch(r.out, /wrote-max|moved/, `no write got through:\n${r.out}${r.err}`);
+  // (wrote-agent: the v1 release agent, the program the kernel runs as host root when a cgroup empties.)
+  assert.doesNotMatch(r.out, /wrote-|moved/, `no write got through:\n${r.out}${r.err}`);
+  // The kernel lets the lab mount it (a cgroup namespace of its own): the attempts above were made.
+  assert.doesNotMatch(r.out, /nomount/, `the lab could not mount a cgroup file system, so nothing was tried:\n${r.err}`);
   assert.deepEqual({ lab: read(join(pids, 'pids.max')), sub: read(join(pids, DELEGATED, 'pids.max')) }, before, 'the limits are unchanged');
+  if (agentBefore !== null) assert.equal(read(join(pidsMount, 'release_agent')), agentBefore, "the host's release agent is unchanged");
   // The container pane's shell, in the subtree, cannot be put back in the lab's cgroup either.
   const c = await run(
     lab,
