@@ -122,6 +122,12 @@ test('a nested pane is made inside its parent: it shares what the parent has, an
     assert.equal(lab.pane('deep'), undefined);
     for (let i = 0; i < 100 && [p1, p2].some((p) => alive(p)); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(!alive(p1) && !alive(p2), 'the closed panes’ shells are gone');
+
+    // Inside the host pane is inside the lab's own namespaces.
+    const inHost = await add(id, { types: ['uts'] }, { parent: 'host' });
+    assert.equal(inHost.type, 'result', JSON.stringify(inHost));
+    await waitForPrompt(lab.pane(inHost.data.name)!);
+    assert.deepEqual(differing(lab.pane(inHost.data.name)!.pid!, host), ['uts']);
   } finally {
     await agent.manager.close(id);
   }

@@ -24,7 +24,7 @@ export function choiceFrom(types: Set<NamespaceType>, opts: { mapUser: boolean; 
 export function BuilderForm(props: {
   lang: Lang;
   ready: boolean;
-  /** The panes a new one may be made in (besides the lab itself), with the choice each was made with. */
+  /** The panes a new one may be made in (the host pane, the builder's), with the choice each was made with. */
   parents: Record<string, BuilderChoice>;
   full: string | null;
   create: (choice: BuilderChoice, parent: string | undefined) => Promise<unknown>;

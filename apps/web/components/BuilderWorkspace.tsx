@@ -18,6 +18,9 @@ import { BuilderCode } from './BuilderCode';
 /** At most this many builder panes at once (the agent's own bound, said before it refuses). */
 const MAX_PANES = 6;
 
+/** The host pane: the lab's own namespaces, nothing made anew (inside it is the same as in the lab). */
+const NO_CHOICE: BuilderChoice = { types: [], mapUser: false, mountProc: false, fork: false };
+
 function choiceOf(p: PaneInfo): BuilderChoice {
   const types = p.unshare as NamespaceType[];
   return {
@@ -43,8 +46,9 @@ export function BuilderWorkspace({ lang }: { lang: Lang }) {
   const ready = state.phase === 'ready';
   const built = state.paneInfos.filter((p) => p.built);
   const parentOf = (p: PaneInfo) => {
-    const parent = p.built?.parent ? built.find((q) => q.name === p.built!.parent) : undefined;
-    return parent ? choiceOf(parent) : p.built?.parent ? null : undefined;
+    if (!p.built?.parent) return undefined;
+    const parent = built.find((q) => q.name === p.built!.parent);
+    return parent ? choiceOf(parent) : p.built.parent === 'host' ? NO_CHOICE : null;
   };
   const labPid = (name: string) => state.picture?.panes.find((p) => p.name === name)?.pid ?? null;
   const hint = (p: PaneInfo) => {
@@ -59,7 +63,7 @@ export function BuilderWorkspace({ lang }: { lang: Lang }) {
         <BuilderForm
           lang={lang}
           ready={ready}
-          parents={Object.fromEntries(built.map((p) => [p.name, choiceOf(p)]))}
+          parents={{ host: NO_CHOICE, ...Object.fromEntries(built.map((p) => [p.name, choiceOf(p)])) }}
           full={built.length >= MAX_PANES ? b.limit(MAX_PANES) : null}
           create={(choice, parent) => session.addPane(choice, parent)}
         />
