@@ -85,3 +85,14 @@ test('a lesson missing in one language is an error', () => {
   writeFileSync(join(dir, 'en', 'demo.md'), good);
   assert.throws(() => loadLessons(dir), /zh\/demo\.md: file: lesson "demo" has no zh version/);
 });
+
+test('the web renders each lesson page once, and keeps nothing for ids that are not lessons', async () => {
+  const { lessonPage, renderedPages } = await import('../../apps/web/lib/content.ts');
+  const first = lessonPage('uts', 'en');
+  assert.ok(first, 'the shipped uts lesson renders');
+  assert.equal(lessonPage('uts', 'en'), first, 'the second time is the same page, not a new render');
+  const kept = renderedPages();
+  // Any id can be asked for in a URL: a thousand misses leave the cache as it was.
+  for (let i = 0; i < 1000; i++) assert.equal(lessonPage(`nosuch-${i}`, 'en'), null);
+  assert.equal(renderedPages(), kept);
+});

@@ -134,7 +134,7 @@ export interface LessonPageData {
 }
 
 /** Rendered pages of the current lessons (a page load renders no Markdown twice); dropped on a reload. */
-const pages = new Map<string, LessonPageData | null>();
+const pages = new Map<string, LessonPageData>();
 let pagesOf = -1;
 
 export function lessonPage(id: string, lang: Lang): LessonPageData | null {
@@ -144,8 +144,17 @@ export function lessonPage(id: string, lang: Lang): LessonPageData | null {
     pagesOf = generation;
   }
   const key = `${lang}/${id}`;
-  if (!pages.has(key)) pages.set(key, renderLessonPage(id, lang));
-  return pages.get(key)!;
+  const cached = pages.get(key);
+  if (cached) return cached;
+  // Only lessons are kept: any id can be asked for, and a miss must not grow the map.
+  const page = renderLessonPage(id, lang);
+  if (page) pages.set(key, page);
+  return page;
+}
+
+/** How many rendered lesson pages are kept (for the tests: a miss must not add one). */
+export function renderedPages(): number {
+  return pages.size;
 }
 
 function renderLessonPage(id: string, lang: Lang): LessonPageData | null {
