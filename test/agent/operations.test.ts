@@ -1,8 +1,8 @@
 // Operating the agent: the configuration file (checked, under the environment), /metrics, the
 // allowed origins, and a shutdown that tells the labs before closing them.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, readConfigFile, exampleYaml, SETTINGS } from '../../apps/agent/src/config.ts';
@@ -13,8 +13,16 @@ import { REPO_ROOT } from '../../apps/agent/src/paths.ts';
 
 const skip = rootOrSkip();
 
+/** The directories configFile made, removed when the file's tests are done. */
+const made: string[] = [];
+after(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 function configFile(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'nslab-config-')), 'config.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'nslab-config-'));
+  made.push(dir);
+  const file = join(dir, 'config.yaml');
   writeFileSync(file, text);
   return file;
 }

@@ -1,7 +1,7 @@
 // The lesson loader: good files load; a malformed file fails with its name and the field.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseLesson, loadLessons, LessonFormatError } from '@nslab/shared/content';
@@ -70,16 +70,23 @@ for (const [what, mutate, message] of broken) {
   });
 }
 
-test('the languages must agree on panes and checks', () => {
+/** A scratch lesson directory of the test's own, removed when the test ends. */
+function scratch(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'nslab-content-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('the languages must agree on panes and checks', (t) => {
+  const dir = scratch(t);
   cpSync(join(REPO_ROOT, 'content/lessons'), dir, { recursive: true });
   const zh = join(dir, 'zh', 'uts.md');
   writeFileSync(zh, readFileSync(zh, 'utf8').replace(/stdout: bird/, 'stdout: sparrow'));
   assert.throws(() => loadLessons(dir), /zh\/uts\.md: tasks: differs from .*en\/uts\.md/);
 });
 
-test('a lesson missing in one language is an error', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nslab-content-'));
+test('a lesson missing in one language is an error', (t) => {
+  const dir = scratch(t);
   mkdirSync(join(dir, 'en'));
   mkdirSync(join(dir, 'zh'));
   writeFileSync(join(dir, 'en', 'demo.md'), good);
