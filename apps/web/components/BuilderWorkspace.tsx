@@ -4,7 +4,7 @@
 // that makes it, and the picture shows where every pane sits. One LabSession (lib/session.ts)
 // whose panes come and go.
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import { BUILDER_LESSON, type BuilderChoice, type Lang, type NamespaceType, type PaneInfo } from '@nslab/shared';
+import { BUILDER_LESSON, MAX_BUILDER_PANES, paneChoice, type BuilderChoice, type Lang, type PaneInfo } from '@nslab/shared';
 import { STRINGS } from '../lib/i18n';
 import { BUILDER_STRINGS } from '../lib/builder-strings';
 import { LabSession } from '../lib/session';
@@ -15,22 +15,8 @@ import { NsGraph } from './NsGraph';
 import { BuilderForm } from './BuilderForm';
 import { BuilderCode } from './BuilderCode';
 
-/** At most this many builder panes at once (the agent's own bound, said before it refuses). */
-const MAX_PANES = 6;
-
 /** The host pane: the lab's own namespaces, nothing made anew (inside it is the same as in the lab). */
-const NO_CHOICE: BuilderChoice = { types: [], mapUser: false, mountProc: false, fork: false };
-
-function choiceOf(p: PaneInfo): BuilderChoice {
-  const types = p.unshare as NamespaceType[];
-  return {
-    types,
-    mapUser: p.built?.mapUser ?? false,
-    mountProc: p.built?.mountProc ?? false,
-    fork: types.includes('pid'),
-    ...(p.built?.hostname ? { hostname: p.built.hostname } : {}),
-  };
-}
+const NO_CHOICE: BuilderChoice = paneChoice({ unshare: [] });
 
 export function BuilderWorkspace({ lang }: { lang: Lang }) {
   const s = STRINGS[lang];
@@ -48,7 +34,7 @@ export function BuilderWorkspace({ lang }: { lang: Lang }) {
   const parentOf = (p: PaneInfo) => {
     if (!p.built?.parent) return undefined;
     const parent = built.find((q) => q.name === p.built!.parent);
-    return parent ? choiceOf(parent) : p.built.parent === 'host' ? NO_CHOICE : null;
+    return parent ? paneChoice(parent) : p.built.parent === 'host' ? NO_CHOICE : null;
   };
   const labPid = (name: string) => state.picture?.panes.find((p) => p.name === name)?.pid ?? null;
   const hint = (p: PaneInfo) => {
@@ -63,8 +49,8 @@ export function BuilderWorkspace({ lang }: { lang: Lang }) {
         <BuilderForm
           lang={lang}
           ready={ready}
-          parents={{ host: NO_CHOICE, ...Object.fromEntries(built.map((p) => [p.name, choiceOf(p)])) }}
-          full={built.length >= MAX_PANES ? b.limit(MAX_PANES) : null}
+          parents={{ host: NO_CHOICE, ...Object.fromEntries(built.map((p) => [p.name, paneChoice(p)])) }}
+          full={built.length >= MAX_BUILDER_PANES ? b.limit(MAX_BUILDER_PANES) : null}
           create={(choice, parent) => session.addPane(choice, parent)}
         />
       </div>
@@ -84,7 +70,7 @@ export function BuilderWorkspace({ lang }: { lang: Lang }) {
               ready={ready}
               hint={hint(p)}
               onClose={{ run: () => void session.closePane(p.name).catch(() => {}), label: b.close, title: b.closeTitle(p.name) }}
-              aside={<BuilderCode lang={lang} choice={choiceOf(p)} parent={parentOf(p)} parentPid={p.built?.parent ? labPid(p.built.parent) : null} />}
+              aside={<BuilderCode lang={lang} choice={paneChoice(p)} parent={parentOf(p)} parentPid={p.built?.parent ? labPid(p.built.parent) : null} />}
             />
           ))}
         </div>

@@ -869,3 +869,20 @@ function tsSnippet(p: Plan): string {
   o.push(...steps);
   return `${o.join('\n')}\n`;
 }
+
+/** Builder panes a lab holds at once (the agent refuses more; the page says so before). */
+export const MAX_BUILDER_PANES = 6;
+
+/**
+ * The choice a pane stands for, from what the agent keeps of it (its namespaces and, for a
+ * builder pane, its options): a pane with a PID namespace forks; a lesson's pane has no options.
+ */
+export function paneChoice(pane: { unshare: readonly string[]; built?: { mapUser: boolean; mountProc: boolean; hostname?: string } }): BuilderChoice {
+  return {
+    types: NAMESPACE_TYPES.filter((t) => pane.unshare.includes(t)),
+    mapUser: pane.built?.mapUser ?? false,
+    mountProc: pane.built?.mountProc ?? false,
+    fork: pane.unshare.includes('pid'),
+    ...(pane.built?.hostname !== undefined ? { hostname: pane.built.hostname } : {}),
+  };
+}

@@ -9,7 +9,7 @@ import { IdRanges } from './idrange.js';
 import { join } from 'node:path';
 import { CLONE, O, SIG } from '../native/constants.js';
 import { sys } from '../native/sys.js';
-import { NAMESPACES, type LessonDef, type PaneDef, type ExecResult, type LabInfo } from '@nslab/shared';
+import { MAX_BUILDER_PANES, NAMESPACES, type LessonDef, type PaneDef, type ExecResult, type LabInfo } from '@nslab/shared';
 import { Pty } from '../pty/pty.js';
 import { Pane } from './pane.js';
 import { DELEGATED, type LabCgroup } from './cgroup.js';
@@ -27,8 +27,6 @@ const SHELL_ENV = [
   'LANG=C.UTF-8',
 ];
 const MAX_OUTPUT = 4 * 1024 * 1024;
-/** Builder panes a lab holds at once (each a shell and its namespaces). */
-export const MAX_BUILT_PANES = 6;
 
 /** A pane request the lab refuses: `code` is the protocol's error code for it. */
 export class PaneError extends Error {
@@ -264,14 +262,14 @@ export class Lab {
 
   /**
    * Add a pane the learner composed in the namespace builder, and start its shell. At most
-   * MAX_BUILT_PANES at once; its name must be free; a parent must be a running pane of this lab.
+   * MAX_BUILDER_PANES at once; its name must be free; a parent must be a running pane of this lab.
    */
   async addPane(def: PaneDef): Promise<Pane> {
     if (this.state !== 'open') throw new Error(`lab ${this.id} is closing`);
     if (!def.built) throw new PaneError('failed', 'only builder panes can be added to a lab');
     if (this.panes.has(def.name)) throw new PaneError('conflict', `this lab already has a pane called ${def.name}`);
-    if (this.builtPanes().length >= MAX_BUILT_PANES) {
-      throw new PaneError('limit', `a lab holds at most ${MAX_BUILT_PANES} panes made in the builder; close one first`);
+    if (this.builtPanes().length >= MAX_BUILDER_PANES) {
+      throw new PaneError('limit', `a lab holds at most ${MAX_BUILDER_PANES} panes made in the builder; close one first`);
     }
     const parent = def.built.parent;
     if (parent !== undefined && !this.panes.has(parent)) throw new PaneError('unknown-pane', `no pane ${parent} to make ${def.name} in`);

@@ -1,7 +1,7 @@
 // One function per request type, typed by the protocol's result map (ResultOf in
 // @nslab/shared): each checks access through the connection's Access, does its one thing, and
 // returns what the client is told (undefined: nothing, for messages sent without an id).
-import { BUILDER_LESSON, NAMESPACE_TYPES, builderProblems, type BuilderChoice, type PaneDef } from '@nslab/shared';
+import { BUILDER_LESSON, NAMESPACE_TYPES, builderProblems, paneChoice } from '@nslab/shared';
 import { takePictureWithFacts } from '../inspect/picture.js';
 import type { Lab } from '../sandbox/lab.js';
 import { admitOpen } from './admission.js';
@@ -11,17 +11,6 @@ import { WORKSHOP_HANDLERS } from './workshop-handlers.js';
 import { PORTAL_HANDLERS } from './portal-handlers.js';
 
 export type { HandlerScope } from './scope.js';
-
-/** The builder's choice a pane stands for (a lesson's pane: its namespaces, no options). */
-function builtChoice(def: PaneDef): BuilderChoice {
-  return {
-    types: [...def.unshare],
-    mapUser: def.built?.mapUser ?? false,
-    mountProc: def.built?.mountProc ?? false,
-    fork: def.unshare.includes('pid'),
-    ...(def.built?.hostname !== undefined ? { hostname: def.built.hostname } : {}),
-  };
-}
 
 /** The first of ns1, ns2, ... that the lab has no pane of. */
 function freePaneName(lab: Lab): string {
@@ -140,7 +129,7 @@ export const HANDLERS: { [T in Handled]: Handler<T> } = {
         `pane ${msg.parent} has a user namespace with no id maps: no process can join it as its root, so nothing can be made inside it`,
       );
     }
-    const problems = builderProblems(msg.choice, parentDef ? builtChoice(parentDef) : undefined);
+    const problems = builderProblems(msg.choice, parentDef ? paneChoice(parentDef) : undefined);
     if (problems.length) throw new ClientError('bad-message', problems.join(' '));
     if (msg.choice.types.includes('pid') && !msg.choice.fork) {
       throw new ClientError(
