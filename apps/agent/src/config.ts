@@ -13,6 +13,8 @@ import { z } from 'zod';
 import { SHIPPED_LESSONS, resolveContentDirs } from '@nslab/shared/content';
 import { REPO_ROOT } from './paths.js';
 import { LtiPlatforms, type LtiPlatform } from './lti/platforms.js';
+import { AGENT_ID, MIN_CLUSTER_KEY_CHARS, clusterKey } from '@nslab/shared/cluster';
+import { hostname as osHostname } from 'node:os';
 
 export interface AgentConfig {
   /** Names this agent's cgroups and state directory, so two agents on one host stay apart. */
@@ -100,6 +102,18 @@ export interface AgentConfig {
   web: boolean;
   dev: boolean;
   logLevel: string;
+  /** Several agents behind a router (docs/router.md): who this agent is, where it is reached, the key. */
+  cluster: {
+    agentId: string;
+    /** The URL routers reach this agent at, or null: its own listen address. */
+    advertiseUrl: string | null;
+    /** The key agents and routers share; with it, lab ids name this agent and are signed. */
+    key: Buffer | null;
+    /** The release reported on /healthz (routers place labs only on agents of their own). */
+    version: string;
+    /** A drain closes the agent at the latest this long after it began (ms). */
+    drainDeadlineMs: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -306,6 +320,59 @@ export const SETTINGS: readonly Setting[] = [
     5,
     'a failed webhook delivery is tried again after this long, then twice as long each time (at most an hour apart), for a day',
   ),
+  s(
+    'cluster.agentId',
+    'NSLAB_AGENT_ID',
+    'string',
+    z.string().regex(AGENT_ID, 'a lowercase host name (letters, digits, dots, dashes)'),
+    null,
+    "this agent's name among several (default: the machine's host name); lab ids carry a tag made from it",
+    'lab-node-1',
+  ),
+  s(
+    'cluster.advertiseUrl',
+    'NSLAB_ADVERTISE_URL',
+    'string',
+    z.string().regex(/^https?:\/\/[^/\s?#]+$/, 'scheme://host[:port], no path'),
+    null,
+    'where routers reach this agent (default: its listen address and port)',
+    'http://10.0.3.7:3000',
+  ),
+  s(
+    'cluster.key',
+    'NSLAB_CLUSTER_KEY',
+    'string',
+    z.string().min(MIN_CLUSTER_KEY_CHARS, `at least ${MIN_CLUSTER_KEY_CHARS} characters`),
+    null,
+    'the secret the agents and routers share; with it lab ids name this agent and are signed (docs/router.md)',
+    '...',
+  ),
+  s(
+    'cluster.keyFile',
+    'NSLAB_CLUSTER_KEY_FILE',
+    'string',
+    z.string().startsWith('/'),
+    null,
+    'a file holding the cluster key (a mounted secret), instead of the key itself',
+    '/etc/nslab/cluster-key',
+  ),
+  s(
+    'cluster.version',
+    'NSLAB_VERSION',
+    'string',
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/, 'a release name (letters, digits, . _ + -)'),
+    null,
+    "the release this agent reports to routers, which send new labs only to agents of their own (default: nslab's package version)",
+    '0.1.0',
+  ),
+  s(
+    'cluster.drainDeadlineSeconds',
+    'NSLAB_DRAIN_DEADLINE_S',
+    'number',
+    seconds,
+    3600,
+    'a draining agent closes when its last lab ends, or this long after the drain began',
+  ),
   s('recordings.retentionDays', 'NSLAB_RECORDINGS_RETENTION_DAYS', 'number', positive, 7, "days a workshop's terminal recordings are kept"),
   s(
     'recordings.maxKbPerPane',
@@ -325,6 +392,7 @@ const SECTION_DOCS: Record<string, string> = {
   time: "offsets of every lab's time namespace",
   rates: 'per client; over them a client gets "rate-limited" and when to retry',
   recordings: "a workshop's terminals, recorded for its instructor",
+  cluster: 'several agents behind a router (docs/router.md)',
   webhooks: "portals' webhooks (docs/portals.md)",
   lti: 'LTI 1.3: the LMSs (Moodle, Canvas, Open edX) that may launch lessons (docs/lti.md)',
 };
@@ -499,8 +567,53 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     web: v.web as boolean,
     dev: v.dev as boolean,
     logLevel: str('logLevel'),
+    cluster: {
+      agentId: (v['cluster.agentId'] as string | null) ?? defaultAgentId(),
+      advertiseUrl: (v['cluster.advertiseUrl'] as string | null) ?? null,
+      key: readClusterKey(v['cluster.key'] as string | null, v['cluster.keyFile'] as string | null),
+      version: (v['cluster.version'] as string | null) ?? packageVersion(),
+      drainDeadlineMs: n('cluster.drainDeadlineSeconds') * 1000,
+    },
   };
   return { ...base, ...overrides, limits: { ...base.limits, ...(overrides.limits ?? {}) } };
+}
+
+/** nslab's release, from the checkout's package.json. */
+function packageVersion(): string {
+  try {
+    const v = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof v === 'string' && v ? v : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The machine's host name as an agent id: lowercased, anything else than a host name's characters dropped. */
+function defaultAgentId(): string {
+  const name = osHostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '')
+    .replace(/^[.-]+|[.-]+$/g, '')
+    .slice(0, 63);
+  return AGENT_ID.test(name) ? name : 'agent';
+}
+
+function readClusterKey(key: string | null, file: string | null): Buffer | null {
+  if (key !== null && file !== null) throw new ConfigError('NSLAB_CLUSTER_KEY and NSLAB_CLUSTER_KEY_FILE both set: name the key once');
+  if (file !== null) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read the cluster key file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      return clusterKey(text);
+    } catch (err) {
+      throw new ConfigError(`${file}: ${(err as Error).message}`);
+    }
+  }
+  return key === null ? null : clusterKey(key);
 }
 
 function yamlValue(v: unknown): string {

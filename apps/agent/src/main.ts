@@ -20,6 +20,11 @@ async function main() {
   process.stdout.write(
     `\n  nslab is running at ${agent.url}\n  token: ${agent.tokenFile ? `in ${agent.tokenFile} (root only)` : 'from NSLAB_TOKEN'}\n  CLI:   npx nslab lessons\n\n`,
   );
+  // A drain that is over (docs/router.md): the agent has closed; this process has nothing left to do.
+  void agent.drained.then((why) => {
+    process.stdout.write(`nslab: drained (${why}); exiting\n`);
+    process.exit(0);
+  });
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;

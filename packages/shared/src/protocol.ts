@@ -235,6 +235,8 @@ export type ErrorCode =
   | 'unknown-pane'
   | 'pane-not-running'
   | 'limit'
+  /** The agent is draining (leaving a cluster): it opens no new lab; open again to be placed elsewhere. */
+  | 'draining'
   | 'read-only'
   | 'rate-limited'
   | 'bad-link'

@@ -15,6 +15,7 @@ import {
   type KeysCommand,
   type WebhooksCommand,
 } from './portal.js';
+import { DRAIN_DETAILS, DRAIN_SYNOPSIS, parseDrain, type DrainCommand } from './drain.js';
 
 export type Command =
   | { kind: 'help'; topic?: CommandName }
@@ -29,9 +30,10 @@ export type Command =
   | { kind: 'attach'; lab: string; pane: string }
   | WorkshopCommand
   | KeysCommand
-  | WebhooksCommand;
+  | WebhooksCommand
+  | DrainCommand;
 
-export type CommandName = 'lessons' | 'open' | 'ls' | 'close' | 'exec' | 'attach' | 'workshop' | 'keys' | 'webhooks' | 'help';
+export type CommandName = 'lessons' | 'open' | 'ls' | 'close' | 'exec' | 'attach' | 'workshop' | 'keys' | 'webhooks' | 'drain' | 'help';
 
 interface CommandSpec {
   synopsis: string;
@@ -82,10 +84,15 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
   },
   keys: { synopsis: KEYS_SYNOPSIS, summary: "training portals' API keys (for their servers), with the origins that may embed lessons", details: KEYS_DETAILS },
   webhooks: { synopsis: WEBHOOKS_SYNOPSIS, summary: "send a portal's learner events to its server, signed (Standard Webhooks)", details: WEBHOOKS_DETAILS },
+  drain: {
+    synopsis: DRAIN_SYNOPSIS,
+    summary: 'stop the agent taking labs; it exits when its labs have ended (several agents, docs/router.md)',
+    details: DRAIN_DETAILS,
+  },
   help: { synopsis: 'nslab help [command]', summary: 'show this help, or the help for one command' },
 };
 
-const ORDER: CommandName[] = ['lessons', 'open', 'ls', 'exec', 'attach', 'close', 'workshop', 'keys', 'webhooks', 'help'];
+const ORDER: CommandName[] = ['lessons', 'open', 'ls', 'exec', 'attach', 'close', 'workshop', 'keys', 'webhooks', 'drain', 'help'];
 
 export function usageText(): string {
   const width = Math.max(...ORDER.map((c) => COMMANDS[c].synopsis.length)) + 2;
@@ -235,9 +242,13 @@ export function parseArgs(argv: readonly string[]): Command {
     const w = parseWebhooks(rest);
     return w === 'help' ? { kind: 'help', topic: 'webhooks' } : w;
   }
+  if (first === 'drain') {
+    const d = parseDrain(rest);
+    return d === 'help' ? { kind: 'help', topic: 'drain' } : d;
+  }
   if (first === 'help') return { kind: 'help' }; // handled above; narrows the type
 
-  const specs: Record<Exclude<CommandName, 'exec' | 'help' | 'workshop' | 'keys' | 'webhooks'>, string[]> = {
+  const specs: Record<Exclude<CommandName, 'exec' | 'help' | 'workshop' | 'keys' | 'webhooks' | 'drain'>, string[]> = {
     lessons: [],
     ls: [],
     open: ['lesson'],

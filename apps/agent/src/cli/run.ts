@@ -12,6 +12,7 @@ import { keysCommand, webhooksCommand } from './portal.js';
 import { lessonsTestCommand } from './lessons-test.js';
 import { lessonsValidateCommand } from './lessons-validate.js';
 import { lessonsServeCommand } from './lessons-serve.js';
+import { drainCommand } from './drain.js';
 
 export type { CliIO, CliOptions } from './io.js';
 
@@ -93,6 +94,12 @@ async function runCommand(command: Exclude<Command, { kind: 'help' }>, io: CliIO
   };
   // Lesson tests may start an agent of their own, and connect to it.
   if (command.kind === 'lessons' && 'action' in command) return lessonsTestCommand(command, io, (url, token) => connect(url || displayUrl, token));
+  // Draining is plain HTTP (a preStop hook runs it as the agent goes): no WebSocket needed.
+  if (command.kind === 'drain') {
+    const { token, hint } = await lookupToken(io.env, tokenFile);
+    if (!token) throw new CliError(`drain: ${hint ?? 'no agent token'}`);
+    return drainCommand(command, io.stdout, displayUrl, token);
+  }
   const client = await connect();
 
   try {

@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../paths.js';
 import { rmdirSync } from 'node:fs';
 import { LabLifetimes } from './lifetime.js';
 import { sizePtyPool } from '../preflight.js';
+import { agentTag, mintLabId, type AgentCapacity } from '@nslab/shared/cluster';
 
 /** Where the lessons come from (the lessons layer's catalogue is one). */
 export interface LessonSource {
@@ -28,6 +29,13 @@ export class LimitError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'LimitError';
+  }
+}
+
+/** The agent is draining (docs/router.md): it opens no new lab, and closes when its labs have ended. */
+export class DrainingError extends LimitError {
+  constructor() {
+    super('this machine is closing for maintenance and opens no new lab; open the lesson again to get one elsewhere');
   }
 }
 
@@ -47,6 +55,8 @@ export interface LabManagerEvents {
   closing: [lab: Lab, reason: string, inMs: number];
   limit: [lab: Lab, which: 'memory' | 'pids'];
   paneStarted: [lab: Lab, ms: number];
+  /** Draining, and the last learner's lab has closed (emitted once). */
+  drained: [];
 }
 
 export class LabManager<C extends LessonSource = LessonSource> extends EventEmitter<LabManagerEvents> {
@@ -65,6 +75,10 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
   /** Prepared labs wanted beyond warmPerLesson, by who wants them (a workshop about to fill). */
   private readonly demand = new Map<string, { lesson: string; count: number }>();
   private lifetimes: LabLifetimes | null = null;
+  /** Set by drain(): no new lab, no pool refilled; `drained` is emitted when the last lab has closed. */
+  private drainingSince: number | null = null;
+  /** This agent's tag in clustered lab ids (from its id), or null when no cluster key is set. */
+  readonly tag: string | null;
 
   constructor(
     readonly config: AgentConfig,
@@ -76,6 +90,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     // whatever it has attached), and the services (metrics, presence, watchers) once each.
     this.setMaxListeners(0);
     this.ids = new IdRanges(config.idBase, config.idsPerLab, config.maxLabs);
+    this.tag = config.cluster.key ? agentTag(config.cluster.agentId) : null;
     this.cgroups = Cgroups.detect(config.instance);
     const lower = config.rootfsLower.replace(/\/$/, '');
     this.shell = existsSync(`${lower}/bin/bash`) ? { file: '/bin/bash', argv: ['-bash'] } : { file: '/bin/sh', argv: ['-sh'] };
@@ -152,6 +167,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
    */
   async open(lessonId: string, owner: string | null = null): Promise<Lab> {
     if (this.stopping) throw new LimitError('the agent is shutting down');
+    if (this.drainingSince !== null) throw new DrainingError();
     const lesson = this.lessonDef(lessonId);
     if (!lesson) throw new UnknownLessonError(lessonId, [...this.catalogue.ids(), BUILDER_LESSON.id]);
     if (owner !== null) {
@@ -210,7 +226,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
   private async create(delegate = false): Promise<Lab> {
     const range = this.ids.allocate();
     if (!range) throw new LimitError(`all ${this.config.maxLabs} labs are in use; come back later`);
-    const id = newLabId();
+    const id = this.tag && this.config.cluster.key ? mintLabId(this.config.cluster.key, this.tag) : newLabId();
     let cgroup: LabCgroup | null = null;
     let stageDir: string | null = null;
     try {
@@ -339,7 +355,7 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
 
   /** The next pool to fill: lessons' prepared labs first (opening one costs nothing), then bare ones. */
   private nextToPrepare(): { lesson: string | null } | null {
-    if (this.stopping || this.config.maxLabs - this.ids.inUse <= 1) return null;
+    if (this.stopping || this.drainingSince !== null || this.config.maxLabs - this.ids.inUse <= 1) return null;
     for (const entry of this.catalogue.list()) {
       if ((this.ready.get(entry.def.id)?.length ?? 0) < this.target(entry.def.id)) return { lesson: entry.def.id };
     }
@@ -407,6 +423,40 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     let n = 0;
     for (const list of this.ready.values()) n += list.length;
     return n;
+  }
+
+  /**
+   * Stop taking labs (docs/router.md, draining): opens are refused, the pools are closed and not
+   * refilled; `drained` is emitted once no learner's lab is left. Calling it again changes nothing.
+   */
+  drain(): void {
+    if (this.drainingSince !== null) return;
+    this.drainingSince = Date.now();
+    this.log('info', 'draining: no new labs; closing when the last lab ends', { labs: this.labs.size });
+    const pooled = this.allPooled();
+    this.warm = [];
+    this.ready.clear();
+    void Promise.allSettled(pooled.map((lab) => lab.close('the agent is draining'))).then(() => this.checkDrained());
+    this.on('closed', () => this.checkDrained());
+  }
+
+  private drainedSent = false;
+  private checkDrained() {
+    if (this.drainingSince === null || this.labs.size > 0 || this.drainedSent) return;
+    this.drainedSent = true;
+    this.emit('drained');
+  }
+
+  /** When the drain began (epoch ms), or null when the agent takes labs. */
+  get draining(): number | null {
+    return this.drainingSince;
+  }
+
+  /** What /healthz says of the agent's room (routers place labs by `free`). */
+  capacity(): AgentCapacity {
+    const open = this.labs.size;
+    const free = this.stopping || this.drainingSince !== null || !this.spawner.pid ? 0 : Math.max(0, this.config.maxLabs - open);
+    return { open, free, warm: this.warmCount, max: this.config.maxLabs };
   }
 
   private allPooled(): Lab[] {

@@ -40,6 +40,10 @@ import { PortalActivity } from '../portal/activity.js';
 import { Pruner } from '../portal/prune.js';
 import { LtiTool } from '../lti/index.js';
 import { serveLti } from './lti-http.js';
+import { ClusterMember } from './cluster.js';
+
+/** Every client is pinged this often: nothing in front (a router, a load balancer) sees an idle WebSocket. */
+const PING_MS = 25_000;
 
 export interface RunningAgent {
   url: string;
@@ -50,6 +54,8 @@ export interface RunningAgent {
   watchers: LabWatchers;
   store: Store;
   server: Server;
+  /** Draining (docs/router.md): resolves once a drain is over and the agent has closed, with why. */
+  drained: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -58,7 +64,8 @@ function publishContent(catalogue: Catalogue) {
   Object.defineProperty(globalThis, CONTENT_KEY, { configurable: true, get: () => catalogue.content() });
 }
 
-export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } = {}): Promise<RunningAgent> {
+/** `pingMs`: how often clients are pinged (tests shorten it). */
+export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; pingMs?: number } = {}): Promise<RunningAgent> {
   const log = pino({ level: opts.quiet ? 'warn' : config.logLevel, base: { svc: 'nslab-agent' } });
   const { token, file: tokenFile } = setupToken(config.stateDir, config.token);
   // The store first: an agent that cannot keep its learners' progress says so and does not start.
@@ -226,7 +233,21 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
       serveLti(req, res, path, { lti, catalogue, embeds, activity, publicUrl: config.publicUrl, loginsPerAddress: new KeyedBuckets(120, 2), log: logWarn }),
     serveEmbedScript,
   ];
-  const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes }));
+  let url = '';
+  let resolveDrained: (why: string) => void = () => {};
+  const drained = new Promise<string>((r) => (resolveDrained = r));
+  const member = new ClusterMember(
+    config,
+    manager,
+    () => url,
+    (why) => {
+      log.info({ why }, 'drained: closing');
+      // A moment first: the answer to the request that closed the last lab reaches its client.
+      setTimeout(() => void close().then(() => resolveDrained(why)), 200);
+    },
+  );
+  routes.unshift((req: IncomingMessage, res: ServerResponse, path: string) => member.route(req, res, path, token));
+  const server = createServer(httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes, member }));
   server.on('upgrade', upgradeHandler({ ctx, wss, sessions, embeds, web, hostAllowed, originAllowed }));
 
   await new Promise<void>((resolve, reject) => {
@@ -235,46 +256,59 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean } 
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url, tokenFile: tokenFile ?? '(NSLAB_TOKEN)' }, 'nslab agent listening');
+  url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, tokenFile: tokenFile ?? '(NSLAB_TOKEN)', agent: member.self() }, 'nslab agent listening');
+
+  // A client that has not answered the last ping (a sleeping laptop, a dead link) is let go: its
+  // lab waits for it for the grace period, as after any disconnect.
+  const unanswered = new WeakSet<object>();
+  const heard = new WeakSet<object>();
+  const pinger = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!heard.has(ws)) {
+        heard.add(ws);
+        ws.on('pong', () => unanswered.delete(ws));
+      }
+      if (unanswered.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      unanswered.add(ws);
+      ws.ping();
+    }
+  }, opts.pingMs ?? PING_MS);
+  pinger.unref();
 
   let closing: Promise<void> | null = null;
-  return {
-    url,
-    port,
-    token,
-    tokenFile,
-    manager,
-    watchers,
-    store,
-    server,
-    close() {
-      closing ??= (async () => {
-        catalogue.unwatch();
-        presence.stop();
-        warmer.stop();
-        pruner.stop();
-        // Labs are told first (in their panes and to their clients), then closed.
-        const labs = manager.list();
-        if (labs.length && config.shutdownNoticeMs > 0) {
-          for (const lab of labs) {
-            lab.notice(`nslab is stopping: this lab closes in ${Math.ceil(config.shutdownNoticeMs / 1000)} s.`);
-            manager.emit('closing', lab, 'the agent is stopping', config.shutdownNoticeMs);
-          }
-          await new Promise((r) => setTimeout(r, config.shutdownNoticeMs));
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(pinger);
+      member.stop();
+      catalogue.unwatch();
+      presence.stop();
+      warmer.stop();
+      pruner.stop();
+      // Labs are told first (in their panes and to their clients), then closed.
+      const labs = manager.list();
+      if (labs.length && config.shutdownNoticeMs > 0) {
+        for (const lab of labs) {
+          lab.notice(`nslab is stopping: this lab closes in ${Math.ceil(config.shutdownNoticeMs / 1000)} s.`);
+          manager.emit('closing', lab, 'the agent is stopping', config.shutdownNoticeMs);
         }
-        for (const ws of wss.clients) ws.close(1001, 'the agent is stopping');
-        await manager.stop();
-        await recordings.stop();
-        server.closeAllConnections();
-        await new Promise<void>((r) => server.close(() => r()));
-        await web?.close();
-        progress.stop();
-        await activity.settle();
-        await outbox.stop();
-        await store.close();
-      })();
-      return closing;
-    },
+        await new Promise((r) => setTimeout(r, config.shutdownNoticeMs));
+      }
+      for (const ws of wss.clients) ws.close(1001, 'the agent is stopping');
+      await manager.stop();
+      await recordings.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await web?.close();
+      progress.stop();
+      await activity.settle();
+      await outbox.stop();
+      await store.close();
+    })();
+    return closing;
   };
+  return { url, port, token, tokenFile, manager, watchers, store, server, drained, close };
 }

@@ -5,7 +5,7 @@
 // subscriptions.ts; may it open a lab: admission.ts.
 import type { WebSocket, RawData } from 'ws';
 import { ClientMessage, PROTOCOL_VERSION, SUPPORTED_VERSIONS, describeZodError, type ErrorCode, type ServerMessage } from '@nslab/shared';
-import { LimitError, UnknownLessonError } from '../sandbox/labs.js';
+import { DrainingError, LimitError, UnknownLessonError } from '../sandbox/labs.js';
 import { PaneError } from '../sandbox/lab.js';
 import { tokenMatches } from './auth.js';
 import { TokenBucket } from './rate.js';
@@ -152,11 +152,13 @@ export class Connection {
           const code: ErrorCode =
             err instanceof ClientError || err instanceof WorkshopError || err instanceof PaneError
               ? err.code
-              : err instanceof LimitError
-                ? 'limit'
-                : err instanceof UnknownLessonError
-                  ? 'unknown-lesson'
-                  : 'failed';
+              : err instanceof DrainingError
+                ? 'draining'
+                : err instanceof LimitError
+                  ? 'limit'
+                  : err instanceof UnknownLessonError
+                    ? 'unknown-lesson'
+                    : 'failed';
           if (code === 'failed') this.ctx.log('warn', 'request failed', { type: msg.type, error: e.message });
           this.error(id, code, e.message);
         },

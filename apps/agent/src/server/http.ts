@@ -14,6 +14,7 @@ import type { Store } from '../store/index.js';
 import { bearer, tokenMatches } from './auth.js';
 import { misdirectedText, type HostCheck } from './hosts.js';
 import { EMBED_PATH, frameAncestors, wantsEmbed, type EmbedSessions } from './embed.js';
+import type { ClusterMember } from './cluster.js';
 
 /** A route of its own file: true when it answered the request. */
 export type Route = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
@@ -29,9 +30,10 @@ export interface HttpDeps {
   hostAllowed: HostCheck;
   embeds: EmbedSessions;
   routes: Route[];
+  member: ClusterMember;
 }
 
-export function httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes }: HttpDeps) {
+export function httpHandler({ config, store, manager, token, metrics, sessions, web, hostAllowed, embeds, routes, member }: HttpDeps) {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!hostAllowed(req.headers.host)) {
       res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
@@ -58,6 +60,9 @@ export function httpHandler({ config, store, manager, token, metrics, sessions, 
               spawner: manager.spawner.pid ?? null,
               cgroups: manager.cgroups.describe(),
               store: storeError === null ? { ok: true, engine: store.engine } : { ok: false, error: storeError },
+              // For routers in front of several agents (docs/router.md).
+              agent: member.self(),
+              capacity: manager.capacity(),
             }),
           );
         });
