@@ -96,17 +96,21 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     this.shell = existsSync(`${lower}/bin/bash`) ? { file: '/bin/bash', argv: ['-bash'] } : { file: '/bin/sh', argv: ['-sh'] };
     this.spawner.on('log', (level, msg) => this.log(level === 'error' ? 'error' : 'info', `spawner: ${msg}`));
     this.spawner.on('died', (reason) => {
-      if (this.stopping) return;
+      // One that dies while it starts is the start's failure, handled there.
+      if (this.stopping || this.respawning) return;
       this.log('error', reason);
       void this.recoverSpawner();
     });
   }
 
   private spawnerDeaths: number[] = [];
+  private respawnTimer: NodeJS.Timeout | null = null;
 
   /**
    * The spawner died: its labs died with it (parent-death signals). Release what they held and
-   * start a new spawner, unless it keeps dying (then opening a lab answers that it is not running).
+   * start a new spawner. One that keeps dying (4 times within a minute), or cannot start, is
+   * started again after a pause that doubles up to a minute, for as long as the agent runs:
+   * meanwhile opening a lab answers that it is not running and /healthz answers 503.
    */
   private async recoverSpawner() {
     const labs = [...this.labs.values(), ...this.allPooled()];
@@ -117,16 +121,37 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     this.spawnerDeaths = [...this.spawnerDeaths.filter((t) => now - t < 60_000), now];
     if (this.stopping) return;
     if (this.spawnerDeaths.length > 3) {
-      this.log('error', 'the spawner died 4 times within a minute; not starting it again');
+      this.log('error', 'the spawner died 4 times within a minute; starting it again in 5 s');
+      this.respawnLater(5_000);
       return;
     }
+    await this.respawn(5_000);
+  }
+
+  private respawning = false;
+
+  private async respawn(nextPauseMs: number) {
+    if (this.stopping) return;
+    this.respawning = true;
     try {
       await this.spawner.start();
       this.log('warn', 'started a new spawner');
       this.refillSoon();
     } catch (err) {
-      this.log('error', 'could not start a new spawner', { error: (err as Error).message });
+      this.log('error', `could not start a new spawner; trying again in ${Math.round(nextPauseMs / 1000)} s`, { error: (err as Error).message });
+      this.spawnerDeaths.push(Date.now());
+      this.respawnLater(nextPauseMs);
+    } finally {
+      this.respawning = false;
     }
+  }
+
+  private respawnLater(pauseMs: number) {
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    this.respawnTimer = setTimeout(() => {
+      this.respawnTimer = null;
+      void this.respawn(Math.min(60_000, pauseMs * 2));
+    }, pauseMs);
   }
 
   private log(level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) {
@@ -480,6 +505,8 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
 
   async stop() {
     this.stopping = true;
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    this.respawnTimer = null;
     this.lifetimes?.stop();
     await this.refilling;
     await Promise.allSettled([...this.list(), ...this.allPooled()].map((l) => l.close('the agent is stopping')));

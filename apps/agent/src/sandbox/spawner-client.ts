@@ -64,8 +64,9 @@ export class SpawnerClient extends EventEmitter<SpawnerEvents> {
     await this.request({ op: 'ping' });
   }
 
+  /** The running spawner's pid; undefined before it starts and once it has died. */
   get pid(): number | undefined {
-    return this.proc?.pid;
+    return this.alive ? this.proc?.pid : undefined;
   }
 
   makeLab(spec: LabSpec): Promise<{ anchorPid: number; initPid: number }> {

@@ -2,7 +2,7 @@
 // it ended in a clear message to whoever it hit:
 // - kill-spawner: SIGKILL to the agent's spawner (its child running spawner.cjs). Every lab dies
 //   with it; each attached learner must get lab-closed, and the agent must start a new spawner.
-//   At most once per 30 s: an agent whose spawner dies 4 times within a minute gives up on it.
+//   At most once per 30 s: an agent whose spawner dies 4 times within a minute pauses before the next.
 // - kill-init: SIGKILL to PID 1 of a learner's lab (the process named nslab-init running as the
 //   lab's root uid). Its learner must get lab-closed, and the lab must leave the agent's list.
 // - fill-disk: `dd` to /root until the lab's disk is full (a learner's lab or the chaos's own),
@@ -19,7 +19,7 @@ import { sleep } from '../util.js';
 import type { ChildAgent } from '../child.js';
 import type { SoakStats } from './stats.js';
 
-/** Between two spawner kills (the agent stops restarting a spawner that died 4 times within a minute). */
+/** Between two spawner kills (the agent pauses before restarting a spawner that died 4 times within a minute). */
 const SPAWNER_KILL_EVERY_MS = 30_000;
 
 interface Exec {
