@@ -41,6 +41,8 @@ import { Pruner } from '../portal/prune.js';
 import { LtiTool } from '../lti/index.js';
 import { serveLti } from './lti-http.js';
 import { ClusterMember } from './cluster.js';
+import { postgresNotifier } from '../store/notify.js';
+import { WorkshopRelay } from '../workshops/relay.js';
 
 /** Every client is pinged this often: nothing in front (a router, a load balancer) sees an idle WebSocket. */
 const PING_MS = 25_000;
@@ -105,6 +107,10 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
   activity.onTaskDone = (facts) => lti.taskDone(facts);
   progress.onFirst = (session, lesson, task, at) => void activity.taskDone(session, lesson, task, at);
   const workshops = new Workshops(store, (id) => catalogue.get(id) !== undefined);
+  // Agents sharing one PostgreSQL hear each other's workshop events through it (a room whose
+  // learners sit on several agents); an embedded store has no other agent to hear.
+  const notifier = config.databaseUrl ? postgresNotifier(config.databaseUrl, (msg, extra) => log.warn(extra ?? {}, msg)) : null;
+  const relay = notifier ? new WorkshopRelay(workshops, notifier) : null;
   const watchers: LabWatchers = new LabWatchers(
     (id) => catalogue.get(id)?.tasks,
     (labId, lesson, task) => {
@@ -306,6 +312,8 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
       progress.stop();
       await activity.settle();
       await outbox.stop();
+      relay?.stop();
+      await notifier?.close();
       await store.close();
     })();
     return closing;
