@@ -227,3 +227,27 @@ test('pings: a client that stops answering them is let go; one that answers stay
     await agent.close();
   }
 });
+
+test('behind a trusted proxy, the limits per address count the client named in X-Forwarded-For', { skip }, async () => {
+  for (const trusted of [true, false]) {
+    const agent = await sideAgent(16, { maxLabs: 4, labsPerAddress: 1, trustedProxies: trusted ? ['127.0.0.0/8'] : [] });
+    try {
+      const from = async (xff: string) =>
+        TestClient.connect(agent.url, undefined, { cookie: await TestClient.sessionCookie(agent.url), origin: agent.url, 'x-forwarded-for': xff });
+      const ann = await from('198.51.100.1');
+      const bo = await from('198.51.100.2');
+      const annAgain = await from('198.51.100.1');
+      await ok(ann, { type: 'open', lesson: 'uts' });
+      if (trusted) {
+        await ok(bo, { type: 'open', lesson: 'uts' });
+        await refused(annAgain, { type: 'open', lesson: 'uts' }, 'limit');
+      } else {
+        // Without trust the header is anyone's to write: everyone is the peer, 127.0.0.1.
+        await refused(bo, { type: 'open', lesson: 'uts' }, 'limit');
+      }
+      for (const c of [ann, bo, annAgain]) c.close();
+    } finally {
+      await agent.close();
+    }
+  }
+});

@@ -15,6 +15,7 @@ import { REPO_ROOT } from './paths.js';
 import { LtiPlatforms, type LtiPlatform } from './lti/platforms.js';
 import { AGENT_ID, MIN_CLUSTER_KEY_CHARS, clusterKey } from '@nslab/shared/cluster';
 import { hostname as osHostname } from 'node:os';
+import { isIP } from 'node:net';
 
 export interface AgentConfig {
   /** Names this agent's cgroups and state directory, so two agents on one host stay apart. */
@@ -89,6 +90,8 @@ export interface AgentConfig {
    * proxy, say); any other Host header is refused with 421, against DNS rebinding.
    */
   allowedHosts: string[];
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client (server/address.ts). */
+  trustedProxies: string[];
   /** The agent's URL as browsers reach it (for launch links), or null: from each request's Host. */
   publicUrl: string | null;
   /** Webhook deliveries: the first retry's delay (each next one doubles, at most an hour). */
@@ -243,6 +246,14 @@ export const SETTINGS: readonly Setting[] = [
     z.array(z.string().regex(HOST_NAME, 'a host name, optionally with :port')),
     [],
     'host names the agent answers to besides its IP addresses and localhost, e.g. [labs.example.org] behind a proxy; any other Host gets 421',
+  ),
+  s(
+    'trustedProxies',
+    'NSLAB_TRUSTED_PROXIES',
+    'list',
+    z.array(z.string().refine(isAddressOrRange, 'an IP address or a CIDR range, e.g. 10.0.0.0/8')),
+    [],
+    'routers or reverse proxies in front, e.g. [10.0.0.0/8]: from them X-Forwarded-For names the client, for the limits per address',
   ),
   s(
     'publicUrl',
@@ -562,6 +573,7 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     webhooks: { retryBaseMs: n('webhooks.retryBaseSeconds') * 1000 },
     allowedOrigins: v.allowedOrigins as string[],
     allowedHosts: v.allowedHosts as string[],
+    trustedProxies: v.trustedProxies as string[],
     metrics: v.metrics as boolean,
     shutdownNoticeMs: n('shutdownNoticeSeconds') * 1000,
     web: v.web as boolean,
@@ -576,6 +588,15 @@ export function loadConfig(overrides: Partial<AgentConfig> = {}, file: ConfigFil
     },
   };
   return { ...base, ...overrides, limits: { ...base.limits, ...(overrides.limits ?? {}) } };
+}
+
+function isAddressOrRange(text: string): boolean {
+  const [addr, bits, extra] = text.split('/');
+  const family = isIP(addr ?? '');
+  if (!family || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 6 ? 128 : 32);
 }
 
 /** nslab's release, from the checkout's package.json. */

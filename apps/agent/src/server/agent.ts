@@ -41,6 +41,7 @@ import { Pruner } from '../portal/prune.js';
 import { LtiTool } from '../lti/index.js';
 import { serveLti } from './lti-http.js';
 import { ClusterMember } from './cluster.js';
+import { clientAddress } from './address.js';
 import { postgresNotifier } from '../store/notify.js';
 import { WorkshopRelay } from '../workshops/relay.js';
 
@@ -183,7 +184,9 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
   const metrics = config.metrics ? new Metrics(manager, () => presence.waiting) : null;
   // Wrong tokens per address: a guesser is refused for a while (each guess costs a connection).
   const authFailures = new KeyedBuckets(20, 1 / 3);
+  const addressOf = clientAddress(config.trustedProxies);
   const ctx: ConnectionContext = {
+    addressOf,
     authFailures,
     manager,
     watchers,
@@ -232,11 +235,21 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
       authFailures,
       publicUrl: config.publicUrl,
       maxLifetimeMs: config.maxLifetimeMs,
+      addressOf,
       log: logWarn,
     }),
     launchHandler({ store, catalogue, embeds, activity, log: logWarn }),
     (req: IncomingMessage, res: ServerResponse, path: string) =>
-      serveLti(req, res, path, { lti, catalogue, embeds, activity, publicUrl: config.publicUrl, loginsPerAddress: new KeyedBuckets(120, 2), log: logWarn }),
+      serveLti(req, res, path, {
+        lti,
+        catalogue,
+        embeds,
+        activity,
+        publicUrl: config.publicUrl,
+        loginsPerAddress: new KeyedBuckets(120, 2),
+        addressOf,
+        log: logWarn,
+      }),
     serveEmbedScript,
   ];
   let url = '';

@@ -3,6 +3,7 @@
 // rate per key answered with 429 and Retry-After. A key reaches only its own learners' labs and
 // progress: every lab is looked up through its owner's portal user. The request and answer
 // shapes are zod schemas (portal/api-schemas.ts), also the source of /api/v1/openapi.json.
+import type { AddressOf } from './address.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { describeZodError } from '@nslab/shared';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   /** The agent's public URL for links (launches), or null: from the request's Host. */
   publicUrl: string | null;
   maxLifetimeMs: number;
+  /** Where a request comes from (address.ts). */
+  addressOf: AddressOf;
   log: (msg: string, extra: Record<string, unknown>) => void;
 }
 
@@ -88,7 +91,7 @@ function invalid(err: z.ZodError): Problem {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function apiV1({ store, manager, activity, sessionFor, perKey, authFailures, publicUrl, maxLifetimeMs, log }: ApiDeps) {
+export function apiV1({ store, manager, activity, sessionFor, perKey, authFailures, publicUrl, maxLifetimeMs, addressOf, log }: ApiDeps) {
   const catalogue = manager.catalogue;
 
   /** When a lab closes by its lifetime, as a wall-clock time. */
@@ -137,7 +140,7 @@ export function apiV1({ store, manager, activity, sessionFor, perKey, authFailur
     }
 
     // Everything else needs a key.
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = addressOf(req);
     const found = await keyFor(store, bearer(req.headers.authorization));
     if (!found.ok) {
       if (found.why !== 'missing' && !authFailures.take(address).ok)

@@ -1,4 +1,5 @@
 // What every connection shares: the labs and the agent-wide bookkeeping around them.
+import type { AddressOf } from './address.js';
 import type { LabManager } from '../sandbox/labs.js';
 import type { Catalogue } from '../lessons/catalogue.js';
 import type { LabWatchers } from '../lessons/watchers.js';
@@ -21,6 +22,8 @@ export interface RateLimits {
 
 export interface ConnectionContext {
   manager: LabManager<Catalogue>;
+  /** Where a request comes from, believing X-Forwarded-For only from trusted proxies (address.ts). */
+  addressOf: AddressOf;
   /** Task checks and namespace pictures of the labs, for clients that watch them. */
   watchers: LabWatchers;
   token: string;

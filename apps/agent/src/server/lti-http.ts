@@ -6,6 +6,7 @@
 //   POST /lti/deep-link  the picker's choice: a form that posts the signed response to the platform.
 // Form bodies are read up to MAX_FORM_BYTES (413 beyond). A refusal is a page that says why;
 // nothing is opened then. How to register nslab in an LMS: docs/lti.md.
+import type { AddressOf } from './address.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Catalogue, CatalogueEntry } from '../lessons/catalogue.js';
 import type { PortalActivity } from '../portal/activity.js';
@@ -27,6 +28,8 @@ export interface LtiHttpDeps {
   publicUrl: string | null;
   /** Logins per client address (each keeps a row in the store until it expires). */
   loginsPerAddress?: KeyedBuckets;
+  /** Where a request comes from (address.ts); by default the peer's address. */
+  addressOf?: AddressOf;
   log: (msg: string, extra: Record<string, unknown>) => void;
 }
 
@@ -110,7 +113,7 @@ export function serveLti(req: IncomingMessage, res: ServerResponse, path: string
 
     if (path === '/lti/login') {
       if (method !== 'GET' && method !== 'POST') return methodNotAllowed(res, ['GET', 'POST'], 'An LTI login is a GET or a form POST from the platform.');
-      const rate = deps.loginsPerAddress?.take(req.socket.remoteAddress ?? 'unknown');
+      const rate = deps.loginsPerAddress?.take(deps.addressOf?.(req) ?? req.socket.remoteAddress ?? 'unknown');
       if (rate && !rate.ok) {
         res.setHeader('retry-after', String(Math.max(1, rate.retryInS)));
         return refusalPage(res, {

@@ -45,7 +45,7 @@ export function upgradeHandler({ ctx, wss, sessions, embeds, web, hostAllowed, o
       socket.write(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${why}\n`);
       socket.destroy();
     };
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = ctx.addressOf(req);
     const given = bearer(req.headers.authorization);
     if (given !== null && !tokenMatches(token, given)) {
       const { ok } = authFailures.take(address);
