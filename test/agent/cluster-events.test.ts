@@ -9,6 +9,7 @@ import { rootOrSkip } from '../helpers/env.ts';
 import { TestClient, ok } from '../helpers/ws.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { PgServer, pgSkip } from '../store/engines.ts';
+import { loadConfig } from '../../apps/agent/src/config.ts';
 
 const skip = rootOrSkip('the events between agents') || pgSkip();
 let server: PgServer | null = null;
@@ -24,8 +25,9 @@ after(async () => {
 
 test('a room whose learners sit on another agent: its dashboard follows them, and its broadcast reaches them', { skip }, async () => {
   const url = await server!.createDatabase();
-  const a = await sideAgent(15, { maxLabs: 4, databaseUrl: url });
-  const b = await sideAgent(16, { maxLabs: 4, databaseUrl: url });
+  const base = loadConfig({}, {}).cluster;
+  const a = await sideAgent(15, { maxLabs: 4, databaseUrl: url, cluster: { ...base, agentId: 'host-a' } });
+  const b = await sideAgent(16, { maxLabs: 4, databaseUrl: url, cluster: { ...base, agentId: 'host-b' } });
   try {
     const admin = await TestClient.connect(a.url, a.token);
     const w = await ok(admin, { type: 'workshop-create', title: 'Two machines', lessons: ['uts'], seats: 4 });
@@ -55,6 +57,11 @@ test('a room whose learners sit on another agent: its dashboard follows them, an
       return r.learners[0].done.some((d: { task: string }) => d.task === 'set-hostname') ? r : null;
     });
 
+    const row = room.learners[0];
+    assert.equal(row.lab, lab, "A's dashboard names her lab on B, as B wrote it in the store");
+    assert.equal(row.lesson, 'uts');
+    assert.equal(typeof row.idleSince, 'string');
+
     // A broadcast from the dashboard on A reaches Ann on B.
     await ok(ann, { type: 'seat' });
     await ok(teacher, { type: 'broadcast', workshop: w.id, text: 'Five minutes' });
@@ -73,6 +80,9 @@ test('a room whose learners sit on another agent: its dashboard follows them, an
       },
       40_000,
     );
+    // Her lab closes on B: A's dashboard no longer shows it.
+    await ok(ann, { type: 'close', lab });
+    await waitFor('the closed lab leaves the dashboard', async () => (await ok(teacher, { type: 'workshop-show', workshop: w.id })).learners[0].lab === null);
     for (const c of [admin, teacher, ann]) c.close();
   } finally {
     await Promise.all([a.close(), b.close()]);

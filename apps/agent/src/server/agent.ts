@@ -42,6 +42,7 @@ import { LtiTool } from '../lti/index.js';
 import { serveLti } from './lti-http.js';
 import { ClusterMember } from './cluster.js';
 import { clientAddress } from './address.js';
+import { SessionLabs } from './session-labs.js';
 import { postgresNotifier } from '../store/notify.js';
 import { WorkshopRelay } from '../workshops/relay.js';
 
@@ -178,6 +179,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
   pruner.start();
   const presence = new Presence(manager, config.graceMs, (msg, extra) => log.info(extra, msg));
   presence.onChange = (labId) => {
+    sessionLabs?.changed(labId);
     const owner = manager.get(labId)?.owner;
     if (owner) workshops.touchSession(owner);
   };
@@ -185,8 +187,13 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
   // Wrong tokens per address: a guesser is refused for a while (each guess costs a connection).
   const authFailures = new KeyedBuckets(20, 1 / 3);
   const addressOf = clientAddress(config.trustedProxies);
+  // With a shared store, every agent's dashboards see which lab each learner holds, on any agent.
+  const sharedAgentId = config.databaseUrl ? config.cluster.agentId : null;
+  const sessionLabs = sharedAgentId ? new SessionLabs(store, manager, presence, sharedAgentId, (msg, extra) => log.warn(extra, msg)) : null;
+  sessionLabs?.start();
   const ctx: ConnectionContext = {
     addressOf,
+    sharedAgentId,
     authFailures,
     manager,
     watchers,
@@ -326,6 +333,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
       await activity.settle();
       await outbox.stop();
       relay?.stop();
+      sessionLabs?.stop();
       await notifier?.close();
       await store.close();
     })();

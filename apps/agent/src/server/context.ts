@@ -24,6 +24,8 @@ export interface ConnectionContext {
   manager: LabManager<Catalogue>;
   /** Where a request comes from, believing X-Forwarded-For only from trusted proxies (address.ts). */
   addressOf: AddressOf;
+  /** With a store shared by several agents: this agent's id, to tell its labs from theirs (session-labs.ts); else null. */
+  sharedAgentId: string | null;
   /** Task checks and namespace pictures of the labs, for clients that watch them. */
   watchers: LabWatchers;
   token: string;

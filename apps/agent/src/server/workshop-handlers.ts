@@ -1,6 +1,8 @@
 // The workshop requests (docs/workshops.md): the token holder makes and lists workshops; an
 // instructor (the key of the instructor link, shown once on this connection) runs their room;
 // a browser session joins with a code and asks for help. Each checks who asks first.
+import { remoteSessionLabs } from './session-labs.js';
+import type { SessionLab } from '../store/index.js';
 import { LAB_RESET_REASON, type WorkshopState } from '@nslab/shared';
 import type { Lab } from '../sandbox/lab.js';
 import { WorkshopError, phaseOf, type WorkshopRow } from '../workshops/workshops.js';
@@ -71,6 +73,14 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
   const now = performance.now();
   const wall = Date.now();
   const names = new Map(seats.map((s) => [s.seatId, s.name]));
+  // Learners whose labs are on other agents (a store shared by several): as those agents wrote them.
+  const elsewhere = ctx.sharedAgentId
+    ? await remoteSessionLabs(
+        ctx.store,
+        seats.filter((s) => !newestLab(scope, s.sessionId)).map((s) => s.sessionId),
+        ctx.sharedAgentId,
+      )
+    : new Map<string, SessionLab>();
   return {
     ...ctx.workshops.info(w, seats.length),
     plan: w.lessons.map((id) => {
@@ -79,14 +89,15 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
     }),
     learners: seats.map((s) => {
       const lab = newestLab(scope, s.sessionId) ?? null;
+      const remote = lab ? undefined : elsewhere.get(s.sessionId);
       return {
         seat: s.seatId,
         name: s.name,
         joinedAt: s.joinedAt.toISOString(),
-        lab: lab?.id ?? null,
-        lesson: lab?.lesson?.id ?? null,
-        connected: lab ? ctx.presence.held(lab.id) : false,
-        idleSince: lab ? new Date(wall - (now - lab.lastActiveAt)).toISOString() : null,
+        lab: lab?.id ?? remote?.lab ?? null,
+        lesson: lab?.lesson?.id ?? remote?.lesson ?? null,
+        connected: lab ? ctx.presence.held(lab.id) : (remote?.connected ?? false),
+        idleSince: lab ? new Date(wall - (now - lab.lastActiveAt)).toISOString() : remote ? new Date(remote.activeAt).toISOString() : null,
         limit: lab ? (ctx.labLimits.get(lab.id) ?? null) : null,
         done: (doneBy.get(s.sessionId) ?? []).map((d) => ({ lesson: d.lesson, task: d.task, doneAt: d.doneAt.toISOString() })),
         casts: ctx.recordings.list(w.id, s.seatId).map((c) => ({

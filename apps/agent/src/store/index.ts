@@ -13,6 +13,7 @@ import { MIGRATIONS, migrate, type Engine, type Migration } from './migrations.j
 import { openEmbedded } from './sqlite.js';
 import type { PoolOptions } from './postgres.js';
 import {
+  agentIdText,
   anObject,
   broadcastText,
   check,
@@ -99,6 +100,17 @@ export interface WorkshopRow {
 }
 
 /** A learner's seat in a workshop: one per browser session and workshop. */
+/** A browser session's newest lab, on the agent that holds it (several agents, docs/router.md). */
+export interface SessionLab {
+  session: string;
+  lab: string;
+  lesson: string;
+  agent: string;
+  connected: boolean;
+  /** When the learner last typed in it (epoch ms). */
+  activeAt: number;
+}
+
 export interface SeatRow {
   workshopId: string;
   seatId: string;
@@ -197,6 +209,14 @@ export interface Store {
   seats(workshopId: string): Promise<SeatRow[]>;
   /** The seats a session has, in every workshop, the newest first. */
   seatsOfSession(sessionId: string): Promise<SeatRow[]>;
+  /** Several agents: a session's newest lab is this one (replacing the row it had). */
+  setSessionLab(row: SessionLab): Promise<void>;
+  /** The lab closed: its row goes (the session's row only if it still names this lab). */
+  clearSessionLab(labId: string): Promise<void>;
+  /** Every row of an agent is written again at `at` (its labs are still open); others of its rows go. */
+  refreshAgentLabs(agentId: string, labIds: string[], at?: number): Promise<void>;
+  /** The newest lab of each of these sessions, written again since `since` (epoch ms). */
+  sessionLabs(sessions: string[], since: number): Promise<SessionLab[]>;
   /** Record a help request (the text may be empty). An id already used fails with 'conflict'. */
   askHelp(h: HelpInput): Promise<HelpRow>;
   /** Mark a help request answered. False when the workshop has no such request, or it was answered already. */
@@ -604,6 +624,71 @@ class KyselyStore implements Store {
         .orderBy('task_id')
         .execute();
       return rows.map((r) => ({ session: r.session_id, lesson: r.lesson_id, task: r.task_id, doneAt: new Date(Number(r.done_at)) }));
+    });
+  }
+
+  async setSessionLab(r: SessionLab): Promise<void> {
+    const op = 'setSessionLab';
+    const o = check(op, 'row', anObject, r) as Record<string, unknown>;
+    const row = {
+      session_id: check(op, 'session', sessionId, o.session),
+      lab_id: check(op, 'lab', entityId, o.lab),
+      lesson_id: check(op, 'lesson', lessonId, o.lesson),
+      agent_id: check(op, 'agent', agentIdText, o.agent),
+      connected: check(op, 'connected', z.boolean(), o.connected) ? 1 : 0,
+      active_at: check(op, 'activeAt', instant, o.activeAt),
+      updated_at: Date.now(),
+    };
+    await this.run(op, async () => {
+      await this.db
+        .insertInto('session_lab')
+        .values(row)
+        .onConflict((oc) =>
+          oc.column('session_id').doUpdateSet({
+            lab_id: row.lab_id,
+            lesson_id: row.lesson_id,
+            agent_id: row.agent_id,
+            connected: row.connected,
+            active_at: row.active_at,
+            updated_at: row.updated_at,
+          }),
+        )
+        .execute();
+    });
+  }
+
+  async clearSessionLab(labId: string): Promise<void> {
+    const id = check('clearSessionLab', 'lab', entityId, labId);
+    await this.run('clearSessionLab', async () => void (await this.db.deleteFrom('session_lab').where('lab_id', '=', id).execute()));
+  }
+
+  async refreshAgentLabs(agentId: string, labIds: string[], at: number = Date.now()): Promise<void> {
+    const op = 'refreshAgentLabs';
+    const agent = check(op, 'agent', agentIdText, agentId);
+    const ids = [...new Set(check(op, 'labs', z.array(entityId).max(10_000), labIds))];
+    await this.run(op, async () => {
+      if (ids.length) await this.db.updateTable('session_lab').set({ updated_at: at }).where('agent_id', '=', agent).where('lab_id', 'in', ids).execute();
+      let gone = this.db.deleteFrom('session_lab').where('agent_id', '=', agent);
+      if (ids.length) gone = gone.where('lab_id', 'not in', ids);
+      await gone.execute();
+    });
+  }
+
+  async sessionLabs(sessions: string[], since: number): Promise<SessionLab[]> {
+    const op = 'sessionLabs';
+    const sids = [...new Set(check(op, 'sessions', sessionList, sessions))];
+    const after = check(op, 'since', instant, since);
+    if (!sids.length) return [];
+    return this.run(op, async () => {
+      const rows = await this.db.selectFrom('session_lab').selectAll().where('session_id', 'in', sids).where('updated_at', '>=', after).execute();
+      return rows.map((r) => ({
+        session: r.session_id,
+        lab: r.lab_id,
+        lesson: r.lesson_id,
+        agent: r.agent_id,
+        connected: Number(r.connected) === 1,
+        activeAt: Number(r.active_at),
+      }));
     });
   }
 

@@ -214,6 +214,26 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: "several agents: each browser session's newest lab, on whichever agent holds it",
+    statements: [
+      // Written by the agent that holds the lab (on open, on a change of presence, and again
+      // every minute while it is open), read by any agent's workshop dashboard. A row that has
+      // not been written again for a few minutes belongs to an agent that is gone.
+      `CREATE TABLE session_lab (
+        session_id TEXT PRIMARY KEY,
+        lab_id TEXT NOT NULL,
+        lesson_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        connected INTEGER NOT NULL,
+        active_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      'CREATE INDEX session_lab_agent ON session_lab (agent_id)',
+      'CREATE INDEX session_lab_lab ON session_lab (lab_id)',
+    ],
+  },
 ];
 
 // Both dialects accept this text as it is.

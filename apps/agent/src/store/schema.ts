@@ -148,6 +148,17 @@ export interface LtiGradeTargetTable {
   updated_at: number;
 }
 
+export interface SessionLabTable {
+  session_id: string;
+  lab_id: string;
+  lesson_id: string;
+  agent_id: string;
+  /** 1 while a page holds the lab, else 0. */
+  connected: number;
+  active_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   api_key: ApiKeyTable;
   portal_user: PortalUserTable;
@@ -163,6 +174,7 @@ export interface Database {
   workshop: WorkshopTable;
   workshop_seat: WorkshopSeatTable;
   help_request: HelpRequestTable;
+  session_lab: SessionLabTable;
 }
 
 // A browser session id is opaque to the store, but it is an identifier, not text: printable
@@ -198,6 +210,9 @@ export const instant = z
       .refine((n) => n >= MIN_MS, 'before the year 2000')
       .refine((n) => n <= MAX_MS, 'after the year 9999'),
   );
+
+/** An agent id among several (a lowercase host name, as @nslab/shared/cluster's AGENT_ID). */
+export const agentIdText = z.string().regex(/^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/, 'a lowercase host name');
 
 export const secretName = z
   .string()
