@@ -199,7 +199,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
     watchers,
     store,
     token,
-    shares: new Shares(),
+    shares: new Shares(config.cluster.key),
     workshops,
     recordings,
     takeovers,

@@ -279,6 +279,13 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
 
   async 'workshop-watch'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
+    const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
+    // A learner whose lab is on another agent of the cluster: a link that agent accepts.
+    if (seat && !newestLab(scope, seat.sessionId) && scope.ctx.sharedAgentId) {
+      const remote = (await remoteSessionLabs(scope.ctx.store, [seat.sessionId], scope.ctx.sharedAgentId)).get(seat.sessionId);
+      const token = remote ? scope.ctx.shares.mintAcross(remote.lab) : null;
+      if (remote && token) return { token, lab: remote.lab };
+    }
     const { lab } = await seatAndLab(scope, w, msg.seat);
     return { token: scope.ctx.shares.mint(lab.id), lab: lab.id };
   },
