@@ -80,6 +80,8 @@ export class LabSession extends LabStore<SessionState> {
       paneInfos: [],
     });
     this.socket.embed = options.embed === true;
+    // After a reload, the first connection goes to the machine that holds the tab's lab.
+    this.socket.lab = rememberedLab.get(lesson);
   }
 
   protected currentLab() {
@@ -106,6 +108,12 @@ export class LabSession extends LabStore<SessionState> {
 
   protected reconnects() {
     return this.state.phase !== 'unauthenticated' && this.state.phase !== 'lab-closed';
+  }
+
+  protected onLabLost(reason: string) {
+    // The lab went with its machine: say so, as for any closed lab; "open a new lab" is placed anew.
+    rememberedLab.set(this.lesson, null);
+    this.set({ phase: 'lab-closed', message: reason, picture: null, closing: null });
   }
 
   /**
@@ -198,6 +206,7 @@ export class LabSession extends LabStore<SessionState> {
       if (ws !== this.socket.current) return;
       const changed = current !== null && current !== lab.id;
       rememberedLab.set(this.lesson, lab.id);
+      this.socket.lab = lab.id;
       if (this.options.dynamicPanes) this.paneNames = lab.panes.map((p) => p.name);
       const panes: Record<string, PaneState> = {};
       for (const name of this.paneNames) {
@@ -222,6 +231,11 @@ export class LabSession extends LabStore<SessionState> {
       if (ws !== this.socket.current) return;
       const code = errorCode(err);
       if (code === 'connection') return; // the connection went: LabStore's closed() tries again
+      if (code === 'draining') {
+        // This machine is leaving: a new connection is placed on another one.
+        this.set({ phase: 'limit', message: errorMessage(err) });
+        return this.socket.retryLater();
+      }
       if (code === 'limit') {
         // Too many labs: ask again later on this connection.
         this.set({ phase: 'limit', message: errorMessage(err) });
@@ -379,6 +393,7 @@ export class LabSession extends LabStore<SessionState> {
 
   /** After lab-closed: open a fresh lab. */
   newLab() {
+    this.socket.lab = null;
     this.set({ labId: null, tasks: null, picture: null, closing: null });
     for (const q of this.inputs.values()) q.clear();
     for (const t of this.terms.values()) {

@@ -95,7 +95,16 @@ export interface SocketHandlers {
   closed(unsupported: string | null): void;
   /** Seconds until the next attempt, while retryLater() waits (again on each change). */
   countdown(seconds: number): void;
+  /**
+   * A router in front of several agents cannot reach the lab this socket named (`lab`): the
+   * machine holding it stopped (4410), or the id is not one of this cluster's (4403). `lab` is
+   * cleared first, so the next connection is placed anew; closed(null) follows.
+   */
+  labLost?(reason: string): void;
 }
+
+/** Close codes of a router in front of several agents (docs/router.md). */
+export const ROUTER_CLOSE = { altered: 4403, gone: 4410, noRoom: 4503 } as const;
 
 export class AgentSocket {
   private ws: WebSocket | null = null;
@@ -112,6 +121,11 @@ export class AgentSocket {
   private unreachableUntil = 0;
   /** An embed view's connection (`embed=1`): the agent knows it by its embed cookie, not the session cookie. */
   embed = false;
+  /**
+   * The lab this page works with, when it has one: sent as `lab=` so that a router in front of
+   * several agents takes the connection to the machine that holds it (one agent ignores it).
+   */
+  lab: string | null = null;
 
   constructor(private readonly handlers: SocketHandlers) {}
 
@@ -213,7 +227,8 @@ export class AgentSocket {
     try {
       if (Date.now() < this.unreachableUntil) throw new Error('unreachable (simulated)');
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-      ws = new WebSocket(`${proto}//${location.host}${WS_PATH}?v=${PROTOCOL_VERSION}${this.embed ? '&embed=1' : ''}`);
+      const lab = this.lab ? `&lab=${encodeURIComponent(this.lab)}` : '';
+      ws = new WebSocket(`${proto}//${location.host}${WS_PATH}?v=${PROTOCOL_VERSION}${this.embed ? '&embed=1' : ''}${lab}`);
     } catch {
       this.down = false;
       this.handlers.closed(null);
@@ -232,6 +247,10 @@ export class AgentSocket {
       this.requests.failAll(new AgentError('connection', 'connection lost'));
       if (this.stopped) return;
       this.down = false;
+      if ((ev.code === ROUTER_CLOSE.gone || ev.code === ROUTER_CLOSE.altered) && this.lab !== null) {
+        this.lab = null;
+        this.handlers.labLost?.(ev.reason || 'the machine holding your lab stopped; open a new one');
+      }
       this.handlers.closed(ev.code === UNSUPPORTED_VERSION ? ev.reason || 'unsupported protocol version' : null);
     };
     ws.onerror = () => {

@@ -91,8 +91,12 @@ export abstract class LabStore<S extends LabViewState> extends StateStore<S> {
         this.socket.retryLater();
       },
       countdown: (retryIn) => this.patch({ retryIn }),
+      labLost: (reason) => this.onLabLost(reason),
     });
   }
+
+  /** A router says the lab's machine is gone (socket.ts, labLost): the page's lab is over. */
+  protected onLabLost(_reason: string) {}
 
   start() {
     this.socket.start();

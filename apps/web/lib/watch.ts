@@ -20,6 +20,13 @@ export interface WatchState extends LabViewState {
 export class WatchSession extends LabStore<WatchState> {
   constructor(protected readonly token: string | null) {
     super({ phase: token ? 'connecting' : 'no-link', lab: null, retryIn: 0, message: null, panes: {}, tasks: null, picture: null, takeover: 'none' }, true);
+    // A link names its lab first (lab.nonce.signature): a router takes the connection to its machine.
+    const lab = token?.split('.')[0] ?? '';
+    if (/^[a-z0-9]{6,32}$/.test(lab)) this.socket.lab = lab;
+  }
+
+  protected onLabLost(reason: string) {
+    this.set({ phase: 'closed', message: reason });
   }
 
   protected currentLab() {
