@@ -2,6 +2,7 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'apps/agent/src');
@@ -40,8 +41,38 @@ export async function buildAgent(entries = ENTRIES) {
   );
 }
 
+// The router (apps/router): one bundle, everything inside it (it has no native modules), with
+// nslab's release baked in: routers send new labs only to agents of the same release.
+const routerSrc = join(root, 'apps/router/src');
+const routerOut = join(root, 'apps/router/dist');
+export const ROUTER_ENTRIES = { 'router.cjs': 'main.ts' };
+
+export async function buildRouter(entries = ROUTER_ENTRIES) {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  await Promise.all(
+    Object.entries(entries).map(([outfile, entry]) =>
+      build({
+        entryPoints: [join(routerSrc, entry)],
+        outfile: join(routerOut, outfile),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        sourcemap: 'linked',
+        logLevel: 'warning',
+        logOverride: { 'empty-import-meta': 'silent' },
+        define: { __NSLAB_VERSION__: JSON.stringify(version) },
+        // ws's optional native speed-ups: loaded when installed, skipped when not.
+        external: ['bufferutil', 'utf-8-validate'],
+      }),
+    ),
+  );
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const only = process.argv.slice(2);
   const entries = only.length ? Object.fromEntries(Object.entries(ENTRIES).filter(([k]) => only.includes(k))) : ENTRIES;
-  await buildAgent(entries);
+  const router = only.length ? Object.fromEntries(Object.entries(ROUTER_ENTRIES).filter(([k]) => only.includes(k))) : ROUTER_ENTRIES;
+  if (Object.keys(entries).length || !only.length) await buildAgent(entries);
+  if (Object.keys(router).length) await buildRouter(router);
 }

@@ -45,7 +45,23 @@ function run(cmd, argv, opts = {}) {
 }
 
 // 1. Dependencies.
-const lockHash = hashTree(['package-lock.json', 'package.json', 'apps/agent/package.json', 'apps/web/package.json', 'packages/shared/package.json']);
+// What npm installs depends on the lock file and on the packages' dependency fields, not on
+// their scripts: a new script must not cost a reinstall (which empties node_modules under
+// everything running from it).
+const DEP_FIELDS = ['name', 'workspaces', 'dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'overrides', 'bin'];
+const MANIFESTS = ['package.json', 'apps/agent/package.json', 'apps/router/package.json', 'apps/web/package.json', 'packages/shared/package.json'];
+function depsHash() {
+  const h = createHash('sha256');
+  h.update(existsSync(join(root, 'package-lock.json')) ? readFileSync(join(root, 'package-lock.json')) : '');
+  for (const m of MANIFESTS) {
+    const file = join(root, m);
+    if (!existsSync(file)) continue;
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    h.update(`${m}\n${JSON.stringify(DEP_FIELDS.map((f) => json[f] ?? null))}\n`);
+  }
+  return h.digest('hex');
+}
+const lockHash = depsHash();
 const deps = stamp('deps');
 if (!existsSync(join(root, 'node_modules')) || deps.read() !== lockHash) {
   say('installing dependencies...');
@@ -62,6 +78,16 @@ if (agent.read() !== agentHash || !existsSync(join(root, 'apps/agent/dist/main.c
   const { buildAgent } = await import('./build.mjs');
   await buildAgent();
   agent.write(agentHash);
+}
+
+// 2b. The router's bundle (apps/router/dist/router.cjs).
+const routerHash = hashTree(['apps/router/src', 'apps/router/package.json', 'packages/shared/src', 'scripts/build.mjs', 'package.json']);
+const router = stamp('router');
+if (router.read() !== routerHash || !existsSync(join(root, 'apps/router/dist/router.cjs'))) {
+  say('bundling the router...');
+  const { buildRouter } = await import('./build.mjs');
+  await buildRouter();
+  router.write(routerHash);
 }
 
 // 3. The web app.
