@@ -234,12 +234,13 @@ export class LabSession extends LabStore<SessionState> {
       if (code === 'draining') {
         // This machine is leaving: a new connection is placed on another one.
         this.set({ phase: 'limit', message: errorMessage(err) });
-        return this.socket.retryLater();
+        return this.socket.reconnectLater();
       }
       if (code === 'limit') {
-        // Too many labs: ask again later on this connection.
+        // Too many labs: ask again later, on a new connection (behind a router it may be placed
+        // on a machine with room; one agent alone is simply asked again).
         this.set({ phase: 'limit', message: errorMessage(err) });
-        return this.socket.retryLater(() => void this.setupLab());
+        return this.socket.reconnectLater();
       }
       if (code === 'unauthenticated') return this.set({ phase: 'unauthenticated' });
       this.set({ phase: 'error', message: errorMessage(err) });

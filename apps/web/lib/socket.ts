@@ -195,6 +195,17 @@ export class AgentSocket {
     }, delay);
   }
 
+  /**
+   * After the next backoff delay, leave this connection and make a new one (the backoff keeps
+   * growing): behind a router, a new connection is placed anew (a full or draining agent).
+   */
+  reconnectLater() {
+    this.retryLater(() => {
+      this.closeCurrent(1000, 'placed anew');
+      this.connect();
+    });
+  }
+
   /** Send a message that gets no answer; false (and nothing sent) while not connected. */
   send(msg: Notice): boolean {
     if (!this.open) return false;
