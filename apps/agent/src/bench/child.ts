@@ -36,7 +36,9 @@ export function startChild(
   nodeArgs: string[] = [],
 ): Promise<{ child: Child; m: RegExpExecArray }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--require', locateBundle('bench-deathsig.cjs'), ...nodeArgs, locateBundle(bundle)], {
+    // A bundle of the agent's by name, or any bundle by its absolute path (the router's).
+    const file = bundle.startsWith('/') ? bundle : locateBundle(bundle);
+    const proc = spawn(process.execPath, ['--require', locateBundle('bench-deathsig.cjs'), ...nodeArgs, file], {
       env: { ...env, NSLAB_HARNESS_PID: String(process.pid) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

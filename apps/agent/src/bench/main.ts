@@ -1,8 +1,9 @@
 // `npm run bench`: speed and memory of labs and panes, each figure beside a baseline measured in
 // the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
-// single runs: these machines are shared and noisy. Five groups: `labs` (opening labs, spawning
+// single runs: these machines are shared and noisy. Six groups: `labs` (opening labs, spawning
 // panes, exec, limits; ./open.ts), `stream` (terminal streaming, ./stream.ts), `load` (N learners
-// at once, ./load.ts) and `soak` (learners and chaos for minutes, ./soak/); `--only stream` runs one.
+// at once, ./load.ts), `portal` (./portal.ts), `router` (the same agent through the router and
+// directly, ./router.ts) and `soak` (learners and chaos for minutes, ./soak/); `--only stream` runs one.
 //
 // The bench never stops half-way: a workload that stalls is a figure (`stalls`: whose, what, how
 // many bytes), an unexpected error in one group is reported and the next group runs; the exit
@@ -23,6 +24,7 @@ import { runLoadBench } from './load.js';
 import { runOpenToPrompts } from './open.js';
 import { runSoakGroup } from './soak/group.js';
 import { runPortalBench } from './portal.js';
+import { runRouterBench } from './router.js';
 import { stopAllChildren } from './child.js';
 
 const args = process.argv.slice(2);
@@ -35,7 +37,7 @@ const OPENS = opt('opens', 40);
 const PANE_SPAWNS = opt('pane-spawns', 60);
 const STRESS_SPAWNS = opt('spawns', 10_000);
 const MAX_LABS = opt('max-labs', 256);
-const GROUPS = ['labs', 'stream', 'load', 'portal', 'soak'] as const;
+const GROUPS = ['labs', 'stream', 'load', 'portal', 'router', 'soak'] as const;
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : [...GROUPS];
 for (const g of only) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--only: unknown group "${g}" (groups: ${GROUPS.join(', ')})`);
@@ -298,6 +300,17 @@ async function main() {
     },
     portal: async () => {
       metrics.push(...(await runPortalBench({ runs: opt('portal-runs', 100), say })));
+    },
+    router: async () => {
+      metrics.push(
+        ...(await runRouterBench({
+          opens: opt('router-opens', 30),
+          echoes: opt('router-echoes', 200),
+          rounds: opt('router-rounds', 5),
+          connections: opt('router-connections', 300),
+          say,
+        })),
+      );
     },
     soak: async () => {
       metrics.push(...(await runSoakGroup({ seconds: opt('soak-minutes', 3) * 60, baselineSeconds: opt('soak-baseline-minutes', 1) * 60, say, findings })));
