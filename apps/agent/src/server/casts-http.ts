@@ -50,10 +50,13 @@ export function serveRecordings(req: IncomingMessage, res: ServerResponse, path:
     return true;
   }
   const name = path.split('/').pop()!;
-  send(res, file, {
-    'content-type': 'application/x-asciicast; charset=utf-8',
-    'cache-control': 'no-store',
-    ...(query.get('download') ? { 'content-disposition': `attachment; filename="${name}"` } : {}),
-  });
+  // A lab that just closed is still writing its files' ends: served whole, once written.
+  void recordings.settled(file).then(() =>
+    send(res, file, {
+      'content-type': 'application/x-asciicast; charset=utf-8',
+      'cache-control': 'no-store',
+      ...(query.get('download') ? { 'content-disposition': `attachment; filename="${name}"` } : {}),
+    }),
+  );
   return true;
 }

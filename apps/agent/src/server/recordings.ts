@@ -132,12 +132,24 @@ export class Recordings {
     for (const w of this.live.get(lab)?.writers.values() ?? []) w.marker(task);
   }
 
+  /** Labs whose files are being finished (a capped file's end is written as it closes). */
+  private readonly finishing = new Map<string, Promise<unknown>>();
+
+  /** Resolves once the file at `path` (a resolve() answer) is whole: no longer being finished. */
+  async settled(path: string): Promise<void> {
+    const lab = FILE.exec(path.split('/').pop() ?? '')?.[1];
+    if (lab) await this.finishing.get(lab);
+  }
+
   private async stopRecording(lab: string) {
     const r = this.live.get(lab);
     if (!r) return;
     this.live.delete(lab);
     r.off();
-    await Promise.all([...r.writers.values()].map((w) => w.close()));
+    const done = Promise.allSettled([...r.writers.values()].map((w) => w.close()));
+    this.finishing.set(lab, done);
+    await done;
+    this.finishing.delete(lab);
     for (const files of this.index.values())
       for (const f of files.values())
         if (f.lab === lab && f.writer) {
