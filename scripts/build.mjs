@@ -1,4 +1,5 @@
-// Bundles the agent's entry points with esbuild into apps/agent/dist (CommonJS, Node 20).
+// Bundles the agent's entry points into apps/agent/dist and the router into apps/router/dist, with
+// esbuild (CommonJS, Node 20).
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -20,20 +21,25 @@ export const ENTRIES = {
   'soak.cjs': 'bench/soak/main.ts',
 };
 
+/** The options every bundle shares: CommonJS for Node 20, with a linked source map. */
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // paths.ts reads import.meta only when __dirname is missing (ESM under tsx), never in a bundle.
+  logOverride: { 'empty-import-meta': 'silent' },
+};
+
 export async function buildAgent(entries = ENTRIES) {
   await Promise.all(
     Object.entries(entries).map(([outfile, entry]) =>
       build({
+        ...COMMON,
         entryPoints: [join(src, entry)],
         outfile: join(out, outfile),
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        sourcemap: 'linked',
-        logLevel: 'warning',
-        // paths.ts reads import.meta only when __dirname is missing (ESM under tsx), never in a bundle.
-        logOverride: { 'empty-import-meta': 'silent' },
         // Loaded from node_modules at run time: native or WebAssembly files beside their code, optional requires.
         external: ['koffi', 'next', 'react', 'react-dom', 'pino', 'prom-client', 'playwright-core', '@lydell/node-pty', 'node-sqlite3-wasm', 'pg'],
       }),
@@ -52,15 +58,9 @@ export async function buildRouter(entries = ROUTER_ENTRIES) {
   await Promise.all(
     Object.entries(entries).map(([outfile, entry]) =>
       build({
+        ...COMMON,
         entryPoints: [join(routerSrc, entry)],
         outfile: join(routerOut, outfile),
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        sourcemap: 'linked',
-        logLevel: 'warning',
-        logOverride: { 'empty-import-meta': 'silent' },
         define: { __NSLAB_VERSION__: JSON.stringify(version) },
         // ws's optional native speed-ups: loaded when installed, skipped when not.
         external: ['bufferutil', 'utf-8-validate'],

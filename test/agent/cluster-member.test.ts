@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import { agentTag, labIdTag, clusterKey } from '@nslab/shared/cluster';
-import { sideAgent, TEST_ID_BASE, TEST_INSTANCE } from '../helpers/agent.ts';
+import { sideAgent, testConfig, TEST_ID_BASE, TEST_INSTANCE } from '../helpers/agent.ts';
 import { rootOrSkip } from '../helpers/env.ts';
 import { TestClient, ok, refused } from '../helpers/ws.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -187,22 +187,14 @@ test('nslab drain: asks the agent at NSLAB_URL with its token, and says when it 
 
 test('pings: a client that stops answering them is let go; one that answers stays', { skip }, async () => {
   const instance = `${TEST_INSTANCE}-s15`;
-  const agent = await startAgent(
-    loadConfig({
-      instance,
-      stateDir: `/run/${instance}`,
-      dataDir: `/run/${instance}/data`,
-      idBase: TEST_ID_BASE + (64 + 8 * 15) * 65536,
-      maxLabs: 2,
-      warmLabs: 0,
-      warmPerLesson: 0,
-      port: 0,
-      web: false,
-      token: 'test-token-123',
-      shutdownNoticeMs: 0,
-    }),
-    { quiet: true, pingMs: 150 },
-  );
+  const config = testConfig({
+    instance,
+    stateDir: `/run/${instance}`,
+    dataDir: `/run/${instance}/data`,
+    idBase: TEST_ID_BASE + (64 + 8 * 15) * 65536,
+    maxLabs: 2,
+  });
+  const agent = await startAgent(config, { quiet: true, pingMs: 150 });
   try {
     const url = `${agent.url.replace(/^http/, 'ws')}/api/ws`;
     const headers = { authorization: `Bearer ${agent.token}` };

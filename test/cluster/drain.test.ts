@@ -1,21 +1,19 @@
 // Draining (docs/router.md): an agent told to drain takes no new lab (directly: refused with
 // `draining`; through the router: none is placed there), keeps serving the labs it has, and its
 // process exits 0 once the last of them has closed, or once the drain's deadline has passed.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rootOrSkip } from '../helpers/env.ts';
-import { Cluster, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
+import { useCluster } from '../helpers/use-cluster.ts';
+import { type Cluster, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
 import { refused } from '../helpers/ws.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const skip = rootOrSkip('the cluster tests');
 let cluster: Cluster;
 
-before(async () => {
-  if (!skip) cluster = await Cluster.start({ hosts: 3 });
-});
-after(async () => {
-  await cluster?.stop();
+useCluster(skip, { hosts: 3 }, (c) => {
+  cluster = c;
 });
 
 async function drain(url: string, token: string | null, body?: unknown): Promise<{ status: number; body: any }> {

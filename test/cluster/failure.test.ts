@@ -1,25 +1,18 @@
 // One machine dies (SIGKILL of its agent): only the learners whose labs it held are told, with
 // 4410 and a sentence; everyone else keeps working; new labs go to the others; nothing written to
 // the store before is lost. It comes back and takes labs again.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rootOrSkip } from '../helpers/env.ts';
-import { Cluster, ROUTER_CLOSE, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
+import { useCluster } from '../helpers/use-cluster.ts';
+import { type Cluster, ROUTER_CLOSE, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
 import { TestClient, ok } from '../helpers/ws.ts';
 
 const skip = rootOrSkip('the cluster tests');
 let cluster: Cluster;
 let router: Router;
 
-before(async () => {
-  if (skip) return;
-  cluster = await Cluster.start({ hosts: 3 });
-  router = await cluster.startRouter();
-  await router.waitAgents('three healthy agents', (a) => a.filter((x) => x.healthy).length === 3);
-});
-after(async () => {
-  await cluster?.stop();
-});
+useCluster(skip, { hosts: 3, router: true }, (c, r) => void ([cluster, router] = [c, r!]));
 
 interface Learner {
   n: number;

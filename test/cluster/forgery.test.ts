@@ -2,27 +2,20 @@
 // one character, of the wrong shape, or signed with another cluster's key is refused by the
 // router (4403 and a sentence), and so is a read-only link whose lab id was altered; a link
 // moved onto another lab's id gets nothing from the agent.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { clusterKey, mintLabId } from '@nslab/shared/cluster';
 import { rootOrSkip } from '../helpers/env.ts';
-import { Cluster, ROUTER_CLOSE, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
+import { useCluster } from '../helpers/use-cluster.ts';
+import { type Cluster, ROUTER_CLOSE, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
 import { ok, refused } from '../helpers/ws.ts';
 
 const skip = rootOrSkip('the cluster tests');
 let cluster: Cluster;
 let router: Router;
 
-before(async () => {
-  if (skip) return;
-  cluster = await Cluster.start({ hosts: 3 });
-  router = await cluster.startRouter();
-  await router.waitAgents('three healthy agents', (a) => a.filter((x) => x.healthy).length === 3);
-});
-after(async () => {
-  await cluster?.stop();
-});
+useCluster(skip, { hosts: 3, router: true }, (c, r) => void ([cluster, router] = [c, r!]));
 
 /** The id with the character at `i` changed to another one of the alphabet. */
 function alter(id: string, i: number): string {

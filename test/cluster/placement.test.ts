@@ -1,24 +1,18 @@
 // Where new labs go (docs/router.md): by the agents' free room, never to a full one, and when
 // none has room the router says so; a fourth agent that joins takes new labs, and no existing lab
 // moves (every one still answers on the agent its id names).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rootOrSkip } from '../helpers/env.ts';
-import { Cluster, ROUTER_CLOSE, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
+import { useCluster } from '../helpers/use-cluster.ts';
+import { type Cluster, ROUTER_CLOSE, connect, execIn, openLab, type Router } from '../helpers/cluster.ts';
 import type { TestClient } from '../helpers/ws.ts';
 
 const skip = rootOrSkip('the cluster tests');
 let cluster: Cluster;
 let router: Router;
 
-before(async () => {
-  if (skip) return;
-  cluster = await Cluster.start({ hosts: 3 });
-  router = await cluster.startRouter();
-});
-after(async () => {
-  await cluster?.stop();
-});
+useCluster(skip, { hosts: 3, router: true }, (c, r) => void ([cluster, router] = [c, r!]));
 
 /** Wait until the router's view of each host's free room is exactly `free` (by host number). */
 async function routerSees(free: Record<number, number>): Promise<void> {

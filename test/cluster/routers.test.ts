@@ -1,20 +1,18 @@
 // Routers keep nothing (docs/router.md): the route is in the lab's id. So a router restarted, or
 // a second replica next to the first, reaches every lab: one opened through router A is attached
 // through router B with `?lab=`, and still there after A has been stopped and started again.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rootOrSkip } from '../helpers/env.ts';
-import { Cluster, connect, execIn, openLab } from '../helpers/cluster.ts';
+import { useCluster } from '../helpers/use-cluster.ts';
+import { type Cluster, connect, execIn, openLab } from '../helpers/cluster.ts';
 import { ok, type TestClient } from '../helpers/ws.ts';
 
 const skip = rootOrSkip('the cluster tests');
 let cluster: Cluster;
 
-before(async () => {
-  if (!skip) cluster = await Cluster.start({ hosts: 3 });
-});
-after(async () => {
-  await cluster?.stop();
+useCluster(skip, { hosts: 3 }, (c) => {
+  cluster = c;
 });
 
 /** What a lab's container pane has printed, as a client attached to it saw it. */

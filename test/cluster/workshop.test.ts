@@ -2,21 +2,19 @@
 // workshop, its seats and its learners' progress live in the shared PostgreSQL, so the room
 // looks the same from every agent and through the router, and a task done on one agent reaches
 // a dashboard connected to another.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rootOrSkip } from '../helpers/env.ts';
-import { Cluster, connect, type Router } from '../helpers/cluster.ts';
+import { useCluster } from '../helpers/use-cluster.ts';
+import { type Cluster, connect, type Router } from '../helpers/cluster.ts';
 import { TestClient, ok } from '../helpers/ws.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const skip = rootOrSkip('the cluster tests');
 let cluster: Cluster;
 
-before(async () => {
-  if (!skip) cluster = await Cluster.start({ hosts: 3 });
-});
-after(async () => {
-  await cluster?.stop();
+useCluster(skip, { hosts: 3 }, (c) => {
+  cluster = c;
 });
 
 /** A learner's browser on host `n`: its own session, the host's page as origin. */

@@ -15,7 +15,7 @@ import { loadConfig } from '../../apps/router/src/config.ts';
 import { startRouter, type RunningRouter } from '../../apps/router/src/server.ts';
 import { TestClient } from '../helpers/ws.ts';
 import { rootOrSkip } from '../helpers/env.ts';
-import { PgServer, pgSkip } from '../store/engines.ts';
+import { PgServer, freePort, pgSkip } from '../store/engines.ts';
 
 const skip = rootOrSkip('the router’s cluster tests') || pgSkip();
 const KEY = 'router-cluster-test-key-0123456789abcdef';
@@ -32,17 +32,6 @@ interface Host {
   maxLabs: number;
   proc: ChildProcess | null;
   exited: Promise<number | null> | null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 let pg: PgServer | null = null;

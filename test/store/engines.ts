@@ -75,7 +75,8 @@ export function pgSkip(): false | string {
   return why;
 }
 
-function freePort(): Promise<number> {
+/** A port nobody listens on now, on 127.0.0.1. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.on('error', reject);
