@@ -174,7 +174,9 @@ async function followLesson(client: AgentClient, doc: LessonDoc, run: number): P
           // `echo` is a builtin: the marker forks nothing, so it leaves alone the PIDs a lesson talks about.
           if (!client.notify({ type: 'input', lab: lab.id, pane, data: `${command}\necho D""${mark}ONE\n` }))
             throw new Error('the connection to the agent is gone');
-          const re = new RegExp(`^D${mark}ONE`, 'm');
+          // Anywhere on a line: a background program's stderr may land just before it (seen: the
+          // `unshare --fork` of a killed sibling). Only the output has it whole: as typed it is D""nONE.
+          const re = new RegExp(`D${mark}ONE`);
           await until(
             `\`${command.split('\n')[0]}\` in ${pane}`,
             () => re.test(stripEscapes(reader.text.slice(Math.max(0, from - 16))).replace(/\r/g, '')),
