@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -327,5 +328,72 @@ describe('refusals a page can read', () => {
     assert.equal(gone.status, 410);
     assert.match((await gone.json()).message, /machine holding your lab stopped/);
     assert.equal((await fetch(`${router.url}/x?lab=${'b'.repeat(30)}`)).status, 403);
+  });
+});
+
+describe('a proxied WebSocket', () => {
+  // A stand-in agent that answers /healthz as an agent does and, on an upgrade, writes its 101
+  // and its first message in one write: both arrive in one TCP segment, as an agent's hello often does.
+  let fake: Server;
+  let router: RunningRouter;
+  const sockets = new Set<import('node:net').Socket>();
+  before(async () => {
+    fake = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ agent: agent('fake-agent', 4).self, capacity: { open: 0, free: 4, warm: 0, max: 4 } }));
+    });
+    fake.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket) => {
+      sockets.add(socket);
+      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      const hello = Buffer.from('{"type":"hello"}');
+      const frame = Buffer.concat([Buffer.from([0x81, hello.length]), hello]);
+      socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`), frame]));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
+    const port = (fake.address() as { port: number }).port;
+    router = await startRouter(
+      { ...loadConfig({ NSLAB_AGENTS: `http://127.0.0.1:${port}`, NSLAB_CLUSTER_KEY: KEY_TEXT }), host: '127.0.0.1', port: 0, healthIntervalMs: 60_000, version: '1.0.0' },
+      { quiet: true },
+    );
+  });
+  after(async () => {
+    await router.close();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => fake.close(() => r()));
+  });
+
+  test('bytes that came with the 101 reach the client; the agent vanishing then gives 4410', { timeout: 30_000 }, async () => {
+    for (let i = 0; i < 20; i++) {
+      const ws = new WebSocket(`${router.url.replace('http', 'ws')}/api/ws?v=1&lab=${mintLabId(key, agentTag('fake-agent'))}`);
+      const first = await new Promise<string>((resolve, reject) => {
+        ws.once('message', (d) => resolve(d.toString()));
+        ws.once('error', reject);
+        ws.once('close', (code) => reject(new Error(`closed with ${code} before the first message`)));
+      });
+      assert.equal(first, '{"type":"hello"}', `connection ${i}: the agent's first message`);
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      // The agent's side goes without a close frame: the router saw the frame, so it can say why.
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      assert.equal(await closed, 4410, `connection ${i}: told the machine went`);
+    }
+  });
+
+  test('a client that resets its connection does not stop the router', { timeout: 30_000 }, async () => {
+    for (let i = 0; i < 10; i++) {
+      const ws = new WebSocket(`${router.url.replace('http', 'ws')}/api/ws?v=1&lab=${mintLabId(key, agentTag('fake-agent'))}`);
+      await new Promise((resolve, reject) => {
+        ws.once('message', resolve);
+        ws.once('error', reject);
+      });
+      ws.on('error', () => {});
+      // A TCP reset from the browser's side (a tab killed, a network that went), with bytes in flight.
+      for (const s of sockets) s.write(Buffer.concat([Buffer.from([0x81, 5]), Buffer.from('later')]));
+      (ws as unknown as { _socket: import('node:net').Socket })._socket.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const h = await fetch(`${router.url}/healthz`);
+    assert.equal(h.status, 200, 'the router still answers');
+    assert.equal((await h.json()).agents[0].healthy, true);
   });
 });

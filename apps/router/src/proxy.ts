@@ -48,6 +48,7 @@ export class AgentProxy {
   private readonly proxy = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
   private readonly webAgents = new WeakMap<IncomingMessage, AgentState>();
   private readonly wsStates = new WeakMap<IncomingMessage, WsState>();
+  private readonly byAgentSocket = new WeakMap<Socket, WsState>();
   /** Open proxied WebSockets (the browser's side), for a clean stop. */
   readonly open = new Map<Duplex, WsState>();
 
@@ -56,6 +57,14 @@ export class AgentProxy {
     private readonly markDown: (agent: AgentState, why: string) => void,
     private readonly log: Log,
   ) {
+    // http-proxy-3 reports some failures on the proxy itself, not to the callback: a browser's
+    // socket reset under an open WebSocket (ECONNRESET), say. With no listener of ours, it would
+    // throw them, and one browser's reset would stop the router for everyone.
+    this.proxy.on('error', (err, _req, res) => {
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      if (!UNREACHABLE.has(code)) this.log('warn', 'a proxied connection failed', { why: code });
+      if (res && 'destroy' in res) res.destroy();
+    });
     this.proxy.on('proxyRes', (proxyRes, req) => {
       const agent = this.webAgents.get(req);
       if (agent?.self) proxyRes.headers[AGENT_HEADER] = agent.self.id;
@@ -68,12 +77,19 @@ export class AgentProxy {
         st.upgraded = true;
         if (st.agent.self) proxyRes.headers[AGENT_HEADER] = st.agent.self.id;
         this.open.set(st.client, st);
+        this.byAgentSocket.set(agentSocket, st);
         st.client.once('close', () => this.open.delete(st.client));
-        agentSocket.on('data', (chunk: Buffer) => st.frames.feed(chunk));
         // Before the pipe ends the browser's socket: say why, unless the agent closed it itself.
         agentSocket.once('end', () => this.tell(st));
         agentSocket.once('close', () => this.tell(st));
       });
+    });
+    // Only once the sockets are piped may anything else read the agent's side: a 'data' listener
+    // added before would set it flowing, and the bytes that came with the 101 (the agent's hello,
+    // put back with unshift) would go to that listener alone, never to the browser.
+    this.proxy.on('open', (agentSocket: Socket) => {
+      const st = this.byAgentSocket.get(agentSocket);
+      if (st) agentSocket.on('data', (chunk: Buffer) => st.frames.feed(chunk));
     });
   }
 
