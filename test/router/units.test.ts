@@ -338,7 +338,7 @@ describe('a proxied WebSocket', () => {
   let router: RunningRouter;
   const sockets = new Set<import('node:net').Socket>();
   before(async () => {
-    fake = createServer((req, res) => {
+    fake = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ agent: agent('fake-agent', 4).self, capacity: { open: 0, free: 4, warm: 0, max: 4 } }));
     });
@@ -347,12 +347,23 @@ describe('a proxied WebSocket', () => {
       const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
       const hello = Buffer.from('{"type":"hello"}');
       const frame = Buffer.concat([Buffer.from([0x81, hello.length]), hello]);
-      socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`), frame]));
+      socket.write(
+        Buffer.concat([
+          Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`),
+          frame,
+        ]),
+      );
     });
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
     const port = (fake.address() as { port: number }).port;
     router = await startRouter(
-      { ...loadConfig({ NSLAB_AGENTS: `http://127.0.0.1:${port}`, NSLAB_CLUSTER_KEY: KEY_TEXT }), host: '127.0.0.1', port: 0, healthIntervalMs: 60_000, version: '1.0.0' },
+      {
+        ...loadConfig({ NSLAB_AGENTS: `http://127.0.0.1:${port}`, NSLAB_CLUSTER_KEY: KEY_TEXT }),
+        host: '127.0.0.1',
+        port: 0,
+        healthIntervalMs: 60_000,
+        version: '1.0.0',
+      },
       { quiet: true },
     );
   });
