@@ -8,11 +8,15 @@ export function allHealthy(router: Router, n: number) {
   return router.waitAgents(`${n} healthy agents`, (a) => a.filter((x) => x.healthy).length === n);
 }
 
-export function useCluster(skip: false | string, opts: { hosts: number; router?: boolean }, got: (cluster: Cluster, router: Router | null) => void) {
+export function useCluster(
+  skip: false | string,
+  opts: { hosts: number; router?: boolean; web?: boolean },
+  got: (cluster: Cluster, router: Router | null) => void,
+) {
   let cluster: Cluster | null = null;
   before(async () => {
     if (skip) return;
-    cluster = await Cluster.start({ hosts: opts.hosts });
+    cluster = await Cluster.start({ hosts: opts.hosts, web: opts.web === true });
     let router: Router | null = null;
     if (opts.router) {
       router = await cluster.startRouter();
