@@ -1,6 +1,6 @@
 // A learner in Chromium through the router of three agents (docs/router.md): the lesson page comes
 // from any agent, the lab lands on one of them, and a reload or a dropped connection brings back
-// exactly the screen it had, on the machine that holds the lab.
+// exactly the screen it had, on the machine that holds the lab, and the learner finishes the lesson.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
@@ -35,6 +35,7 @@ test('through the router: a lesson in Chromium, its lab on one agent, and the ex
     await expectScreen(page, 'host', /^green$/m);
     await run(page, 'container', 'hostname bird; hostname');
     await expectScreen(page, 'container', /^bird$/m);
+    await page.waitForSelector('[data-task="set-hostname"][data-status="done"]', { timeout: 30_000 });
     const host = await serialized(page, 'host');
     const container = await serialized(page, 'container');
 
@@ -52,6 +53,9 @@ test('through the router: a lesson in Chromium, its lab on one agent, and the ex
     assert.equal(await page.evaluate(() => window.__nslab!.offsets!().container!.replay), 'resume', "the lab's agent sent just the missing bytes");
     await run(page, 'container', 'echo again-$((40+2))');
     await expectScreen(page, 'container', /^again-42$/m);
+    // The lesson's last task, checked by the lab's agent, completes the lesson through the router.
+    await run(page, 'container', 'domainname nest');
+    await page.waitForSelector('[data-task="set-domain"][data-status="done"]', { timeout: 30_000 });
     assert.equal(await page.evaluate(() => window.__nslab!.lab), lab);
   });
 });
