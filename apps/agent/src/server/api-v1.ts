@@ -17,6 +17,7 @@ import { keyFor, keySource } from '../portal/keys.js';
 import { createLaunch } from '../portal/launches.js';
 import type { PortalActivity } from '../portal/activity.js';
 import { bearer } from './auth.js';
+import { BodyTooLarge, readBody } from './body.js';
 import type { KeyedBuckets } from './rate.js';
 import { EXTEND_MS } from './workshop-handlers.js';
 
@@ -67,17 +68,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json')
     throw new Problem('unsupported-media-type', `send the body as application/json (got ${type ? `'${type.slice(0, 60)}'` : 'no content type'})`);
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY) throw new Problem('payload-too-large', `at most ${MAX_BODY} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new Problem('payload-too-large', `at most ${MAX_BODY} bytes`);
-    chunks.push(chunk);
+  let body: Buffer;
+  try {
+    body = await readBody(req, MAX_BODY);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw new Problem('payload-too-large', `at most ${MAX_BODY} bytes`);
+    throw err;
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new Problem('bad-json', 'the body is not valid JSON');
   }

@@ -8,6 +8,7 @@ import type { AgentSelf } from '@nslab/shared/cluster';
 import type { AgentConfig } from '../config.js';
 import type { LabManager } from '../sandbox/labs.js';
 import { bearer, tokenMatches } from './auth.js';
+import { BodyTooLarge, readBody } from './body.js';
 
 export const DRAIN_PATH = '/api/drain';
 const DrainBody = z
@@ -90,30 +91,29 @@ export class ClusterMember {
       reply(401, { error: 'unauthenticated', message: 'the agent token is required (Authorization: Bearer ...)' });
       return true;
     }
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 4096) chunks.push(c);
-    });
-    req.on('end', () => {
-      if (size > 4096) return reply(413, { error: 'too-large', message: 'the body holds at most {"deadlineS": N}' });
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      let raw: unknown = {};
-      if (text) {
-        try {
-          raw = JSON.parse(text);
-        } catch {
-          return reply(400, { error: 'bad-json', message: 'the body is not JSON; send {"deadlineS": N} or nothing' });
+    readBody(req, 4096).then(
+      (buf) => {
+        const text = buf.toString('utf8').trim();
+        let raw: unknown = {};
+        if (text) {
+          try {
+            raw = JSON.parse(text);
+          } catch {
+            return reply(400, { error: 'bad-json', message: 'the body is not JSON; send {"deadlineS": N} or nothing' });
+          }
         }
-      }
-      const body = DrainBody.safeParse(raw);
-      if (!body.success) {
-        const issue = body.error.issues[0]!;
-        return reply(400, { error: 'bad-request', message: `${issue.path.join('.') || 'body'}: ${issue.message}` });
-      }
-      reply(202, this.drain(body.data.deadlineS === undefined ? undefined : body.data.deadlineS * 1000));
-    });
+        const body = DrainBody.safeParse(raw);
+        if (!body.success) {
+          const issue = body.error.issues[0]!;
+          return reply(400, { error: 'bad-request', message: `${issue.path.join('.') || 'body'}: ${issue.message}` });
+        }
+        reply(202, this.drain(body.data.deadlineS === undefined ? undefined : body.data.deadlineS * 1000));
+      },
+      (err: unknown) => {
+        if (err instanceof BodyTooLarge) return reply(413, { error: 'too-large', message: 'the body holds at most {"deadlineS": N}' });
+        res.destroy();
+      },
+    );
     return true;
   }
 }

@@ -15,6 +15,7 @@ import { autoPostPage, pickerPage, refusalPage } from '../lti/pages.js';
 import { randomToken } from '../lti/login.js';
 import type { EmbedSessions } from './embed.js';
 import type { KeyedBuckets } from './rate.js';
+import { BodyTooLarge, readBody } from './body.js';
 
 /** The largest form the LTI routes read (an id_token with many claims is a few KiB). */
 export const MAX_FORM_BYTES = 64 * 1024;
@@ -58,15 +59,13 @@ async function readForm(req: IncomingMessage): Promise<Form> {
     title: 'This request is too large / 请求过大',
     lines: [`nslab reads LTI forms of at most ${MAX_FORM_BYTES / 1024} KiB.`],
   });
-  if (Number(req.headers['content-length'] ?? 0) > MAX_FORM_BYTES) throw tooLarge;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES) throw tooLarge;
-    chunks.push(chunk);
+  let body: Buffer;
+  try {
+    body = await readBody(req, MAX_FORM_BYTES);
+  } catch (err) {
+    throw err instanceof BodyTooLarge ? tooLarge : err;
   }
-  return formOf(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  return formOf(new URLSearchParams(body.toString('utf8')));
 }
 
 function formOf(params: URLSearchParams): Form {

@@ -3,6 +3,7 @@
 // representation both engines hold and compare exactly.
 import type { Generated } from 'kysely';
 import { z } from 'zod';
+import { AGENT_ID } from '@nslab/shared/cluster';
 import { StoreError } from './errors.js';
 
 export interface SchemaMigrationsTable {
@@ -212,7 +213,7 @@ export const instant = z
   );
 
 /** An agent id among several (a lowercase host name, as @nslab/shared/cluster's AGENT_ID). */
-export const agentIdText = z.string().regex(/^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/, 'a lowercase host name');
+export const agentIdText = z.string().regex(AGENT_ID, 'a lowercase host name');
 
 export const secretName = z
   .string()
