@@ -112,6 +112,9 @@ test('draining: no new lab, the open one keeps working, and the agent closes whe
     assert.match(((await bad.json()) as any).message, /deadlineS/);
     assert.equal((await drain({ headers: auth, body: 'not json' })).status, 400);
     assert.equal((await drain({ headers: auth, body: '{"deadline": 5}' })).status, 400, 'an unknown field is refused');
+    const big = await drain({ headers: auth, body: `{"deadlineS": 5, "x": "${'x'.repeat(5000)}"}` });
+    assert.equal(big.status, 413, 'a body over 4 KiB is refused');
+    assert.equal(((await big.json()) as any).error, 'too-large');
     assert.equal(agent.manager.draining, null, 'no bad request began a drain');
 
     const res = await drain({ headers: auth, body: '{"deadlineS": 600}' });
