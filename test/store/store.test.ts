@@ -156,6 +156,75 @@ for (const c of cases) {
       }
     });
 
+    test("several agents' labs: one row per lab, a session's newest, an agent's refresh, a forged row refused", async () => {
+      const s = await openStore(await c.fresh());
+      try {
+        const row = (lab: string, agent: string, createdAt: number, session = SID) => ({
+          session,
+          lab,
+          lesson: 'uts',
+          agent,
+          connected: true,
+          activeAt: createdAt + 10,
+          createdAt,
+          closesAt: createdAt + 3_600_000,
+          panes: [
+            { name: 'host', running: true },
+            { name: 'container', running: false },
+          ],
+        });
+        const t0 = Date.now() - 5000;
+        await s.setSessionLab(row('laba00000001', 'host1', t0));
+        await s.setSessionLab(row('labb00000002', 'host2', t0 + 1000));
+        await s.setSessionLab(row('labc00000003', 'host2', t0 + 2000, 'another-session-id'));
+        // Written again (a change of presence): the same row, not a second one.
+        await s.setSessionLab({ ...row('laba00000001', 'host1', t0), connected: false });
+        const all = await s.clusterLabs(t0 - 60_000);
+        assert.deepEqual(
+          all.map((r) => [r.lab, r.agent, r.session === SID]),
+          [
+            ['laba00000001', 'host1', true],
+            ['labb00000002', 'host2', true],
+            ['labc00000003', 'host2', false],
+          ],
+        );
+        assert.deepEqual(all[0], { ...row('laba00000001', 'host1', t0), connected: false });
+        // A session's newest lab, whichever agent holds it.
+        assert.deepEqual(
+          (await s.sessionLabs([SID], t0 - 60_000)).map((r) => r.lab),
+          ['labb00000002'],
+        );
+        // Rows not written again since `since` are an agent's that is gone.
+        assert.deepEqual(await s.clusterLabs(Date.now() + 60_000), []);
+        // host2 still has only labb: its other row goes; host1's stays.
+        await s.refreshAgentLabs('host2', ['labb00000002']);
+        assert.deepEqual(
+          (await s.clusterLabs(t0 - 60_000)).map((r) => r.lab),
+          ['laba00000001', 'labb00000002'],
+        );
+        await s.clearSessionLab('laba00000001');
+        assert.deepEqual(
+          (await s.clusterLabs(t0 - 60_000)).map((r) => r.lab),
+          ['labb00000002'],
+        );
+        // A forged row is refused before any SQL runs, and nothing is written.
+        for (const bad of [
+          { ...row('labd00000004', 'host1', t0), panes: [{ name: 'Host; DROP', running: true }] },
+          { ...row('labd00000004', 'host1', t0), agent: 'Host_1' },
+          { ...row('labd00000004', 'host1', t0), closesAt: 'soon' },
+          { ...row('labd00000004', 'host1', t0), panes: Array.from({ length: 17 }, () => ({ name: 'p', running: true })) },
+        ]) {
+          await rejects(s.setSessionLab(bad as never), 'invalid', /^setSessionLab: (panes|agent|closesAt)/);
+        }
+        assert.deepEqual(
+          (await s.clusterLabs(t0 - 60_000)).map((r) => r.lab),
+          ['labb00000002'],
+        );
+      } finally {
+        await s.close();
+      }
+    });
+
     test('secrets: set, get, replace, and ensure keeps the first value', async () => {
       const s = await openStore(await c.fresh());
       try {

@@ -3,7 +3,8 @@
 // output), watches the tasks, types every command of the lesson's steps in order, and waits
 // until the agent has seen every task done. Measured: the time until all are done, each
 // learner's time, and the agent's event-loop delay (p99) over the run, from its /metrics. The
-// baseline is one learner alone on the same agent.
+// baseline is one learner alone on the same agent. The learner and the lessons' scripts are
+// exported for the cluster group (./cluster.ts), which sends the same learners through a router.
 import WebSocket from 'ws';
 import { join } from 'node:path';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -33,7 +34,7 @@ export interface LoadOptions {
   say: (msg: string) => void;
 }
 
-interface Script {
+export interface Script {
   lesson: string;
   /** The lesson's steps in order: the commands of its Run buttons and the tasks it asks for. */
   steps: Array<{ id: string; commands: Array<{ pane: string; text: string }>; tasks: string[] }>;
@@ -41,7 +42,7 @@ interface Script {
 }
 
 /** Every click-to-run command of a lesson's steps, in order, with the tasks of each step. */
-function scripts(): Script[] {
+export function scripts(): Script[] {
   const lessons: Lesson[] = loadLessons(join(REPO_ROOT, 'content', 'lessons'));
   return lessons.map((l) => {
     const doc = l.docs.en ?? Object.values(l.docs)[0]!;
@@ -57,7 +58,7 @@ function scripts(): Script[] {
 }
 
 /** One simulated learner: a browser session on one WebSocket. */
-class Learner {
+export class Learner {
   ws!: WebSocket;
   private readonly requests = new RequestTracker();
   private readonly screens = new Map<string, string>();
@@ -173,14 +174,20 @@ class Learner {
   }
 }
 
-/** One learner's whole lesson; returns its time (ms) and whether every task was done. */
-async function learn(
+/**
+ * One learner's whole lesson; returns its time (ms) and whether every task was done.
+ * `connected` is told of the learner as soon as its WebSocket is open (its lab id is set once
+ * the lab is open): the cluster group watches connections and gives up on stuck learners.
+ */
+export async function learn(
   url: string,
   script: Script,
   seat?: { code: string; name: string; tell: (l: Learner) => void },
+  connected?: (l: Learner) => void,
 ): Promise<{ ms: number; allDone: boolean; missing: string[] }> {
   const t0 = performance.now();
   const l = await Learner.connect(url);
+  connected?.(l);
   try {
     if (seat) {
       await l.request({ type: 'join', code: seat.code, name: seat.name });
@@ -222,7 +229,7 @@ async function learn(
 }
 
 /** The agent's event-loop delay p99 (s) since the last scrape (prom-client resets it on each). */
-async function loopP99(url: string, token: string): Promise<number> {
+export async function loopP99(url: string, token: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
   return Number(/^nslab_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN);
 }

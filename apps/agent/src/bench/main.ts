@@ -1,9 +1,11 @@
 // `npm run bench`: speed and memory of labs and panes, each figure beside a baseline measured in
 // the same run. `--json` prints one JSON object on one line. Medians and percentiles, never
-// single runs: these machines are shared and noisy. Six groups: `labs` (opening labs, spawning
+// single runs: these machines are shared and noisy. Seven groups: `labs` (opening labs, spawning
 // panes, exec, limits; ./open.ts), `stream` (terminal streaming, ./stream.ts), `load` (N learners
 // at once, ./load.ts), `portal` (./portal.ts), `router` (the same agent through the router and
-// directly, ./router.ts) and `soak` (learners and chaos for minutes, ./soak/); `--only stream` runs one.
+// directly, ./router.ts), `cluster` (several agents on one PostgreSQL behind the router, many
+// learners each at once, ./cluster.ts) and `soak` (learners and chaos for minutes, ./soak/);
+// `--only stream` runs one.
 //
 // The bench never stops half-way: a workload that stalls is a figure (`stalls`: whose, what, how
 // many bytes), an unexpected error in one group is reported and the next group runs; the exit
@@ -25,6 +27,7 @@ import { runOpenToPrompts } from './open.js';
 import { runSoakGroup } from './soak/group.js';
 import { runPortalBench } from './portal.js';
 import { runRouterBench } from './router.js';
+import { runClusterBench } from './cluster.js';
 import { stopAllChildren } from './child.js';
 
 const args = process.argv.slice(2);
@@ -37,7 +40,7 @@ const OPENS = opt('opens', 40);
 const PANE_SPAWNS = opt('pane-spawns', 60);
 const STRESS_SPAWNS = opt('spawns', 10_000);
 const MAX_LABS = opt('max-labs', 256);
-const GROUPS = ['labs', 'stream', 'load', 'portal', 'router', 'soak'] as const;
+const GROUPS = ['labs', 'stream', 'load', 'portal', 'router', 'cluster', 'soak'] as const;
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : [...GROUPS];
 for (const g of only) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--only: unknown group "${g}" (groups: ${GROUPS.join(', ')})`);
@@ -311,6 +314,9 @@ async function main() {
           say,
         })),
       );
+    },
+    cluster: async () => {
+      metrics.push(...(await runClusterBench({ agents: opt('cluster-agents', 3), learners: opt('cluster-learners', 50), say })));
     },
     soak: async () => {
       metrics.push(...(await runSoakGroup({ seconds: opt('soak-minutes', 3) * 60, baselineSeconds: opt('soak-baseline-minutes', 1) * 60, say, findings })));

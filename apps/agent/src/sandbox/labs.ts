@@ -492,6 +492,12 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
     return this.labs.get(id);
   }
 
+  /** When a lab closes by its lifetime, as a wall-clock time (null without a lifetime). */
+  closesAt(lab: Lab): Date | null {
+    const max = this.config.maxLifetimeMs;
+    return max > 0 ? new Date(Date.now() + (lab.openedAt + max - performance.now())) : null;
+  }
+
   list(): Lab[] {
     return [...this.labs.values()];
   }

@@ -241,7 +241,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
       perKey: new KeyedBuckets(config.rates.api.burst, config.rates.api.perMinute / 60),
       authFailures,
       publicUrl: config.publicUrl,
-      maxLifetimeMs: config.maxLifetimeMs,
+      sharedAgentId,
       addressOf,
       log: logWarn,
     }),

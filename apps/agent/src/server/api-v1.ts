@@ -20,6 +20,7 @@ import { bearer } from './auth.js';
 import { BodyTooLarge, readBody } from './body.js';
 import type { KeyedBuckets } from './rate.js';
 import { EXTEND_MS } from './workshop-handlers.js';
+import { remoteLabs } from './session-labs.js';
 
 export interface ApiDeps {
   store: Store;
@@ -33,7 +34,8 @@ export interface ApiDeps {
   authFailures: KeyedBuckets;
   /** The agent's public URL for links (launches), or null: from the request's Host. */
   publicUrl: string | null;
-  maxLifetimeMs: number;
+  /** This agent's id when it shares its store with other agents (their labs are listed too), else null. */
+  sharedAgentId: string | null;
   /** Where a request comes from (address.ts). */
   addressOf: AddressOf;
   log: (msg: string, extra: Record<string, unknown>) => void;
@@ -90,21 +92,52 @@ function invalid(err: z.ZodError): Problem {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function apiV1({ store, manager, activity, sessionFor, perKey, authFailures, publicUrl, maxLifetimeMs, addressOf, log }: ApiDeps) {
+export function apiV1({ store, manager, activity, sessionFor, perKey, authFailures, publicUrl, sharedAgentId, addressOf, log }: ApiDeps) {
   const catalogue = manager.catalogue;
 
-  /** When a lab closes by its lifetime, as a wall-clock time. */
-  const closesAt = (lab: Lab): Date | null => (maxLifetimeMs > 0 ? new Date(Date.now() + (lab.openedAt + maxLifetimeMs - performance.now())) : null);
+  /** One lab as the API lists it. */
+  interface Listed {
+    id: string;
+    user: string;
+    lesson: string;
+    createdAt: string;
+    closesAt: string | null;
+    panes: Array<{ name: string; running: boolean }>;
+  }
 
-  /** The open labs of this key's learners, each with its user. */
-  async function labsOf(key: ApiKeyRow): Promise<Array<{ lab: Lab; user: string }>> {
-    const out: Array<{ lab: Lab; user: string }> = [];
+  /** The open labs of this key's learners: this agent's, and with a shared store every other agent's. */
+  async function labsOf(key: ApiKeyRow): Promise<Listed[]> {
+    const source = keySource(key.id);
+    const out: Listed[] = [];
     for (const lab of manager.list()) {
       if (!lab.owner || lab.state !== 'open') continue;
       const u = await activity.userOf(lab.owner);
-      if (u && u.source === keySource(key.id)) out.push({ lab, user: u.user });
+      if (u && u.source === source)
+        out.push({
+          id: lab.id,
+          user: u.user,
+          lesson: lab.lesson?.id ?? '',
+          createdAt: lab.createdAt.toISOString(),
+          closesAt: iso(manager.closesAt(lab)),
+          panes: lab.info().panes.map((p) => ({ name: p.name, running: p.running })),
+        });
     }
-    return out;
+    if (sharedAgentId === null) return out;
+    // Other agents' labs as they last wrote them (within a minute); a lab that closed since is
+    // gone from the list at the latest when its row is no longer fresh.
+    for (const row of await remoteLabs(store, sharedAgentId)) {
+      const u = await activity.userOf(row.session);
+      if (u && u.source === source)
+        out.push({
+          id: row.lab,
+          user: u.user,
+          lesson: row.lesson,
+          createdAt: new Date(row.createdAt).toISOString(),
+          closesAt: row.closesAt === null ? null : new Date(row.closesAt).toISOString(),
+          panes: row.panes,
+        });
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   async function labOf(key: ApiKeyRow, id: string): Promise<Lab> {
@@ -186,24 +219,14 @@ export function apiV1({ store, manager, activity, sessionFor, perKey, authFailur
     }
     if (path === '/api/v1/labs') {
       allow(['GET']);
-      const labs = await labsOf(key);
-      return send(res, 200, {
-        labs: labs.map(({ lab, user }) => ({
-          id: lab.id,
-          user,
-          lesson: lab.lesson?.id ?? '',
-          createdAt: lab.createdAt.toISOString(),
-          closesAt: iso(closesAt(lab)),
-          panes: lab.info().panes.map((p) => ({ name: p.name, running: p.running })),
-        })),
-      });
+      return send(res, 200, { labs: await labsOf(key) });
     }
     const em = /^\/api\/v1\/labs\/([^/]+)\/extend$/.exec(path);
     if (em) {
       allow(['POST']);
       const lab = await labOf(key, em[1]!);
       lab.extend(EXTEND_MS);
-      return send(res, 200, { id: lab.id, closesAt: iso(closesAt(lab)) });
+      return send(res, 200, { id: lab.id, closesAt: iso(manager.closesAt(lab)) });
     }
     const dm = /^\/api\/v1\/labs\/([^/]+)$/.exec(path);
     if (dm) {

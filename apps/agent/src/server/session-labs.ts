@@ -1,6 +1,7 @@
-// Several agents sharing one store: each says there which lab every browser session holds on it
-// (the session's newest), so that a workshop dashboard on any agent shows every learner's lab,
-// lesson and presence (workshop-handlers.ts). Written on open, on a change of presence and on
+// Several agents sharing one store: each says there which labs every browser session holds on it,
+// so that a workshop dashboard on any agent shows every learner's lab, lesson and presence
+// (workshop-handlers.ts; a session's newest lab), and the portal API on any agent lists a
+// key's labs on all of them (api-v1.ts). Written on open, on a change of presence and on
 // close; every minute the agent writes its rows again and drops those of labs it no longer
 // has, and readers ignore rows older than a few minutes: an agent that died takes its rows
 // with it. Writes are best effort: a store that is away costs a stale dashboard, nothing else.
@@ -57,12 +58,17 @@ export class SessionLabs {
         agent: this.agentId,
         connected: this.presence.held(lab.id),
         activeAt: Math.round(Date.now() - (performance.now() - lab.lastActiveAt)),
+        createdAt: lab.createdAt.getTime(),
+        closesAt: this.manager.closesAt(lab)?.getTime() ?? null,
+        panes: lab.info().panes.map((p) => ({ name: p.name, running: p.running })),
       }),
     );
   }
 
   private refresh() {
     const mine = this.manager.list().filter((l) => l.owner !== null);
+    // Written whole again: presence, activity and a lifetime that was extended stay current.
+    for (const lab of mine) this.write(lab);
     this.best(
       'refresh',
       this.store.refreshAgentLabs(
@@ -75,6 +81,14 @@ export class SessionLabs {
   private best(what: string, p: Promise<void>) {
     p.catch((err: Error) => this.log('could not keep a session lab in the store', { what, error: err.message }));
   }
+}
+
+/** Every other agent's labs (fresh rows only); none when the store is away. */
+export function remoteLabs(store: Store, agentId: string): Promise<SessionLab[]> {
+  return store.clusterLabs(Date.now() - SESSION_LAB_FRESH_MS).then(
+    (rows) => rows.filter((r) => r.agent !== agentId),
+    () => [],
+  );
 }
 
 /** The rows of other agents' labs for these sessions (fresh ones only). */

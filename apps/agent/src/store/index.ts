@@ -34,8 +34,10 @@ import {
   sessionList,
   taskId,
   workshopTitle,
+  type ClusterLabTable,
   type Database,
   type HelpRequestTable,
+  labPanes,
   type WorkshopSeatTable,
   type WorkshopTable,
   ms,
@@ -109,6 +111,11 @@ export interface SessionLab {
   connected: boolean;
   /** When the learner last typed in it (epoch ms). */
   activeAt: number;
+  /** When it opened (epoch ms). */
+  createdAt: number;
+  /** When it closes by its lifetime, as of the row's writing (epoch ms), or null. */
+  closesAt: number | null;
+  panes: Array<{ name: string; running: boolean }>;
 }
 
 export interface SeatRow {
@@ -211,12 +218,14 @@ export interface Store {
   seatsOfSession(sessionId: string): Promise<SeatRow[]>;
   /** Several agents: a session's newest lab is this one (replacing the row it had). */
   setSessionLab(row: SessionLab): Promise<void>;
-  /** The lab closed: its row goes (the session's row only if it still names this lab). */
+  /** The lab closed: its row goes. */
   clearSessionLab(labId: string): Promise<void>;
   /** Every row of an agent is written again at `at` (its labs are still open); others of its rows go. */
   refreshAgentLabs(agentId: string, labIds: string[], at?: number): Promise<void>;
   /** The newest lab of each of these sessions, written again since `since` (epoch ms). */
   sessionLabs(sessions: string[], since: number): Promise<SessionLab[]>;
+  /** Every agent's labs written again since `since` (epoch ms), at most `limit`. */
+  clusterLabs(since: number, limit?: number): Promise<SessionLab[]>;
   /** Record a help request (the text may be empty). An id already used fails with 'conflict'. */
   askHelp(h: HelpInput): Promise<HelpRow>;
   /** Mark a help request answered. False when the workshop has no such request, or it was answered already. */
@@ -631,35 +640,30 @@ class KyselyStore implements Store {
     const op = 'setSessionLab';
     const o = check(op, 'row', anObject, r) as Record<string, unknown>;
     const row = {
-      session_id: check(op, 'session', sessionId, o.session),
       lab_id: check(op, 'lab', entityId, o.lab),
+      session_id: check(op, 'session', sessionId, o.session),
       lesson_id: check(op, 'lesson', lessonId, o.lesson),
       agent_id: check(op, 'agent', agentIdText, o.agent),
       connected: check(op, 'connected', z.boolean(), o.connected) ? 1 : 0,
       active_at: check(op, 'activeAt', instant, o.activeAt),
+      created_at: check(op, 'createdAt', instant, o.createdAt),
+      closes_at: check(op, 'closesAt', instant.nullable(), o.closesAt),
+      panes: JSON.stringify(check(op, 'panes', labPanes, o.panes)),
       updated_at: Date.now(),
     };
     await this.run(op, async () => {
+      const { lab_id: _, ...rest } = row;
       await this.db
-        .insertInto('session_lab')
+        .insertInto('cluster_lab')
         .values(row)
-        .onConflict((oc) =>
-          oc.column('session_id').doUpdateSet({
-            lab_id: row.lab_id,
-            lesson_id: row.lesson_id,
-            agent_id: row.agent_id,
-            connected: row.connected,
-            active_at: row.active_at,
-            updated_at: row.updated_at,
-          }),
-        )
+        .onConflict((oc) => oc.column('lab_id').doUpdateSet(rest))
         .execute();
     });
   }
 
   async clearSessionLab(labId: string): Promise<void> {
     const id = check('clearSessionLab', 'lab', entityId, labId);
-    await this.run('clearSessionLab', async () => void (await this.db.deleteFrom('session_lab').where('lab_id', '=', id).execute()));
+    await this.run('clearSessionLab', async () => void (await this.db.deleteFrom('cluster_lab').where('lab_id', '=', id).execute()));
   }
 
   async refreshAgentLabs(agentId: string, labIds: string[], at: number = Date.now()): Promise<void> {
@@ -667,8 +671,8 @@ class KyselyStore implements Store {
     const agent = check(op, 'agent', agentIdText, agentId);
     const ids = [...new Set(check(op, 'labs', z.array(entityId).max(10_000), labIds))];
     await this.run(op, async () => {
-      if (ids.length) await this.db.updateTable('session_lab').set({ updated_at: at }).where('agent_id', '=', agent).where('lab_id', 'in', ids).execute();
-      let gone = this.db.deleteFrom('session_lab').where('agent_id', '=', agent);
+      if (ids.length) await this.db.updateTable('cluster_lab').set({ updated_at: at }).where('agent_id', '=', agent).where('lab_id', 'in', ids).execute();
+      let gone = this.db.deleteFrom('cluster_lab').where('agent_id', '=', agent);
       if (ids.length) gone = gone.where('lab_id', 'not in', ids);
       await gone.execute();
     });
@@ -680,15 +684,24 @@ class KyselyStore implements Store {
     const after = check(op, 'since', instant, since);
     if (!sids.length) return [];
     return this.run(op, async () => {
-      const rows = await this.db.selectFrom('session_lab').selectAll().where('session_id', 'in', sids).where('updated_at', '>=', after).execute();
-      return rows.map((r) => ({
-        session: r.session_id,
-        lab: r.lab_id,
-        lesson: r.lesson_id,
-        agent: r.agent_id,
-        connected: Number(r.connected) === 1,
-        activeAt: Number(r.active_at),
-      }));
+      const rows = await this.db.selectFrom('cluster_lab').selectAll().where('session_id', 'in', sids).where('updated_at', '>=', after).execute();
+      // The newest lab of each session.
+      const newest = new Map<string, ClusterLabTable>();
+      for (const r of rows) {
+        const had = newest.get(r.session_id);
+        if (!had || Number(r.created_at) > Number(had.created_at)) newest.set(r.session_id, r);
+      }
+      return [...newest.values()].map(clusterLabOf);
+    });
+  }
+
+  async clusterLabs(since: number, limit = 10_000): Promise<SessionLab[]> {
+    const op = 'clusterLabs';
+    const after = check(op, 'since', instant, since);
+    const n = check(op, 'limit', z.number().int().min(1).max(100_000), limit);
+    return this.run(op, async () => {
+      const rows = await this.db.selectFrom('cluster_lab').selectAll().where('updated_at', '>=', after).orderBy('created_at').limit(n).execute();
+      return rows.map(clusterLabOf);
     });
   }
 
@@ -734,6 +747,26 @@ function toWorkshop(r: WorkshopTable): WorkshopRow {
     createdAt: ms(r.created_at),
     closedAt: msOrNull(r.closed_at),
     broadcast: r.broadcast_text && r.broadcast_at !== null ? { text: r.broadcast_text, at: ms(r.broadcast_at) } : null,
+  };
+}
+
+function clusterLabOf(r: ClusterLabTable): SessionLab {
+  let panes: SessionLab['panes'] = [];
+  try {
+    panes = labPanes.parse(JSON.parse(r.panes));
+  } catch {
+    /* a row another release wrote in another shape: its panes are not listed */
+  }
+  return {
+    session: r.session_id,
+    lab: r.lab_id,
+    lesson: r.lesson_id,
+    agent: r.agent_id,
+    connected: Number(r.connected) === 1,
+    activeAt: Number(r.active_at),
+    createdAt: Number(r.created_at),
+    closesAt: r.closes_at === null ? null : Number(r.closes_at),
+    panes,
   };
 }
 

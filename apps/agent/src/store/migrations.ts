@@ -234,6 +234,31 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX session_lab_lab ON session_lab (lab_id)',
     ],
   },
+  {
+    version: 5,
+    name: 'several agents: every learner lab, on whichever agent holds it',
+    statements: [
+      // One row per lab rather than per session: a portal's user may hold several labs, on
+      // several agents, and the portal API lists them all (GET /api/v1/labs). The rows of
+      // session_lab are rewritten within a minute by their agents, so nothing is lost by
+      // dropping it.
+      'DROP TABLE session_lab',
+      `CREATE TABLE cluster_lab (
+        lab_id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        lesson_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        connected INTEGER NOT NULL,
+        active_at BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        closes_at BIGINT,
+        panes TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+      )`,
+      'CREATE INDEX cluster_lab_agent ON cluster_lab (agent_id)',
+      'CREATE INDEX cluster_lab_session ON cluster_lab (session_id)',
+    ],
+  },
 ];
 
 // Both dialects accept this text as it is.

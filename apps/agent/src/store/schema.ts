@@ -3,6 +3,7 @@
 // representation both engines hold and compare exactly.
 import type { Generated } from 'kysely';
 import { z } from 'zod';
+import { paneNameSchema } from '@nslab/shared';
 import { AGENT_ID } from '@nslab/shared/cluster';
 import { StoreError } from './errors.js';
 
@@ -149,14 +150,19 @@ export interface LtiGradeTargetTable {
   updated_at: number;
 }
 
-export interface SessionLabTable {
-  session_id: string;
+export interface ClusterLabTable {
   lab_id: string;
+  session_id: string;
   lesson_id: string;
   agent_id: string;
   /** 1 while a page holds the lab, else 0. */
   connected: number;
   active_at: number;
+  created_at: number;
+  /** When the lab closes by its lifetime (as of the row's writing), or null. */
+  closes_at: number | null;
+  /** JSON: [{ name, running }] */
+  panes: string;
   updated_at: number;
 }
 
@@ -175,7 +181,7 @@ export interface Database {
   workshop: WorkshopTable;
   workshop_seat: WorkshopSeatTable;
   help_request: HelpRequestTable;
-  session_lab: SessionLabTable;
+  cluster_lab: ClusterLabTable;
 }
 
 // A browser session id is opaque to the store, but it is an identifier, not text: printable
@@ -231,6 +237,9 @@ export const secretValue = z
 
 // Workshop, seat and help request ids are made by the agent: short lowercase tokens.
 export const entityId = z.string().regex(/^[a-z0-9]{6,32}$/, '6 to 32 lowercase letters or digits');
+
+// A lab's panes as another agent lists them: names as lessons give them.
+export const labPanes = z.array(z.strictObject({ name: paneNameSchema, running: z.boolean() })).max(16, 'at most 16 panes');
 
 // A join code in its canonical form (the caller normalizes what a person typed).
 export const joinCode = z.string().regex(/^[A-Z0-9]{4,16}$/, '4 to 16 capital letters or digits');
