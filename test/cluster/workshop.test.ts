@@ -126,3 +126,56 @@ test('the instructor watches a learner whose lab is on another agent, through th
   assert.equal(view.id, lab);
   for (const c of [admin, learner, teacher, viewer]) c.close();
 });
+
+test("the instructor's actions reach a learner's lab on another agent; closing the workshop closes labs on every agent", {
+  skip,
+  timeout: 180_000,
+}, async () => {
+  const admin = await connect(cluster.host(1).url, { token: cluster.token });
+  const w = await ok(admin, { type: 'workshop-create', title: 'Acting across', lessons: ['uts'], seats: 3 });
+  // The dashboard on host 1; Fay on host 2, Gil on host 3.
+  const url1 = cluster.host(1).url;
+  const teacher = await connect(url1, { cookie: await TestClient.sessionCookie(url1), origin: url1 });
+  await ok(teacher, { type: 'instructor', workshop: w.id, key: w.instructorKey });
+  const fay = await learnerOn(2);
+  const { seat: faySeat } = await ok(fay, { type: 'join', code: w.code, name: 'Fay' });
+  const fayLab = (await ok(fay, { type: 'open', lesson: 'uts' })).id as string;
+  await ok(fay, { type: 'watch', lab: fayLab });
+  const gil = await learnerOn(3);
+  const { seat: gilSeat } = await ok(gil, { type: 'join', code: w.code, name: 'Gil' });
+  const gilLab = (await ok(gil, { type: 'open', lesson: 'uts' })).id as string;
+  await ok(gil, { type: 'watch', lab: gilLab });
+  // Host 1 sees both labs (their agents wrote them to the store).
+  await waitFor('host 1 knows both labs', async () => {
+    const r = await ok(teacher, { type: 'workshop-show', workshop: w.id });
+    return r.learners.filter((l: { lab: string | null }) => l.lab === fayLab || l.lab === gilLab).length === 2 || null;
+  });
+
+  // Extend: sent to host 2, which gives Fay's lab more time.
+  const ext = await ok(teacher, { type: 'learner-lab', workshop: w.id, seat: faySeat.id, action: 'extend' });
+  assert.equal(ext.lab, fayLab);
+  // Reset: host 2 closes Fay's lab with the reason her page knows, and she is told.
+  const reset = await ok(teacher, { type: 'learner-lab', workshop: w.id, seat: faySeat.id, action: 'reset' });
+  assert.equal(reset.lab, fayLab);
+  const closed = await fay.waitFor((m) => m.type === 'lab-closed' && m.lab === fayLab, 15_000);
+  assert.equal(closed.reason, 'reset by the instructor');
+
+  // A take-over of a lab on another machine is refused with where it is.
+  const refused = await teacher.request({ type: 'takeover-request', workshop: w.id, seat: gilSeat.id });
+  assert.equal(refused.type, 'error');
+  assert.match(refused.message, /another machine \(host3\)/);
+
+  // Another workshop's instructor cannot reach Gil's lab by naming it in a forged event: the
+  // agent checks the seats. (An instructor of workshop B asks for a seat of workshop A.)
+  const other = await ok(admin, { type: 'workshop-create', title: 'Elsewhere', lessons: ['uts'], seats: 1 });
+  const stranger = await connect(url1, { cookie: await TestClient.sessionCookie(url1), origin: url1 });
+  await ok(stranger, { type: 'instructor', workshop: other.id, key: other.instructorKey });
+  const forged = await stranger.request({ type: 'learner-lab', workshop: other.id, seat: gilSeat.id, action: 'close' });
+  assert.equal(forged.type, 'error', 'a seat of another workshop is no seat of this one');
+
+  // Closing the workshop on host 1 closes Gil's lab on host 3.
+  await ok(teacher, { type: 'workshop-close', workshop: w.id });
+  const gone = await gil.waitFor((m) => m.type === 'lab-closed' && m.lab === gilLab, 15_000);
+  assert.equal(gone.reason, 'the workshop was closed');
+  for (const c of [admin, teacher, fay, gil, stranger]) c.close();
+});

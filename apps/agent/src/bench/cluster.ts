@@ -6,15 +6,18 @@
 // it) each doing a lesson to its last task, all at once. Measured beside a baseline from the same
 // run: failed learners (target 0), each learner's time (one learner alone on the idle cluster),
 // how placement spread the labs, the router's CPU (the agents' as its baseline) and its memory
-// per thousand open WebSockets (its idle RSS as baseline).
+// per thousand open WebSockets (its idle RSS as baseline). Beside them, to say why learners
+// fail when they do: each agent's event-loop delay and the time of an `exec` in a lab (what a
+// task check does), alone and under the load, and the CPU of everything taking part.
 //
 // Bounded: a learner gives up after 5 minutes, the group after 15; whatever it started (router,
 // agents, PostgreSQL, directories) is stopped and removed whatever happened.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ExecResult } from '@nslab/shared';
 import { agentTag, labIdTag } from '@nslab/shared/cluster';
 import { REPO_ROOT } from '../paths.js';
 import { startChild, startChildAgent, type Child, type ChildAgent } from './child.js';
@@ -48,8 +51,8 @@ async function getJson<T>(url: string, schema: z.ZodType<T>): Promise<T> {
   return schema.parse(await res.json());
 }
 
-/** A process and its node descendants (the agent's spawner and workers; not the labs' shells). */
-function nodeTree(pid: number): number[] {
+/** A process and its descendants; with `nodeOnly`, its node ones (an agent's spawner and workers, not the labs' shells). */
+function processTree(pid: number, nodeOnly: boolean): number[] {
   const out = [pid];
   for (let i = 0; i < out.length; i++) {
     let tasks: string[];
@@ -67,7 +70,7 @@ function nodeTree(pid: number): number[] {
       }
       for (const c of children.split(' ').filter(Boolean).map(Number)) {
         try {
-          if (readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'node') out.push(c);
+          if (!nodeOnly || readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'node') out.push(c);
         } catch {
           /* gone */
         }
@@ -88,6 +91,65 @@ function cpuOf(pids: number[]): Map<number, number> {
     }
   }
   return m;
+}
+
+/** Busy and total CPU time of the whole machine, all cores (clock ticks, /proc/stat). */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total }; // idle and iowait are not busy
+}
+
+/**
+ * The agent's own speed under the load, beside the learners: an `exec` of `true` in a lab of the
+ * probe's, every 500 ms, with the agent's token. A lesson's task checks are such execs: when they
+ * lag, a learner who stops a process a few seconds after starting it is never ticked.
+ */
+class ExecProbe {
+  private times: number[] = [];
+  private stopped = false;
+  private loop: Promise<void> = Promise.resolve();
+  private constructor(
+    private readonly client: Awaited<ReturnType<ChildAgent['connect']>>,
+    private readonly lab: string,
+  ) {}
+
+  static async start(agent: ChildAgent): Promise<ExecProbe> {
+    const client = await agent.connect();
+    const lab = z.object({ id: z.string() }).parse(await client.request({ type: 'open', lesson: 'uts' })).id;
+    return new ExecProbe(client, lab);
+  }
+
+  /** Measure from now until take(). */
+  begin() {
+    this.times = [];
+    this.stopped = false;
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const t0 = performance.now();
+        try {
+          ExecResult.parse(await this.client.request({ type: 'exec', lab: this.lab, pane: 'host', argv: ['true'] }, { timeoutMs: 60_000 }));
+          this.times.push(performance.now() - t0);
+        } catch {
+          this.times.push(60_000);
+        }
+        await sleep(500);
+      }
+    })();
+  }
+
+  async take(): Promise<number[]> {
+    this.stopped = true;
+    await this.loop;
+    return this.times;
+  }
+
+  async close() {
+    this.stopped = true;
+    await this.loop;
+    await this.client.request({ type: 'close', lab: this.lab }, { timeoutMs: 5000 }).catch(() => {});
+    await this.client.close();
+  }
 }
 
 /** CPU seconds used between two snapshots (a process that appeared counts from zero). */
@@ -175,6 +237,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
   const agents: ChildAgent[] = [];
   let router: Child | null = null;
   let run: Run | null = null;
+  const probes: ExecProbe[] = [];
   const dataRoot = mkdtempSync(join(tmpdir(), 'nslab-bench-cluster-'));
   let limit: NodeJS.Timeout | undefined;
   try {
@@ -224,6 +287,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
       const routerUrl = started.m[1]!;
       run = new Run(routerUrl, Buffer.from(key), new Map(agents.map((_, i) => [agentTag(agentIdOf(i + 1)), agentIdOf(i + 1)])));
       await settle(o, routerUrl, agents);
+      for (const a of agents) probes.push(await ExecProbe.start(a));
 
       const all = scripts().filter((s) => s.steps.some((st) => st.commands.length));
       const loops = () => Promise.all(agents.map((a) => loopP99(a.url, a.token)));
@@ -231,6 +295,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
       // Baseline: one learner alone through the router on the idle cluster, each lesson once.
       o.say(`cluster: one learner alone through the router, ${all.length} lessons...`);
       await loops();
+      for (const p of probes) p.begin();
       const alone: number[] = [];
       for (const s of all) {
         const r = await run.learner(s);
@@ -238,7 +303,11 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
         else alone.push(r.ms);
       }
       const aloneLoop = Math.max(...(await loops()));
-      o.say(`  alone: median ${(median(alone) / 1000).toFixed(2)} s a lesson; agents' event-loop p99 (worst) ${(aloneLoop * 1000).toFixed(1)} ms`);
+      const aloneExec = (await Promise.all(probes.map((p) => p.take()))).flat();
+      o.say(
+        `  alone: median ${(median(alone) / 1000).toFixed(2)} s a lesson; agents' event-loop p99 (worst) ${(aloneLoop * 1000).toFixed(1)} ms, ` +
+          `exec p50 ${median(aloneExec).toFixed(1)} ms, p99 ${pct(aloneExec, 99).toFixed(1)} ms`,
+      );
       if (!alone.length) throw new Error('no lesson finished with one learner alone: the cluster does not work at all (see the lines above)');
 
       // Everyone at once.
@@ -246,9 +315,17 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
       await sleep(1000);
       global.gc?.();
       const rssIdle = rssMb(routerPid);
-      const agentPids = agents.flatMap((a) => nodeTree(a.pid));
-      const cpu0 = { router: cpuSeconds(routerPid), agents: cpuOf(agentPids), bench: process.cpuUsage(), pg: cpuOf([postgres.pid!]) };
+      const agentPids = agents.flatMap((a) => processTree(a.pid, true));
+      const pgPids = () => processTree(postgres.pid!, false);
+      const cpu0 = {
+        router: cpuSeconds(routerPid),
+        agents: cpuOf(agentPids),
+        bench: process.cpuUsage(),
+        pg: cpuOf(pgPids()),
+        machine: machineCpu(),
+      };
       await loops();
+      for (const p of probes) p.begin();
       o.say(`cluster: ${total} learners at once (${o.learners} per agent) through the router...`);
       const sampler = setInterval(() => {
         const r = run!;
@@ -282,10 +359,12 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
       }
       const wallS = (performance.now() - t0) / 1000;
       const loop = await loops();
+      const loadExec = (await Promise.all(probes.map((p) => p.take()))).flat();
       const cpu1 = {
         router: cpuSeconds(routerPid),
-        agents: cpuOf([...new Set([...agentPids, ...agents.flatMap((a) => nodeTree(a.pid))])]),
-        pg: cpuOf([postgres.pid!]),
+        agents: cpuOf([...new Set([...agentPids, ...agents.flatMap((a) => processTree(a.pid, true))])]),
+        pg: cpuOf(pgPids()),
+        machine: machineCpu(),
       };
       const benchCpu = process.cpuUsage(cpu0.bench);
 
@@ -308,14 +387,16 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
       const agentsPct = (cpuUsed(cpu0.agents, cpu1.agents) / wallS) * 100;
       const pgPct = (cpuUsed(cpu0.pg, cpu1.pg) / wallS) * 100;
       const benchPct = ((benchCpu.user + benchCpu.system) / 1e6 / wallS) * 100;
+      const machinePct = ((cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.total - cpu0.machine.total)) * 100;
       const peak = run.peak;
       o.say(
         `  all finished in ${wallS.toFixed(1)} s: ${failed.length} failed; per learner p50 ${(median(times) / 1000).toFixed(2)} s, p90 ${(pct(times, 90) / 1000).toFixed(2)} s; ` +
-          `labs per agent ${[...perAgent].map(([a, n]) => `${a} ${n}`).join(', ')}; agents' event-loop p99 ${loop.map((s) => (s * 1000).toFixed(0)).join(' / ')} ms`,
+          `labs per agent ${[...perAgent].map(([a, n]) => `${a} ${n}`).join(', ')}; agents' event-loop p99 ${loop.map((s) => (s * 1000).toFixed(0)).join(' / ')} ms; ` +
+          `exec p50 ${median(loadExec).toFixed(0)} ms, p99 ${pct(loadExec, 99).toFixed(0)} ms, max ${Math.max(...loadExec).toFixed(0)} ms`,
       );
       o.say(
         `  CPU over the run (% of one core): router ${routerPct.toFixed(1)}, agents (with spawners and workers) ${agentsPct.toFixed(1)}, ` +
-          `PostgreSQL ${pgPct.toFixed(1)}, the bench's learners ${benchPct.toFixed(1)}; router RSS ${rssIdle.toFixed(1)} MB idle, ` +
+          `PostgreSQL ${pgPct.toFixed(1)}, the bench's learners ${benchPct.toFixed(1)}; the whole machine ${machinePct.toFixed(0)}% busy (all ${cpus().length} cores); router RSS ${rssIdle.toFixed(1)} MB idle, ` +
           `${peak.rssMb.toFixed(1)} MB with ${peak.open} WebSockets open`,
       );
 
@@ -352,6 +433,13 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
           baseline: 'one learner alone (worst agent)',
           baseline_value: round(aloneLoop * 1000),
         },
+        {
+          name: 'cluster_agent_exec_ms_p99',
+          value: round(pct(loadExec, 99)),
+          unit: 'ms',
+          baseline: 'one learner alone',
+          baseline_value: round(pct(aloneExec, 99)),
+        },
         { name: 'cluster_router_cpu_pct', value: round(routerPct), unit: '%', baseline: `the ${o.agents} agents, summed`, baseline_value: round(agentsPct) },
         {
           name: 'cluster_router_rss_mb_per_1000_ws',
@@ -372,6 +460,7 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
   } finally {
     clearTimeout(limit);
     for (const l of (run as Run | null)?.learners ?? []) l.close();
+    await Promise.allSettled(probes.map((p) => p.close()));
     await (router as Child | null)?.stop(5_000);
     await Promise.allSettled(agents.map((a) => a.stop(20_000)));
     await postgres.stop();

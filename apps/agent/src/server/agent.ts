@@ -45,6 +45,7 @@ import { clientAddress } from './address.js';
 import { SessionLabs } from './session-labs.js';
 import { postgresNotifier } from '../store/notify.js';
 import { WorkshopRelay } from '../workshops/relay.js';
+import { followWorkshopLabs } from './workshop-labs.js';
 
 /** Every client is pinged this often: nothing in front (a router, a load balancer) sees an idle WebSocket. */
 const PING_MS = 25_000;
@@ -113,6 +114,8 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
   // learners sit on several agents); an embedded store has no other agent to hear.
   const notifier = config.databaseUrl ? postgresNotifier(config.databaseUrl, (msg, extra) => log.warn(extra ?? {}, msg)) : null;
   const relay = notifier ? new WorkshopRelay(workshops, notifier) : null;
+  // A workshop's actions on its learners' labs here, from this agent's dashboards or another's.
+  const unfollowWorkshopLabs = followWorkshopLabs(workshops, manager, (msg, extra) => log.warn(extra, msg));
   const watchers: LabWatchers = new LabWatchers(
     (id) => catalogue.get(id)?.tasks,
     (labId, lesson, task) => {
@@ -333,6 +336,7 @@ export async function startAgent(config: AgentConfig, opts: { quiet?: boolean; p
       await activity.settle();
       await outbox.stop();
       relay?.stop();
+      unfollowWorkshopLabs();
       sessionLabs?.stop();
       await notifier?.close();
       await store.close();

@@ -19,7 +19,7 @@ import type { PortalActivity } from '../portal/activity.js';
 import { bearer } from './auth.js';
 import { BodyTooLarge, readBody } from './body.js';
 import type { KeyedBuckets } from './rate.js';
-import { EXTEND_MS } from './workshop-handlers.js';
+import { EXTEND_MS } from './workshop-labs.js';
 import { remoteLabs } from './session-labs.js';
 
 export interface ApiDeps {

@@ -2,8 +2,9 @@
 // instructor (the key of the instructor link, shown once on this connection) runs their room;
 // a browser session joins with a code and asks for help. Each checks who asks first.
 import { remoteSessionLabs } from './session-labs.js';
+import { EXTEND_MS, actOnLab } from './workshop-labs.js';
 import type { SessionLab } from '../store/index.js';
-import { LAB_RESET_REASON, type WorkshopState } from '@nslab/shared';
+import type { WorkshopState } from '@nslab/shared';
 import type { Lab } from '../sandbox/lab.js';
 import { WorkshopError, phaseOf, type WorkshopRow } from '../workshops/workshops.js';
 import type { HandlerScope, Handler } from './scope.js';
@@ -124,10 +125,14 @@ async function seatAndLab(scope: HandlerScope, w: WorkshopRow, seatId: string) {
   return { seat, lab };
 }
 
-/** A learner's lab gets more time: its lifetime counts from now, and it is not idle. */
-export const EXTEND_MS = 30 * 60_000;
 function extend(lab: Lab) {
   lab.extend(EXTEND_MS);
+}
+
+/** The newest lab of a seat's learner on another agent of the cluster, if any. */
+async function remoteLabOf(scope: HandlerScope, session: string) {
+  if (!scope.ctx.sharedAgentId) return undefined;
+  return (await remoteSessionLabs(scope.ctx.store, [session], scope.ctx.sharedAgentId)).get(session);
 }
 
 /** The seat of this connection's learner, as they asked it with `seat` or `join`. */
@@ -231,6 +236,13 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
   async 'takeover-request'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
     if (phaseOf(w) === 'closed') throw new WorkshopError('workshop-closed', 'this workshop is over');
+    const found = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
+    const remote = found && !newestLab(scope, found.sessionId) ? await remoteLabOf(scope, found.sessionId) : undefined;
+    if (remote)
+      throw new ClientError(
+        'unknown-lab',
+        `${found!.name}'s lab is on another machine (${remote.agent}); take over from a dashboard on that machine, or watch their lab from here`,
+      );
     const { seat, lab } = await seatAndLab(scope, w, msg.seat);
     return { request: scope.ctx.takeovers.ask(w.id, seat.seatId, lab.id) };
   },
@@ -262,10 +274,15 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
 
   async 'learner-lab'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
+    const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
+    // A learner whose lab another agent holds: that agent hears it through the store and acts.
+    const remote = seat && !newestLab(scope, seat.sessionId) ? await remoteLabOf(scope, seat.sessionId) : undefined;
+    if (remote) {
+      scope.ctx.workshops.emit('labAction', w.id, remote.lab, msg.action);
+      return { done: true as const, lab: remote.lab };
+    }
     const { lab } = await seatAndLab(scope, w, msg.seat);
-    if (msg.action === 'extend') extend(lab);
-    // A reset closes the lab with a reason the learner's page knows: it opens a fresh one.
-    else await scope.ctx.manager.close(lab.id, msg.action === 'reset' ? LAB_RESET_REASON : 'closed by the instructor');
+    await actOnLab(scope.ctx.manager, lab.id, msg.action);
     scope.ctx.workshops.emit('changed', w.id);
     return { done: true as const, lab: lab.id };
   },
@@ -274,7 +291,18 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
     const w = await instructed(scope, msg.workshop);
     const labs = await roomLabs(scope, w);
     for (const lab of labs) extend(lab);
-    return { labs: labs.length };
+    // And the room's labs on other agents.
+    let elsewhere = 0;
+    if (scope.ctx.sharedAgentId) {
+      const sessions = (await scope.ctx.workshops.seats(w.id)).map((s) => s.sessionId);
+      const remote = await remoteSessionLabs(scope.ctx.store, sessions, scope.ctx.sharedAgentId);
+      for (const row of remote.values()) {
+        if (scope.ctx.manager.get(row.lab)) continue;
+        scope.ctx.workshops.emit('labAction', w.id, row.lab, 'extend');
+        elsewhere++;
+      }
+    }
+    return { labs: labs.length + elsewhere };
   },
 
   async 'workshop-watch'(scope, msg) {

@@ -1,16 +1,18 @@
 // A workshop's events on every agent of a cluster: what one agent's Workshops emits (a learner
-// joined, asked for help, did a task; a broadcast; the room moved on, closed or was re-keyed)
+// joined, asked for help, did a task; a broadcast; the room moved on, closed or was re-keyed; an
+// instructor acted on a learner's lab)
 // is published through the store, and what other agents published is emitted here as if it had
 // happened here, so rooms (server/room.ts) follow a workshop whose learners sit on many agents.
 import type { Notifier } from '../store/notify.js';
-import type { Workshops } from './workshops.js';
+import { LAB_ACTIONS, type LabAction, type Workshops } from './workshops.js';
 
 type Relayed =
   | { kind: 'changed'; workshop: string }
   | { kind: 'broadcast'; workshop: string; text: string; at: number }
   | { kind: 'closed'; workshop: string }
   | { kind: 'move'; workshop: string; lesson: string }
-  | { kind: 'rekeyed'; workshop: string };
+  | { kind: 'rekeyed'; workshop: string }
+  | { kind: 'lab-action'; workshop: string; lab: string; action: LabAction };
 
 const ID = /^[a-z0-9]{6,32}$/;
 
@@ -26,6 +28,10 @@ function parse(e: Record<string, unknown>): Relayed | null {
       return typeof e.text === 'string' && typeof e.at === 'number' && e.text.length <= 2000 ? { kind: 'broadcast', workshop, text: e.text, at: e.at } : null;
     case 'move':
       return typeof e.lesson === 'string' && e.lesson.length <= 64 ? { kind: 'move', workshop, lesson: e.lesson } : null;
+    case 'lab-action':
+      return typeof e.lab === 'string' && ID.test(e.lab) && LAB_ACTIONS.includes(e.action as LabAction)
+        ? { kind: 'lab-action', workshop, lab: e.lab, action: e.action as LabAction }
+        : null;
     default:
       return null;
   }
@@ -55,6 +61,7 @@ export class WorkshopRelay {
     workshops.on('closed', (workshop) => this.out({ kind: 'closed', workshop }));
     workshops.on('move', (workshop, lesson) => this.out({ kind: 'move', workshop, lesson }));
     workshops.on('rekeyed', (workshop) => this.out({ kind: 'rekeyed', workshop }));
+    workshops.on('labAction', (workshop, lab, action) => this.out({ kind: 'lab-action', workshop, lab, action }));
     notifier.onEvent((e) => this.in(e));
   }
 
@@ -78,6 +85,9 @@ export class WorkshopRelay {
           break;
         case 'move':
           this.workshops.emit('move', e.workshop, e.lesson);
+          break;
+        case 'lab-action':
+          this.workshops.emit('labAction', e.workshop, e.lab, e.action);
           break;
       }
     } finally {

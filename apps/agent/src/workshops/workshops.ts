@@ -31,7 +31,16 @@ interface Events {
   move: [workshop: string, lesson: string];
   /** The instructor key was replaced: instructors who came in with the old one must leave. */
   rekeyed: [workshop: string];
+  /**
+   * An instructor acts on a learner's lab that another agent of the cluster holds: the agent that
+   * holds it hears this through the store (relay.ts) and acts (server/workshop-labs.ts).
+   */
+  labAction: [workshop: string, lab: string, action: LabAction];
 }
+
+/** What an instructor may do to a learner's lab. */
+export type LabAction = 'extend' | 'reset' | 'close';
+export const LAB_ACTIONS: readonly LabAction[] = ['extend', 'reset', 'close'];
 
 /** Browser sessions whose workshops are kept in memory at most. */
 const MAX_CACHED_SESSIONS = 20_000;
