@@ -95,21 +95,30 @@ export class LabWatcher extends EventEmitter<{
     this.running = true;
     this.lastStart = performance.now();
     try {
-      const picture = await takePictureWithFacts(this.lab);
-      const p = JSON.stringify(picture);
-      if (p !== this.lastPicture) {
-        this.lastPicture = p;
-        this.picture = picture;
-        this.emit('picture', picture);
+      // The picture and the checks at once, and only the checks of tasks not done yet (a task
+      // once done stays done in this lab: the lessons go on to experiments, kill the process,
+      // change the propagation, that undo the state its check looks at). On a busy machine a
+      // check is an exec that may take seconds: a tick must not wait for the picture first, nor
+      // for checks whose answer is known. A picture that cannot be taken costs the picture only.
+      const pending = this.taskDefs.filter((t) => !this.doneOnce.has(t.id));
+      const [picture, checked] = await Promise.all([takePictureWithFacts(this.lab).catch(() => null), checkTasks(this.lab, pending)]);
+      if (picture) {
+        const p = JSON.stringify(picture);
+        if (p !== this.lastPicture) {
+          this.lastPicture = p;
+          this.picture = picture;
+          this.emit('picture', picture);
+        }
       }
-      // A task once done stays done in this lab: the lessons go on to experiments (kill the
-      // process, change the propagation) that undo the state its check looks at.
-      const tasks = (await checkTasks(this.lab, this.taskDefs)).map((t): TaskStatus => {
+      const byId = new Map(checked.map((t) => [t.id, t]));
+      const tasks = this.taskDefs.map((def): TaskStatus => {
+        const t = byId.get(def.id);
+        if (!t) return { id: def.id, status: 'done' };
         if (t.status === 'done' && !this.doneOnce.has(t.id)) {
           this.doneOnce.add(t.id);
           this.emit('done', t.id);
         }
-        return t.status !== 'done' && this.doneOnce.has(t.id) ? { id: t.id, status: 'done' } : t;
+        return t;
       });
       const t = JSON.stringify(tasks.map((x) => [x.id, x.status]));
       this.tasks = tasks;
