@@ -13,7 +13,7 @@
 // Bounded: a learner gives up after 5 minutes, the group after 15; whatever it started (router,
 // agents, PostgreSQL, directories) is stopped and removed whatever happened.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -51,8 +51,11 @@ async function getJson<T>(url: string, schema: z.ZodType<T>): Promise<T> {
   return schema.parse(await res.json());
 }
 
-/** A process and its descendants; with `nodeOnly`, its node ones (an agent's spawner and workers, not the labs' shells). */
-function processTree(pid: number, nodeOnly: boolean): number[] {
+/** Is this the agent's own code: node, or a helper that names itself (the spawner is `nslab-spawner`)? */
+const isAgentCode = (comm: string) => comm === 'node' || comm.startsWith('nslab-');
+
+/** A process and its descendants; with `agentOnly`, the agent's own (its spawner; not the labs' processes). */
+function processTree(pid: number, agentOnly: boolean): number[] {
   const out = [pid];
   for (let i = 0; i < out.length; i++) {
     let tasks: string[];
@@ -70,7 +73,7 @@ function processTree(pid: number, nodeOnly: boolean): number[] {
       }
       for (const c of children.split(' ').filter(Boolean).map(Number)) {
         try {
-          if (!nodeOnly || readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'node') out.push(c);
+          if (!agentOnly || isAgentCode(readFileSync(`/proc/${c}/comm`, 'utf8').trim())) out.push(c);
         } catch {
           /* gone */
         }
@@ -385,6 +388,9 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
       const spread = [...perAgent.values()];
       const routerPct = ((cpu1.router - cpu0.router) / wallS) * 100;
       const agentsPct = (cpuUsed(cpu0.agents, cpu1.agents) / wallS) * 100;
+      const mainPids = new Set(agents.map((a) => a.pid));
+      const spawners = (m: Map<number, number>) => new Map([...m].filter(([p]) => !mainPids.has(p)));
+      const spawnersPct = (cpuUsed(spawners(cpu0.agents), spawners(cpu1.agents)) / wallS) * 100;
       const pgPct = (cpuUsed(cpu0.pg, cpu1.pg) / wallS) * 100;
       const benchPct = ((benchCpu.user + benchCpu.system) / 1e6 / wallS) * 100;
       const machinePct = ((cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.total - cpu0.machine.total)) * 100;
@@ -395,8 +401,9 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
           `exec p50 ${median(loadExec).toFixed(0)} ms, p99 ${pct(loadExec, 99).toFixed(0)} ms, max ${Math.max(...loadExec).toFixed(0)} ms`,
       );
       o.say(
-        `  CPU over the run (% of one core): router ${routerPct.toFixed(1)}, agents (with spawners and workers) ${agentsPct.toFixed(1)}, ` +
-          `PostgreSQL ${pgPct.toFixed(1)}, the bench's learners ${benchPct.toFixed(1)}; the whole machine ${machinePct.toFixed(0)}% busy (all ${cpus().length} cores); router RSS ${rssIdle.toFixed(1)} MB idle, ` +
+        `  CPU over the run (% of one core): router ${routerPct.toFixed(1)}, agents ${agentsPct.toFixed(1)} (of which their spawners ${spawnersPct.toFixed(1)}), ` +
+          `PostgreSQL ${pgPct.toFixed(1)}, the bench's learners ${benchPct.toFixed(1)}; the whole machine ${machinePct.toFixed(0)}% busy of ${cpus().length} cores, so ` +
+          `${Math.max(0, machinePct * cpus().length - routerPct - agentsPct - pgPct - benchPct).toFixed(0)} (% of one core) went to the rest: the labs' own processes (commands, task checks) and anything else running here; router RSS ${rssIdle.toFixed(1)} MB idle, ` +
           `${peak.rssMb.toFixed(1)} MB with ${peak.open} WebSockets open`,
       );
 
@@ -465,6 +472,17 @@ export async function runClusterBench(o: ClusterBenchOptions): Promise<Metric[]>
     await Promise.allSettled(agents.map((a) => a.stop(20_000)));
     await postgres.stop();
     rmSync(dataRoot, { recursive: true, force: true });
+    // The agents' state directories, only when empty (rmdir): a directory an agent could not
+    // clean up may hold a lab's mounts, which are no business of a recursive remove.
+    for (let n = 1; n <= agents.length; n++) {
+      for (const dir of [`/run/${instance(n)}/labs`, `/run/${instance(n)}`]) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          /* not empty, or gone */
+        }
+      }
+    }
   }
 }
 
