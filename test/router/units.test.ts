@@ -129,6 +129,21 @@ describe('placement: two random choices', () => {
     assert.equal(count.c, 0);
     assert.ok(count.a! > 1000 && count.b! > 1000, JSON.stringify(count));
   });
+  test('a burst between two health rounds: spread by the room reported less what was sent since, never refused for it', () => {
+    const a = agent('a', 3);
+    const b = agent('b', 2);
+    // a has more room until two pages went to it since its last answer.
+    assert.equal(place([a, b], '1.0.0', () => 0)?.self?.id, 'a');
+    a.placed = 2;
+    assert.equal(place([a, b], '1.0.0', () => 0)?.self?.id, 'b');
+    // Both sent more than they reported: still placed (the agent says `limit` itself if it is full).
+    a.placed = 9;
+    b.placed = 9;
+    assert.ok(place([a, b], '1.0.0', () => 0));
+    // Only the reported room can rule an agent out.
+    assert.equal(place([agent('c', 0)], '1.0.0'), null);
+  });
+
   test('other requests: any healthy agent, a staying one first', () => {
     assert.equal(anyHealthy([agent('x', 0, { healthy: false })]), null);
     assert.equal(anyHealthy([agent('d', 0, { draining: true }), agent('s', 0)], () => 0)?.self?.id, 's');
@@ -388,6 +403,23 @@ describe('a proxied WebSocket', () => {
       sockets.clear();
       assert.equal(await closed, 4410, `connection ${i}: told the machine went`);
     }
+  });
+
+  test('more new pages between two health rounds than the agent reported room for all reach it', { timeout: 30_000 }, async () => {
+    // The agent said free 4 an hour ago as far as this router is concerned (one round, 60 s).
+    const seen: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const ws = new WebSocket(`${router.url.replace('http', 'ws')}/api/ws?v=1`);
+      seen.push(
+        await new Promise<string>((resolve, reject) => {
+          ws.once('message', (d) => resolve(d.toString()));
+          ws.once('close', (code) => resolve(`closed ${code}`));
+          ws.once('error', reject);
+        }),
+      );
+      ws.terminate();
+    }
+    assert.deepEqual(seen, Array(8).fill('{"type":"hello"}'), 'none refused with 4503 for room the router only guessed');
   });
 
   test('a client that resets its connection does not stop the router', { timeout: 30_000 }, async () => {

@@ -38,6 +38,11 @@ export interface AgentState {
   lastSeen: Date | null;
   /** Why it is not healthy, or null. */
   problem: string | null;
+  /**
+   * New-lab connections this router sent it since its last health answer: its `free` is a round
+   * old, and a burst between two rounds should spread rather than all go where the most room was.
+   */
+  placed?: number;
 }
 
 type Log = (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void;
@@ -168,6 +173,7 @@ export class Fleet extends EventEmitter<{ round: [] }> {
         if (r.ok) {
           a.self = r.self;
           a.capacity = r.capacity;
+          a.placed = 0;
           a.healthy = true;
           a.lastSeen = new Date();
           a.problem = null;

@@ -1,6 +1,9 @@
 // Where a new lab goes: two random choices. Of the agents that may take one (healthy, not
 // draining, of the router's own release, with room), two are drawn at random and the one with
-// more free room wins. It spreads labs by room without every router sending the next lab to the
+// more free room wins: the room it last reported less the connections sent to it since. Only the
+// reported room decides whether an agent may take one at all: a page that connects may never open
+// a lab (a dashboard, a lesson list), and an agent that is in fact full says so itself (`limit`),
+// after which the page connects again and is placed anew. It spreads labs by room without every router sending the next lab to the
 // same emptiest agent at once (routers do not talk to each other, and their view is a health
 // round old). Pure: the random source is a parameter, so tests can fix it.
 import type { AgentState } from './health.js';
@@ -10,6 +13,11 @@ export type Random = () => number;
 /** The agents a new lab may go to. */
 export function placeable(agents: readonly AgentState[], version: string): AgentState[] {
   return agents.filter((a) => a.healthy && a.self !== null && !a.self.draining && a.self.version === version && (a.capacity?.free ?? 0) > 0);
+}
+
+/** The room an agent has as far as this router knows: reported, less what it was sent since. */
+export function roomOf(a: AgentState): number {
+  return (a.capacity?.free ?? 0) - (a.placed ?? 0);
 }
 
 /** The agent for a new lab, or null when none has room. */
@@ -22,7 +30,7 @@ export function place(agents: readonly AgentState[], version: string, random: Ra
   if (j >= i) j += 1;
   const a = ok[i]!;
   const b = ok[j]!;
-  return (b.capacity?.free ?? 0) > (a.capacity?.free ?? 0) ? b : a;
+  return roomOf(b) > roomOf(a) ? b : a;
 }
 
 /** Any healthy agent, for requests that name no lab (the store is shared, any agent answers). */

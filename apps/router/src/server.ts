@@ -110,7 +110,7 @@ export async function startRouter(config: RouterConfig, opts: RouterOptions = {}
     if (!agent) return refuser.refuse(req, socket, head, CLOSE.noRoom);
     // Until its next health answer, count the room this page may take: a burst of new pages
     // between two rounds spreads instead of all going where the last round saw the most room.
-    if (agent.capacity) agent.capacity = { ...agent.capacity, free: Math.max(0, agent.capacity.free - 1) };
+    agent.placed = (agent.placed ?? 0) + 1;
     proxy.ws(req, socket, head, agent, false);
   };
 
