@@ -406,6 +406,9 @@ export class LabManager<C extends LessonSource = LessonSource> extends EventEmit
           }
           if (lab.state !== 'open') continue;
           if (next.lesson === null) this.warm.push(lab);
+          // The wish went down while this lab was being made (the learner it was for has a lab
+          // now): it is not wanted, and it would hold memory and an id range for nobody.
+          else if ((this.ready.get(next.lesson)?.length ?? 0) >= this.target(next.lesson)) void lab.close('no longer wanted');
           else this.ready.set(next.lesson, [...(this.ready.get(next.lesson) ?? []), lab]);
         }
       } catch (err) {
