@@ -197,7 +197,7 @@ for (const c of cases) {
         // Rows not written again since `since` are an agent's that is gone.
         assert.deepEqual(await s.clusterLabs(Date.now() + 60_000), []);
         // host2 still has only labb: its other row goes; host1's stays.
-        await s.refreshAgentLabs('host2', ['labb00000002']);
+        await s.keepAgentLabs('host2', ['labb00000002']);
         assert.deepEqual(
           (await s.clusterLabs(t0 - 60_000)).map((r) => r.lab),
           ['laba00000001', 'labb00000002'],

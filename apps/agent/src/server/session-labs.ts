@@ -71,7 +71,7 @@ export class SessionLabs {
     for (const lab of mine) this.write(lab);
     this.best(
       'refresh',
-      this.store.refreshAgentLabs(
+      this.store.keepAgentLabs(
         this.agentId,
         mine.map((l) => l.id),
       ),

@@ -3,7 +3,7 @@
 // a browser session joins with a code and asks for help. Each checks who asks first.
 import { remoteSessionLabs } from './session-labs.js';
 import { EXTEND_MS, actOnLab } from './workshop-labs.js';
-import type { SessionLab } from '../store/index.js';
+import type { SeatRow, SessionLab } from '../store/index.js';
 import type { WorkshopState } from '@nslab/shared';
 import type { Lab } from '../sandbox/lab.js';
 import { WorkshopError, phaseOf, type WorkshopRow } from '../workshops/workshops.js';
@@ -116,23 +116,24 @@ async function roomState(scope: HandlerScope, w: WorkshopRow): Promise<WorkshopS
   };
 }
 
-/** A seat of the workshop and the learner's newest open lab; refused when they have none. */
-async function seatAndLab(scope: HandlerScope, w: WorkshopRow, seatId: string) {
+/**
+ * A seat of the workshop and where its learner's newest lab is: here (`lab`), or on another agent
+ * of the cluster (`remote`, from the store). Refused when the seat is not this workshop's, or
+ * when the learner has no lab anywhere.
+ */
+async function seatLab(
+  scope: HandlerScope,
+  w: WorkshopRow,
+  seatId: string,
+): Promise<{ seat: SeatRow } & ({ lab: Lab; remote: null } | { lab: null; remote: SessionLab })> {
   const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === seatId);
   if (!seat) throw new WorkshopError('forbidden', 'no such learner in this workshop');
   const lab = newestLab(scope, seat.sessionId);
-  if (!lab) throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
-  return { seat, lab };
-}
-
-function extend(lab: Lab) {
-  lab.extend(EXTEND_MS);
-}
-
-/** The newest lab of a seat's learner on another agent of the cluster, if any. */
-async function remoteLabOf(scope: HandlerScope, session: string) {
-  if (!scope.ctx.sharedAgentId) return undefined;
-  return (await remoteSessionLabs(scope.ctx.store, [session], scope.ctx.sharedAgentId)).get(session);
+  if (lab) return { seat, lab, remote: null };
+  const { sharedAgentId, store } = scope.ctx;
+  const remote = sharedAgentId ? (await remoteSessionLabs(store, [seat.sessionId], sharedAgentId)).get(seat.sessionId) : undefined;
+  if (remote) return { seat, lab: null, remote };
+  throw new ClientError('unknown-lab', `${seat.name} has no lab open right now`);
 }
 
 /** The seat of this connection's learner, as they asked it with `seat` or `join`. */
@@ -236,14 +237,12 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
   async 'takeover-request'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
     if (phaseOf(w) === 'closed') throw new WorkshopError('workshop-closed', 'this workshop is over');
-    const found = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
-    const remote = found && !newestLab(scope, found.sessionId) ? await remoteLabOf(scope, found.sessionId) : undefined;
+    const { seat, lab, remote } = await seatLab(scope, w, msg.seat);
     if (remote)
       throw new ClientError(
         'unknown-lab',
-        `${found!.name}'s lab is on another machine (${remote.agent}); take over from a dashboard on that machine, or watch their lab from here`,
+        `${seat.name}'s lab is on another machine (${remote.agent}); take over from a dashboard on that machine, or watch their lab from here`,
       );
-    const { seat, lab } = await seatAndLab(scope, w, msg.seat);
     return { request: scope.ctx.takeovers.ask(w.id, seat.seatId, lab.id) };
   },
 
@@ -274,14 +273,12 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
 
   async 'learner-lab'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
-    const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
+    const { lab, remote } = await seatLab(scope, w, msg.seat);
     // A learner whose lab another agent holds: that agent hears it through the store and acts.
-    const remote = seat && !newestLab(scope, seat.sessionId) ? await remoteLabOf(scope, seat.sessionId) : undefined;
     if (remote) {
       scope.ctx.workshops.emit('labAction', w.id, remote.lab, msg.action);
       return { done: true as const, lab: remote.lab };
     }
-    const { lab } = await seatAndLab(scope, w, msg.seat);
     await actOnLab(scope.ctx.manager, lab.id, msg.action);
     scope.ctx.workshops.emit('changed', w.id);
     return { done: true as const, lab: lab.id };
@@ -290,7 +287,7 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
   async 'workshop-extend'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
     const labs = await roomLabs(scope, w);
-    for (const lab of labs) extend(lab);
+    for (const lab of labs) lab.extend(EXTEND_MS);
     // And the room's labs on other agents.
     let elsewhere = 0;
     if (scope.ctx.sharedAgentId) {
@@ -307,14 +304,13 @@ export const WORKSHOP_HANDLERS: { [T in WorkshopType]: Handler<T> } = {
 
   async 'workshop-watch'(scope, msg) {
     const w = await instructed(scope, msg.workshop);
-    const seat = (await scope.ctx.workshops.seats(w.id)).find((s) => s.seatId === msg.seat);
+    const { lab, remote } = await seatLab(scope, w, msg.seat);
     // A learner whose lab is on another agent of the cluster: a link that agent accepts.
-    if (seat && !newestLab(scope, seat.sessionId) && scope.ctx.sharedAgentId) {
-      const remote = (await remoteSessionLabs(scope.ctx.store, [seat.sessionId], scope.ctx.sharedAgentId)).get(seat.sessionId);
-      const token = remote ? scope.ctx.shares.mintAcross(remote.lab) : null;
-      if (remote && token) return { token, lab: remote.lab };
+    if (remote) {
+      const token = scope.ctx.shares.mintAcross(remote.lab);
+      if (!token) throw new ClientError('unknown-lab', 'this lab is on another machine, and this agent has no cluster key to sign a link to it');
+      return { token, lab: remote.lab };
     }
-    const { lab } = await seatAndLab(scope, w, msg.seat);
     return { token: scope.ctx.shares.mint(lab.id), lab: lab.id };
   },
 };

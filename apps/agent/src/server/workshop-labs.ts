@@ -1,6 +1,6 @@
-// What a workshop does to its learners' labs on this agent, whichever agent the instructor is on:
-// an extend, reset or close asked for one lab (a `labAction` from another agent, relay.ts), and
-// the workshop's close (every learner's lab goes with it). Only a lab whose owner holds a seat
+// What a workshop on another agent does to its learners' labs on this one: an extend, reset or
+// close asked for one lab (a `labAction`, relay.ts), and the workshop's close there (every
+// learner's lab here goes with it; a close on this agent closes them in its handler). Only a lab whose owner holds a seat
 // of that very workshop is touched: an event names a lab, the seats say whether it is the room's.
 import { LAB_RESET_REASON } from '@nslab/shared';
 import type { LabManager } from '../sandbox/labs.js';
@@ -36,7 +36,8 @@ export function followWorkshopLabs(workshops: Workshops, manager: LabManager, lo
       .catch((err: Error) => log('could not act on a learner lab for a workshop', { workshop, lab: labId, action, error: err.message }));
   };
 
-  const onClosed = (workshop: string) => {
+  const onClosed = (workshop: string, elsewhere?: boolean) => {
+    if (!elsewhere) return;
     seatsOf(workshop)
       .then((sessions) =>
         Promise.all(

@@ -220,8 +220,8 @@ export interface Store {
   setSessionLab(row: SessionLab): Promise<void>;
   /** The lab closed: its row goes. */
   clearSessionLab(labId: string): Promise<void>;
-  /** Every row of an agent is written again at `at` (its labs are still open); others of its rows go. */
-  refreshAgentLabs(agentId: string, labIds: string[], at?: number): Promise<void>;
+  /** An agent's rows of labs other than these go (they closed, or an earlier run left them). */
+  keepAgentLabs(agentId: string, labIds: string[]): Promise<void>;
   /** The newest lab of each of these sessions, written again since `since` (epoch ms). */
   sessionLabs(sessions: string[], since: number): Promise<SessionLab[]>;
   /** Every agent's labs written again since `since` (epoch ms), at most `limit`. */
@@ -666,12 +666,11 @@ class KyselyStore implements Store {
     await this.run('clearSessionLab', async () => void (await this.db.deleteFrom('cluster_lab').where('lab_id', '=', id).execute()));
   }
 
-  async refreshAgentLabs(agentId: string, labIds: string[], at: number = Date.now()): Promise<void> {
-    const op = 'refreshAgentLabs';
+  async keepAgentLabs(agentId: string, labIds: string[]): Promise<void> {
+    const op = 'keepAgentLabs';
     const agent = check(op, 'agent', agentIdText, agentId);
     const ids = [...new Set(check(op, 'labs', z.array(entityId).max(10_000), labIds))];
     await this.run(op, async () => {
-      if (ids.length) await this.db.updateTable('cluster_lab').set({ updated_at: at }).where('agent_id', '=', agent).where('lab_id', 'in', ids).execute();
       let gone = this.db.deleteFrom('cluster_lab').where('agent_id', '=', agent);
       if (ids.length) gone = gone.where('lab_id', 'not in', ids);
       await gone.execute();

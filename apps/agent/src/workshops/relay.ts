@@ -76,9 +76,11 @@ export class WorkshopRelay {
     try {
       switch (e.kind) {
         case 'changed':
-        case 'closed':
         case 'rekeyed':
           this.workshops.emit(e.kind, e.workshop);
+          break;
+        case 'closed':
+          this.workshops.emit('closed', e.workshop, true);
           break;
         case 'broadcast':
           this.workshops.emit('broadcast', e.workshop, e.text, new Date(e.at));

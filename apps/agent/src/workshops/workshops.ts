@@ -26,7 +26,8 @@ interface Events {
   /** Something in the room changed (a join, a help request, a task done, a broadcast). */
   changed: [workshop: string];
   broadcast: [workshop: string, text: string, at: Date];
-  closed: [workshop: string];
+  /** The workshop closed; `elsewhere` when it was closed on another agent (relay.ts). */
+  closed: [workshop: string, elsewhere?: boolean];
   /** The instructor sends the room on to a lesson. */
   move: [workshop: string, lesson: string];
   /** The instructor key was replaced: instructors who came in with the old one must leave. */
